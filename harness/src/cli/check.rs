@@ -1,0 +1,11 @@
+//! `athil check` (being written; see the issue tracker).
+
+use crate::exit::ExitCode;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> ExitCode {
+    eprintln!("athil check: not implemented yet");
+    ExitCode::Usage
+}

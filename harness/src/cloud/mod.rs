@@ -1,0 +1,1 @@
+//! Cloud platform vocabulary: Alibaba Cloud and OneNET credentials, topics and replies.

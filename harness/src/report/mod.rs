@@ -1,0 +1,1 @@
+//! Reports: consumers of the run's event stream (console, JUnit, transcript, pcap).

@@ -1,0 +1,128 @@
+//! The run's event stream: the executor only emits [`RunEvent`]s; every report (console, JUnit,
+//! transcript, pcap) is a consumer of the same stream, so what one report shows, all can.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use crate::mqtt::Packet;
+
+/// One event with the moment it happened, both as wall-clock time (pcap, transcripts) and as
+/// time since the run started (console, ordering).
+#[derive(Debug, Clone)]
+pub struct Stamped {
+    pub at: SystemTime,
+    pub since_start: Duration,
+    pub event: RunEvent,
+}
+
+/// Identifies one TCP connection through the broker gateway, for the length of a run.
+pub type ConnId = u64;
+
+/// Which way bytes travelled on a TCP connection through the gateway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TcpDirection {
+    /// Module (client) to broker.
+    Uplink,
+    /// Broker to module (client).
+    Downlink,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Passed,
+    Failed(Failure),
+    /// Not run because the run was interrupted or an earlier fatal error stopped it.
+    Skipped { reason: String },
+}
+
+impl Outcome {
+    pub fn is_passed(&self) -> bool {
+        matches!(self, Outcome::Passed)
+    }
+}
+
+/// Why a step failed, written so a lab engineer can act on it without re-running.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// The step as written in the scenario, e.g. `receive: 20 02 00 00 (line 14)`.
+    pub step: String,
+    /// One line: "expected CONNACK return code 0, got 4".
+    pub message: String,
+    /// What was expected, rendered for side-by-side display (hex, fields or text).
+    pub expected: String,
+    /// What actually arrived, rendered the same way; empty when nothing did.
+    pub actual: String,
+    /// The last bytes seen on the serial line, for context.
+    pub last_serial: Vec<u8>,
+}
+
+#[derive(Debug, Clone)]
+pub enum RunEvent {
+    RunStarted {
+        scenario_count: usize,
+    },
+    ScenarioStarted {
+        name: String,
+        file: PathBuf,
+    },
+    StepStarted {
+        index: usize,
+        /// Short description as written, e.g. `send AT+CIPSEND=118`.
+        label: String,
+        /// Line of the step in its scenario file.
+        line: usize,
+    },
+    /// Bytes the harness wrote to the module's serial line.
+    SerialOut {
+        bytes: Vec<u8>,
+    },
+    /// Bytes the module wrote on its serial line.
+    SerialIn {
+        bytes: Vec<u8>,
+    },
+    /// A TCP connection reached the broker gateway.
+    TcpOpened {
+        conn: ConnId,
+        client: SocketAddr,
+        server: SocketAddr,
+    },
+    TcpData {
+        conn: ConnId,
+        direction: TcpDirection,
+        bytes: Vec<u8>,
+    },
+    /// The connection ended; `by_broker` tells which side closed it.
+    TcpClosed {
+        conn: ConnId,
+        by_broker: bool,
+    },
+    /// A whole MQTT packet framed by the gateway, either way.
+    MqttPacket {
+        conn: ConnId,
+        direction: TcpDirection,
+        packet: Packet,
+    },
+    /// Something the broker decided (refusal and its reason, a fault injected, a drop).
+    BrokerNote {
+        conn: Option<ConnId>,
+        text: String,
+    },
+    StepFinished {
+        index: usize,
+        outcome: Outcome,
+        elapsed: Duration,
+    },
+    ScenarioFinished {
+        name: String,
+        outcome: Outcome,
+        elapsed: Duration,
+    },
+    RunFinished {
+        passed: usize,
+        failed: usize,
+        skipped: usize,
+        elapsed: Duration,
+        interrupted: bool,
+    },
+}
