@@ -126,3 +126,44 @@ pub enum RunEvent {
         interrupted: bool,
     },
 }
+
+/// Where layers send their events. Cheap to clone; stamping happens here so every layer shares
+/// one clock. A sink whose receiver is gone drops events silently: reporting must never stop a
+/// module or the broker.
+#[derive(Debug, Clone)]
+pub struct EventSink {
+    start: std::time::Instant,
+    tx: Option<tokio::sync::mpsc::UnboundedSender<Stamped>>,
+}
+
+impl EventSink {
+    /// A sink and the receiver the reports read from.
+    pub fn channel() -> (EventSink, tokio::sync::mpsc::UnboundedReceiver<Stamped>) {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        (
+            EventSink {
+                start: std::time::Instant::now(),
+                tx: Some(tx),
+            },
+            rx,
+        )
+    }
+
+    /// A sink that discards everything (stand-alone tools, unit tests that do not look).
+    pub fn discard() -> EventSink {
+        EventSink {
+            start: std::time::Instant::now(),
+            tx: None,
+        }
+    }
+
+    pub fn emit(&self, event: RunEvent) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(Stamped {
+                at: SystemTime::now(),
+                since_start: self.start.elapsed(),
+                event,
+            });
+        }
+    }
+}
