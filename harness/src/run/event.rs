@@ -49,12 +49,29 @@ pub struct Failure {
     pub step: String,
     /// One line: "expected CONNACK return code 0, got 4".
     pub message: String,
+    /// How `expected` and `actual` are rendered, so reports can diff them sensibly.
+    pub kind: FailureKind,
     /// What was expected, rendered for side-by-side display (hex, fields or text).
     pub expected: String,
     /// What actually arrived, rendered the same way; empty when nothing did.
     pub actual: String,
     /// The last bytes seen on the serial line, for context.
     pub last_serial: Vec<u8>,
+}
+
+/// What a failure compares; tells a report how to show `expected` beside `actual`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// Both sides are hex as the seeds print it (`20 02 00 04`): diff byte by byte.
+    Bytes,
+    /// Both sides are `field: value` lines: diff line by line.
+    Fields,
+    /// Serial text: show both as text with control characters escaped.
+    Text,
+    /// A deadline fired: `expected` says what was awaited, `actual` what arrived meanwhile.
+    Timeout,
+    /// Anything else (an I/O error, a module ERROR): `message` says it all.
+    Other,
 }
 
 #[derive(Debug, Clone)]
