@@ -1,0 +1,54 @@
+//! [`BrokerError`]: what can go wrong starting, driving or asking the broker, worded to read
+//! after "failed to".
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// One error type for the broker layer; each variant names what was being attempted.
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    #[error("start the embedded rumqttd on 127.0.0.1: {reason}")]
+    RumqttdStart { reason: String },
+
+    #[error(
+        "start the embedded rumqttd: it did not accept connections on {addr} within {waited:?}"
+    )]
+    RumqttdNotReady { addr: SocketAddr, waited: Duration },
+
+    #[error("open rumqttd's in-process cloud link: {reason}")]
+    CloudLink { reason: String },
+
+    #[error("listen for modules on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+
+    #[error(
+        "find a free loopback address for the gateway after {attempts} attempts on port {port}"
+    )]
+    NoFreeLoopback { port: u16, attempts: u32 },
+
+    #[error("load the device registry from `{}`: {reason}", dir.display())]
+    Devices { dir: PathBuf, reason: String },
+
+    #[error("publish from the cloud to `{topic}`: {reason}")]
+    Publish { topic: String, reason: String },
+
+    /// `wait_seen` ran out of time; `seen` counts what the broker did see since the mark, so a
+    /// lab engineer can tell "nothing at all" from "something else".
+    #[error("see the expected packet within {waited:?} ({seen} packets seen since the mark{last})",
+        last = last_seen.as_deref().map(|l| format!("; last: {l}")).unwrap_or_default())]
+    NotSeen {
+        waited: Duration,
+        seen: usize,
+        last_seen: Option<String>,
+    },
+
+    #[error("shut the broker down within {waited:?}")]
+    ShutdownTimeout { waited: Duration },
+
+    #[error("use the broker: it has been shut down")]
+    ShutDown,
+}

@@ -1,0 +1,290 @@
+//! What the broker saw: [`Observed`] keeps every packet each device sent and received, every
+//! uplink that reached the cloud, and every refusal, in one ordered record that assertions
+//! (the runner's `broker_saw` step) wait on with a deadline.
+
+use std::sync::Mutex;
+#[cfg(test)]
+use std::time::Duration;
+use std::time::{Instant, SystemTime};
+
+use tokio::sync::watch;
+
+use super::error::BrokerError;
+use super::policy::RefusalReason;
+use crate::mqtt::Packet;
+use crate::run::ConnId;
+
+/// Where in the path module → gateway → rumqttd → cloud a packet was seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeenDirection {
+    /// The device sent it to the gateway (what the module put on the wire).
+    FromDevice,
+    /// The gateway sent it to the device (what the module received).
+    ToDevice,
+    /// The cloud link received it from rumqttd: an uplink PUBLISH that made it through.
+    AtCloud,
+}
+
+/// One packet the broker saw, with which connection and client it belongs to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeenPacket {
+    /// Position in the broker's record; later packets have larger numbers.
+    pub seq: u64,
+    pub at: SystemTime,
+    pub direction: SeenDirection,
+    /// The device's connection; for `AtCloud`, the connection that published it, if known.
+    pub conn: Option<ConnId>,
+    /// The MQTT client id of that connection, once its CONNECT was read.
+    pub client_id: Option<String>,
+    pub packet: Packet,
+}
+
+/// A CONNECT the gateway refused, as an assertion would state it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refusal {
+    pub seq: u64,
+    pub at: SystemTime,
+    pub conn: ConnId,
+    pub client_id: String,
+    /// The CONNACK return code sent before closing.
+    pub code: u8,
+    pub reason: RefusalReason,
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "refused client {:?} with code {} because {}",
+            self.client_id, self.code, self.reason
+        )
+    }
+}
+
+/// A point in the record: `wait_seen`, `seen` and `refusals` look only at what came after the
+/// current mark, so each scenario sees its own traffic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Mark(pub u64);
+
+#[derive(Debug, Default)]
+struct Record {
+    next_seq: u64,
+    mark: u64,
+    seen: Vec<SeenPacket>,
+    refusals: Vec<Refusal>,
+}
+
+/// The shared record; cheap to read, written by every session and the cloud link.
+#[derive(Debug)]
+pub struct Observed {
+    record: Mutex<Record>,
+    /// Bumped on every addition so waiters wake at once instead of polling.
+    changed: watch::Sender<u64>,
+}
+
+impl Default for Observed {
+    fn default() -> Self {
+        Observed {
+            record: Mutex::new(Record::default()),
+            changed: watch::channel(0).0,
+        }
+    }
+}
+
+impl Observed {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Record> {
+        // A panic while holding this lock leaves plain data behind; keep using it.
+        self.record.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn record_packet(
+        &self,
+        direction: SeenDirection,
+        conn: Option<ConnId>,
+        client_id: Option<String>,
+        packet: Packet,
+    ) {
+        let seq = {
+            let mut r = self.lock();
+            let seq = r.next_seq;
+            r.next_seq += 1;
+            r.seen.push(SeenPacket {
+                seq,
+                at: SystemTime::now(),
+                direction,
+                conn,
+                client_id,
+                packet,
+            });
+            seq
+        };
+        self.changed.send_replace(seq);
+    }
+
+    pub fn record_refusal(&self, conn: ConnId, client_id: String, code: u8, reason: RefusalReason) {
+        let seq = {
+            let mut r = self.lock();
+            let seq = r.next_seq;
+            r.next_seq += 1;
+            r.refusals.push(Refusal {
+                seq,
+                at: SystemTime::now(),
+                conn,
+                client_id,
+                code,
+                reason,
+            });
+            seq
+        };
+        self.changed.send_replace(seq);
+    }
+
+    /// From now on, queries see only what happens after this call.
+    pub fn mark(&self) -> Mark {
+        let mut r = self.lock();
+        r.mark = r.next_seq;
+        Mark(r.mark)
+    }
+
+    /// Every packet since the current mark, in order.
+    pub fn seen(&self) -> Vec<SeenPacket> {
+        let r = self.lock();
+        let mark = r.mark;
+        r.seen.iter().filter(|p| p.seq >= mark).cloned().collect()
+    }
+
+    /// Every refusal since the current mark, in order.
+    pub fn refusals(&self) -> Vec<Refusal> {
+        let r = self.lock();
+        let mark = r.mark;
+        r.refusals
+            .iter()
+            .filter(|p| p.seq >= mark)
+            .cloned()
+            .collect()
+    }
+
+    /// The first packet since the mark that matches, waiting for it until `deadline`.
+    /// Returns as soon as a matching packet is recorded; never sleeps on a timer to poll.
+    pub async fn wait_seen<F>(
+        &self,
+        predicate: F,
+        deadline: Instant,
+    ) -> Result<SeenPacket, BrokerError>
+    where
+        F: Fn(&SeenPacket) -> bool,
+    {
+        let started = Instant::now();
+        let mut changes = self.changed.subscribe();
+        let mut from = 0usize;
+        loop {
+            // Mark the current version as seen *before* looking, so an addition made while we
+            // look wakes the `changed()` below.
+            changes.borrow_and_update();
+            {
+                let r = self.lock();
+                let mark = r.mark;
+                if let Some(p) = r.seen[from..]
+                    .iter()
+                    .find(|p| p.seq >= mark && predicate(p))
+                {
+                    return Ok(p.clone());
+                }
+                from = r.seen.len();
+            }
+            let until = tokio::time::Instant::from_std(deadline);
+            match tokio::time::timeout_at(until, changes.changed()).await {
+                Ok(Ok(())) => continue,
+                // The sender lives in `self`, so it cannot be dropped while we borrow it; a
+                // closed channel would still mean "nothing more will come".
+                Ok(Err(_)) | Err(_) => {
+                    let seen = self.seen();
+                    return Err(BrokerError::NotSeen {
+                        waited: started.elapsed(),
+                        seen: seen.len(),
+                        last_seen: seen.last().map(describe),
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// One line for an error message: direction, client and packet type.
+fn describe(p: &SeenPacket) -> String {
+    let who = p.client_id.as_deref().unwrap_or("?");
+    let what = match &p.packet {
+        Packet::Publish(publish) => format!("PUBLISH to {}", publish.topic),
+        other => other.packet_type().name().to_owned(),
+    };
+    format!("{what} {:?} client {who:?}", p.direction)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn ping(o: &Observed, client: &str) {
+        o.record_packet(
+            SeenDirection::FromDevice,
+            Some(1),
+            Some(client.to_owned()),
+            Packet::Pingreq,
+        );
+    }
+
+    #[tokio::test]
+    async fn wait_returns_as_soon_as_a_match_arrives() {
+        let o = Arc::new(Observed::default());
+        let writer = o.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            ping(&writer, "other");
+            ping(&writer, "device2");
+        });
+        let started = Instant::now();
+        let got = o
+            .wait_seen(
+                |p| p.client_id.as_deref() == Some("device2"),
+                Instant::now() + Duration::from_secs(5),
+            )
+            .await
+            .unwrap();
+        assert_eq!(got.client_id.as_deref(), Some("device2"));
+        assert!(started.elapsed() < Duration::from_secs(2));
+    }
+
+    #[tokio::test]
+    async fn wait_times_out_within_its_deadline_and_says_what_it_saw() {
+        let o = Observed::default();
+        ping(&o, "other");
+        let started = Instant::now();
+        let err = o
+            .wait_seen(|_| false, Instant::now() + Duration::from_millis(100))
+            .await
+            .unwrap_err();
+        let waited = started.elapsed();
+        assert!(waited >= Duration::from_millis(100) && waited < Duration::from_secs(1));
+        let text = err.to_string();
+        assert!(text.contains("1 packets seen since the mark"), "{text}");
+        assert!(text.contains("PINGREQ"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn mark_hides_earlier_traffic() {
+        let o = Observed::default();
+        ping(&o, "old");
+        o.mark();
+        assert!(o.seen().is_empty());
+        let err = o
+            .wait_seen(
+                |p| p.client_id.as_deref() == Some("old"),
+                Instant::now() + Duration::from_millis(20),
+            )
+            .await;
+        assert!(err.is_err());
+        ping(&o, "new");
+        assert_eq!(o.seen().len(), 1);
+    }
+}
