@@ -1,0 +1,253 @@
+//! What differs between AT vendors, behind two traits: [`ReceiveRules`] (how the module's bytes
+//! read: final results, URCs, the prompt, socket-data headers) and [`Dialect`] (what the host
+//! sends: the data-send command, reset, sync, echo). [`DialectKind`] picks one from a rig file
+//! (`module: esp-at`), never from a string prefix of a banner.
+
+mod esp_at;
+mod quectel;
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::at::{Busy, FinalResult, Urc};
+
+pub use esp_at::EspAt;
+pub use quectel::Quectel;
+
+/// How one complete line reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LineKind {
+    Final(FinalResult),
+    Busy(Busy),
+    Urc(Urc),
+    /// Anything else: information lines, reason lines before `ERROR`, unknown text.
+    Info,
+}
+
+/// A socket-data header recognised in the bytes of the current line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SocketHeader {
+    pub link: Option<u8>,
+    /// How many raw bytes follow the header.
+    pub len: usize,
+}
+
+/// The receive half of a dialect: pure functions the sans-IO parser consults.
+pub trait ReceiveRules: Send + Sync + fmt::Debug {
+    /// Classifies one complete line (terminator and trailing CRs already removed, not empty).
+    fn classify_line(&self, line: &str) -> LineKind;
+
+    /// Called with the bytes of the current line whenever they end in `:` or `\n`. Returns the
+    /// header if those bytes are a complete socket-data header; the parser then takes exactly
+    /// `len` raw bytes before reading lines again. ESP headers end at `:` (`+IPD,0,4:`),
+    /// Quectel's at the line end (`+QIURC: "recv",0,4\r\n`).
+    fn socket_header(&self, line: &[u8]) -> Option<SocketHeader>;
+
+    /// The byte that, at the start of a line, is the data prompt. One space after it is part of
+    /// the prompt when present (NonOS `> `, Quectel `> `) and absent on ESP-AT 2.x (`>`).
+    fn prompt_marker(&self) -> u8 {
+        b'>'
+    }
+}
+
+/// The send half of a dialect: the commands the driver issues. Every method is pure, so a new
+/// vendor is one file here and one enum variant, with nothing changed in the driver or runner.
+pub trait Dialect: Send + Sync + fmt::Debug {
+    fn kind(&self) -> DialectKind;
+
+    /// The receive rules the parser should use with this dialect.
+    fn rules(&self) -> Arc<dyn ReceiveRules>;
+
+    /// The command that announces `len` raw bytes on `link` (`AT+CIPSEND=0,4`).
+    fn send_command(&self, link: Option<u8>, len: usize) -> String;
+
+    /// The most bytes one send command may carry; longer data goes in several sends.
+    fn max_send_len(&self) -> usize;
+
+    /// Whether the module acknowledges the data with `Recv <n> bytes` before `SEND OK`.
+    fn reports_received_count(&self) -> bool;
+
+    /// The command that restarts the module.
+    fn reset_command(&self) -> &'static str;
+
+    /// The line the firmware prints when it has booted and takes commands.
+    fn ready_line(&self) -> &'static str;
+
+    /// The command used to probe for a module that answers (`AT` until `OK`).
+    fn sync_command(&self) -> &'static str {
+        "AT"
+    }
+
+    /// The command that turns command echo on or off.
+    fn echo_command(&self, on: bool) -> &'static str {
+        if on {
+            "ATE1"
+        } else {
+            "ATE0"
+        }
+    }
+
+    /// What ends a command line. ESP firmware needs CR LF; Quectel accepts it too.
+    fn line_ending(&self) -> &'static [u8] {
+        b"\r\n"
+    }
+
+    /// The command with its secrets (Wi-Fi or MQTT passwords) masked, for messages and logs.
+    fn redact(&self, command: &str) -> String;
+}
+
+/// The dialects athil knows, as a rig file names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum DialectKind {
+    /// ESP8266 NonOS AT 1.7, ESP-AT 2.x and modules that copy it (Luat Air601).
+    EspAt,
+    /// Quectel QI socket commands (EC2x, EC200U, BG96).
+    Quectel,
+}
+
+impl DialectKind {
+    pub fn dialect(self) -> Arc<dyn Dialect> {
+        match self {
+            DialectKind::EspAt => Arc::new(EspAt),
+            DialectKind::Quectel => Arc::new(Quectel),
+        }
+    }
+
+    /// The name a rig file uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            DialectKind::EspAt => "esp-at",
+            DialectKind::Quectel => "quectel",
+        }
+    }
+}
+
+impl fmt::Display for DialectKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for DialectKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        [DialectKind::EspAt, DialectKind::Quectel]
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| format!("unknown module dialect `{s}` (known: esp-at, quectel)"))
+    }
+}
+
+/// Finals every dialect shares; each dialect adds its own words around these.
+pub(crate) fn common_final(line: &str) -> Option<FinalResult> {
+    Some(match line {
+        "OK" => FinalResult::Ok,
+        "ERROR" => FinalResult::Error,
+        "SEND OK" => FinalResult::SendOk,
+        "SEND FAIL" => FinalResult::SendFail,
+        _ => {
+            if let Some(code) = line.strip_prefix("+CME ERROR:") {
+                FinalResult::CmeError(code.trim().to_string())
+            } else if let Some(code) = line.strip_prefix("+CMS ERROR:") {
+                FinalResult::CmsError(code.trim().to_string())
+            } else {
+                return None;
+            }
+        }
+    })
+}
+
+/// Parses a link id the way modules print it (`0`..`11`).
+pub(crate) fn parse_link(s: &str) -> Option<u8> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// Parses a decimal length; digits only, so `+IPD,-1:` or `+IPD, 4:` are not headers.
+pub(crate) fn parse_len(s: &str) -> Option<usize> {
+    if s.is_empty() || s.len() > 6 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// Masks the quoted argument at `index` (0-based) of a command such as
+/// `AT+CWJAP="ssid","pwd"`, keeping quotes so the shape stays readable.
+pub(crate) fn mask_quoted_arg(command: &str, index: usize) -> String {
+    let mut out = String::with_capacity(command.len());
+    let mut quoted = 0usize;
+    let mut inside = false;
+    let mut escaped = false;
+    for c in command.chars() {
+        if inside {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                inside = false;
+                quoted += 1;
+                out.push(c);
+                continue;
+            }
+            if quoted == index {
+                if !out.ends_with("***") {
+                    out.push_str("***");
+                }
+                continue;
+            }
+            out.push(c);
+        } else {
+            if c == '"' {
+                inside = true;
+            }
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[test]
+    fn rig_file_names_round_trip() {
+        let kind: DialectKind = serde_yaml::from_str("esp-at").unwrap();
+        assert_eq!(kind, DialectKind::EspAt);
+        let kind: DialectKind = serde_yaml::from_str("quectel").unwrap();
+        assert_eq!(kind, DialectKind::Quectel);
+        assert!(serde_yaml::from_str::<DialectKind>("esp8266").is_err());
+        assert_eq!("esp-at".parse::<DialectKind>(), Ok(DialectKind::EspAt));
+        assert!("ESP".parse::<DialectKind>().is_err());
+    }
+
+    #[rstest]
+    #[case("OK", Some(FinalResult::Ok))]
+    #[case("ERROR", Some(FinalResult::Error))]
+    #[case("SEND OK", Some(FinalResult::SendOk))]
+    #[case("SEND FAIL", Some(FinalResult::SendFail))]
+    #[case("+CME ERROR: 516", Some(FinalResult::CmeError("516".into())))]
+    #[case("+CMS ERROR: 500", Some(FinalResult::CmsError("500".into())))]
+    #[case("OK ", None)]
+    #[case("STATUS:3", None)]
+    fn common_finals(#[case] line: &str, #[case] want: Option<FinalResult>) {
+        assert_eq!(common_final(line), want);
+    }
+
+    #[rstest]
+    #[case(r#"AT+CWJAP="lab","s3cret""#, 1, r#"AT+CWJAP="lab","***""#)]
+    #[case(r#"AT+CWJAP="lab","a\"b""#, 1, r#"AT+CWJAP="lab","***""#)]
+    #[case(r#"AT+CWJAP="lab","""#, 1, r#"AT+CWJAP="lab","""#)]
+    #[case("AT+GMR", 1, "AT+GMR")]
+    fn masks_one_quoted_argument(#[case] cmd: &str, #[case] index: usize, #[case] want: &str) {
+        assert_eq!(mask_quoted_arg(cmd, index), want);
+    }
+}
