@@ -136,14 +136,15 @@ fn parse(client_id: &str) -> Result<ClientIdParams, ClientIdProblem> {
         others: Vec::new(),
         trailing_comma: false,
     };
-    let mut items: Vec<&str> = list.split(',').collect();
+    // Nothing between the bars (`dev||`) is legal: no parameters at all.
+    let mut items: Vec<&str> = if list.is_empty() {
+        Vec::new()
+    } else {
+        list.split(',').collect()
+    };
     if items.len() > 1 && items.last() == Some(&"") {
         items.pop();
         params.trailing_comma = true;
-    }
-    // `a|b|`-style lists with nothing between the bars are legal (no parameters at all).
-    if items == [""] {
-        items.clear();
     }
     let mut seen: Vec<&str> = Vec::new();
     for (index, item) in items.into_iter().enumerate() {

@@ -1,0 +1,250 @@
+//! The broker-side Alibaba Cloud login check against the seeds' devices: right signs accepted
+//! in either hex case, every wrong CONNECT refused with the right reason and CONNACK code,
+//! and no refusal ever showing a DeviceSecret.
+
+use std::path::PathBuf;
+
+use athil::cloud::{
+    verify_aliyun, verify_aliyun_connect, AliyunCredentials, ClientIdParams, ClientIdProblem,
+    Device, DeviceRegistry, DeviceSecret, DeviceStatus, Refusal, SecretSource, SignMethod,
+};
+use rstest::rstest;
+
+const SECRETS: [&str; 4] = [
+    "ksf1145141919810dj15ltc137666",
+    "d8b9915513b05d4de32fbed04566edd8",
+    "1448e1c58996469449813ed68e3b0fed",
+    "bc0834e2beeb03d37eeb7361cc387918",
+];
+
+fn registry() -> DeviceRegistry {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/devices");
+    DeviceRegistry::load_dir(dir).expect("load fixtures/devices")
+}
+
+fn refuse(client_id: &str, username: Option<&str>, password: Option<&[u8]>) -> Refusal {
+    let reg = registry();
+    let refusal = match verify_aliyun(client_id, username, password, &reg) {
+        Ok(a) => panic!("expected a refusal, got {a:?}"),
+        Err(r) => r,
+    };
+    let shown = format!("{refusal} {refusal:?}");
+    for secret in SECRETS {
+        assert!(
+            !shown.contains(secret),
+            "the refusal leaks a secret: {shown}"
+        );
+    }
+    refusal
+}
+
+/// The seeds' own CONNECT fields, password in the case the seed wrote (lower).
+#[rstest]
+#[case::seed000(
+    "Air601|securemode=3,signmethod=hmacsha1|",
+    "Air601&ksf114514",
+    "e4b931f38037ef7241455709458b4b630b22eac2",
+    "aliyun/Air601"
+)]
+#[case::seed001(
+    "LY-1|securemode=3,signmethod=hmacsha1|",
+    "LY-1&a10zwkUxQUS",
+    "7a03368e740ff9efb8318c6ba2a0260f2a596f87",
+    "aliyun/LY-1"
+)]
+#[case::seed002(
+    "device2|securemode=3,signmethod=hmacsha1|",
+    "device2&a1ndPQHcX7f",
+    "5caeef5b9251940696b02dc80b615c3f739f46bc",
+    "aliyun/device2"
+)]
+#[case::seed003(
+    "10001|securemode=3,signmethod=hmacsha1|",
+    "STC15&a1ji0qFv6Jf",
+    "4756856f5bc65bbbabc7a826d73de282ff87090d",
+    "aliyun/STC15"
+)]
+fn seed_connects_are_accepted_in_both_cases(
+    #[case] client_id: &str,
+    #[case] username: &str,
+    #[case] password: &str,
+    #[case] device: &str,
+) {
+    let reg = registry();
+    for pw in [password.to_owned(), password.to_ascii_uppercase()] {
+        let accepted = verify_aliyun(client_id, Some(username), Some(pw.as_bytes()), &reg)
+            .unwrap_or_else(|r| panic!("{r}"));
+        assert_eq!(accepted.device, device);
+        assert_eq!(accepted.sign_method, SignMethod::HmacSha1);
+    }
+}
+
+#[rstest]
+#[case::md5(SignMethod::HmacMd5)]
+#[case::sha1(SignMethod::HmacSha1)]
+#[case::sha256(SignMethod::HmacSha256)]
+fn every_method_with_timestamp_and_sdk_params_is_accepted(#[case] method: SignMethod) {
+    let reg = registry();
+    let d = reg.get("aliyun/device2").unwrap();
+    let mut params = ClientIdParams::new("a1ndPQHcX7f&device2", method);
+    params.timestamp = Some("1795293157".into());
+    params.others = vec![("ext".into(), "1".into()), ("_ss".into(), "1".into())];
+    let c =
+        AliyunCredentials::compute(&d.product_key, &d.device_name, &d.secret().unwrap(), params);
+    let accepted = verify_aliyun_connect(&c.to_connect(100), &reg).unwrap();
+    assert_eq!(accepted.sign_method, method);
+    assert_eq!(accepted.params.timestamp.as_deref(), Some("1795293157"));
+}
+
+#[test]
+fn no_signmethod_is_checked_as_hmacmd5() {
+    // python3: hmac.new(b"1448e1c58996469449813ed68e3b0fed",
+    //   b"clientIddevice2deviceNamedevice2productKeya1ndPQHcX7f", hashlib.md5).hexdigest()
+    let reg = registry();
+    let a = verify_aliyun(
+        "device2|securemode=3|",
+        Some("device2&a1ndPQHcX7f"),
+        Some(b"47fe47afba81e9d26fc3a12278af9991"),
+        &reg,
+    )
+    .unwrap();
+    assert_eq!(a.sign_method, SignMethod::HmacMd5);
+    // The sha1 sign of the same content is refused when the client id names no method.
+    let r = refuse(
+        "device2|securemode=3|",
+        Some("device2&a1ndPQHcX7f"),
+        Some(b"5caeef5b9251940696b02dc80b615c3f739f46bc"),
+    );
+    assert!(matches!(
+        r,
+        Refusal::SignMismatch {
+            method: SignMethod::HmacMd5,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn wrong_sign_names_expected_and_got() {
+    let r = refuse(
+        "device2|securemode=3,signmethod=hmacsha1|",
+        Some("device2&a1ndPQHcX7f"),
+        Some(b"5caeef5b9251940696b02dc80b615c3f739f46bd"),
+    );
+    assert_eq!(r.connack_code(), 4);
+    match &r {
+        Refusal::SignMismatch {
+            device,
+            expected,
+            got,
+            content,
+            method,
+        } => {
+            assert_eq!(device, "aliyun/device2");
+            assert_eq!(expected, "5caeef5b9251940696b02dc80b615c3f739f46bc");
+            assert_eq!(got, "5caeef5b9251940696b02dc80b615c3f739f46bd");
+            assert_eq!(
+                content,
+                "clientIddevice2deviceNamedevice2productKeya1ndPQHcX7f"
+            );
+            assert_eq!(*method, SignMethod::HmacSha1);
+        }
+        other => panic!("expected SignMismatch, got {other:?}"),
+    }
+    let shown = r.to_string();
+    assert!(shown.contains("expected 5caeef5b"), "{shown}");
+    assert!(
+        shown.contains("got 5caeef5b9251940696b02dc80b615c3f739f46bd"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn sign_for_another_client_id_is_refused() {
+    // Seed 003 signs with head 10001; signing with the device name instead must not pass.
+    let r = refuse(
+        "STC15|securemode=3,signmethod=hmacsha1|",
+        Some("STC15&a1ji0qFv6Jf"),
+        Some(b"4756856f5bc65bbbabc7a826d73de282ff87090d"),
+    );
+    assert!(matches!(r, Refusal::SignMismatch { .. }), "{r:?}");
+}
+
+#[test]
+fn seed_002_stray_line_feed_is_a_malformed_client_id() {
+    let r = refuse(
+        "device2|securemode=3,signmethod=hmacsha1|\n",
+        Some("device2&a1ndPQHcX7f"),
+        Some(b"5caeef5b9251940696b02dc80b615c3f739f46bc"),
+    );
+    assert_eq!(r.connack_code(), 2);
+    match r {
+        Refusal::MalformedClientId(e) => {
+            assert_eq!(e.problem, ClientIdProblem::TrailingText("\n".into()))
+        }
+        other => panic!("expected MalformedClientId, got {other:?}"),
+    }
+}
+
+#[test]
+fn unsupported_sign_method() {
+    let r = refuse(
+        "device2|securemode=3,signmethod=hmacsha512|",
+        Some("device2&a1ndPQHcX7f"),
+        Some(b"00"),
+    );
+    assert_eq!(r.connack_code(), 2);
+    assert!(
+        matches!(&r, Refusal::UnsupportedSignMethod { method, .. } if method == "hmacsha512"),
+        "{r:?}"
+    );
+}
+
+#[rstest]
+#[case::missing(None, "MissingUsername")]
+#[case::no_ampersand(Some("device2"), "UsernameNotDnPk")]
+#[case::reversed(Some("a1ndPQHcX7f&device2"), "UsernameReversed")]
+#[case::unknown(Some("device3&a1ndPQHcX7f"), "UnknownDevice")]
+#[case::onenet_device(Some("657077&20190156"), "UnknownDevice")]
+fn username_faults(#[case] username: Option<&str>, #[case] kind: &str) {
+    let r = refuse(
+        "device2|securemode=3,signmethod=hmacsha1|",
+        username,
+        Some(b"5caeef5b9251940696b02dc80b615c3f739f46bc"),
+    );
+    assert_eq!(r.connack_code(), 4);
+    let debug = format!("{r:?}");
+    assert!(debug.starts_with(kind), "{debug}");
+}
+
+#[test]
+fn missing_password() {
+    let r = refuse(
+        "device2|securemode=3,signmethod=hmacsha1|",
+        Some("device2&a1ndPQHcX7f"),
+        None,
+    );
+    assert!(matches!(r, Refusal::MissingPassword { .. }), "{r:?}");
+    assert_eq!(r.connack_code(), 4);
+}
+
+#[test]
+fn disabled_device_and_unavailable_secret() {
+    let mut off = Device::aliyun("off", "pk", "off", DeviceSecret::new("s"));
+    off.status = DeviceStatus::Disabled;
+    let mut env = Device::aliyun("env", "pk", "env", DeviceSecret::new("unused"));
+    env.secret = SecretSource::Env("ATHIL_TEST_VERIFY_UNSET_9B1C".into());
+    let reg = DeviceRegistry::from_devices([off, env]).unwrap();
+
+    let r = verify_aliyun("off|securemode=3|", Some("off&pk"), Some(b"00"), &reg).unwrap_err();
+    assert!(matches!(r, Refusal::DeviceDisabled { .. }), "{r:?}");
+    assert_eq!(r.connack_code(), 5);
+
+    let r = verify_aliyun("env|securemode=3|", Some("env&pk"), Some(b"00"), &reg).unwrap_err();
+    assert!(matches!(r, Refusal::SecretUnavailable { .. }), "{r:?}");
+    assert_eq!(r.connack_code(), 3);
+    assert!(
+        r.to_string().contains("ATHIL_TEST_VERIFY_UNSET_9B1C"),
+        "{r}"
+    );
+}
