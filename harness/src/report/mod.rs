@@ -1,1 +1,23 @@
-//! Reports: consumers of the run's event stream (console, JUnit, transcript, pcap).
+//! Reports: consumers of the run's event stream. A [`Reporter`] takes every [`Stamped`] event
+//! once and fans it out to the console, the per-scenario transcript and pcap, and the JUnit XML,
+//! all redacted by one [`Redactor`].
+//!
+//! [`Stamped`]: crate::run::Stamped
+
+pub mod console;
+pub mod diff;
+pub mod error;
+pub mod frame;
+pub mod junit;
+pub mod pcap;
+pub mod redact;
+pub mod reporter;
+pub mod summary;
+pub mod text;
+pub mod transcript;
+
+pub use console::Console;
+pub use error::ReportError;
+pub use redact::{Redactor, MIN_SECRET_LEN};
+pub use reporter::{ReportPaths, Reporter, ScenarioFiles};
+pub use summary::{RunSummary, ScenarioStatus, ScenarioSummary, Totals};

@@ -1,0 +1,361 @@
+//! The [`Reporter`]: takes the run's event stream once and fans it out to every report. The
+//! console gets each event as it comes; the transcript and pcap of a scenario are written when
+//! it finishes (after the whole scenario has been redacted at once, so a secret split across
+//! serial or TCP chunks is still masked), and the JUnit file is rewritten after each scenario and
+//! at [`Reporter::finish`], so an interrupted or crashed run still leaves reports for what ran.
+//!
+//! A writer that fails is said on the console and listed in [`ReportPaths::problems`]; the other
+//! writers, and the run, carry on.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use crate::run::{RunEvent, Stamped};
+
+use super::console::Console;
+use super::error::ReportError;
+use super::junit::{junit_report, write_junit};
+use super::pcap::PcapBuilder;
+use super::redact::{EventRedactor, Redactor, MIN_SECRET_LEN};
+use super::summary::{RunSummary, SummaryBuilder};
+use super::text::slug;
+use super::transcript::{render, Heading};
+
+/// File stem of the reports for traffic seen outside any scenario.
+const OUTSIDE: &str = "run";
+
+/// The files one scenario's reports went to (`None`: not written, see the problems).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScenarioFiles {
+    pub name: String,
+    pub transcript: Option<PathBuf>,
+    pub pcap: Option<PathBuf>,
+}
+
+/// Where the reports are, once written.
+#[derive(Debug)]
+pub struct ReportPaths {
+    pub dir: PathBuf,
+    /// The JUnit file, if one was asked for and written.
+    pub junit: Option<PathBuf>,
+    /// One entry per scenario, in run order.
+    pub scenarios: Vec<ScenarioFiles>,
+    /// Traffic seen outside any scenario (after the last one, or when none started), if any.
+    pub outside: Option<ScenarioFiles>,
+    /// Reports that could not be written.
+    pub problems: Vec<ReportError>,
+}
+
+impl ReportPaths {
+    /// Whether every report was written.
+    pub fn is_complete(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// Fans one event stream out to the console, transcripts, pcaps and JUnit.
+pub struct Reporter {
+    dir: PathBuf,
+    junit: Option<PathBuf>,
+    junit_written: bool,
+    /// A JUnit write failure was already reported; later retries fail quietly.
+    junit_failed: bool,
+    redactor: Redactor,
+    console: Console,
+    summary: SummaryBuilder,
+    stream: EventRedactor,
+    pcap: PcapBuilder,
+    /// Events not yet written: the running scenario's, or those seen between scenarios (which
+    /// open the next scenario's transcript).
+    batch: Vec<Stamped>,
+    /// Index in the summary of the scenario running now.
+    open: Option<usize>,
+    files: Vec<ScenarioFiles>,
+    transcripts: Vec<Option<String>>,
+    slugs: HashSet<String>,
+    problems: Vec<ReportError>,
+}
+
+impl std::fmt::Debug for Reporter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reporter")
+            .field("dir", &self.dir)
+            .field("junit", &self.junit)
+            .finish()
+    }
+}
+
+impl Reporter {
+    /// Reports into `dir` (created if missing): `<slug>.transcript.txt` and `<slug>.pcap` per
+    /// scenario, and JUnit XML at `junit` if given. Fails only if a directory cannot be created.
+    pub fn new(
+        dir: impl Into<PathBuf>,
+        junit: Option<PathBuf>,
+        redactor: Redactor,
+        mut console: Console,
+    ) -> Result<Reporter, ReportError> {
+        let dir = dir.into();
+        let junit_dir = junit
+            .as_deref()
+            .and_then(Path::parent)
+            .filter(|p| !p.as_os_str().is_empty());
+        for d in std::iter::once(dir.as_path()).chain(junit_dir) {
+            std::fs::create_dir_all(d).map_err(|source| ReportError::CreateDir {
+                path: d.to_path_buf(),
+                source,
+            })?;
+        }
+        console.set_redactor(redactor.clone());
+        let mut r = Reporter {
+            dir,
+            junit,
+            junit_written: false,
+            junit_failed: false,
+            stream: EventRedactor::new(redactor.clone()),
+            redactor,
+            console,
+            summary: SummaryBuilder::default(),
+            pcap: PcapBuilder::new(),
+            batch: Vec::new(),
+            open: None,
+            files: Vec::new(),
+            transcripts: Vec::new(),
+            slugs: HashSet::from([OUTSIDE.to_string()]),
+            problems: Vec::new(),
+        };
+        let ignored = r.redactor.ignored_count();
+        if ignored > 0 {
+            r.console.problem(&ShortSecrets(ignored));
+        }
+        Ok(r)
+    }
+
+    /// What the run came to so far.
+    pub fn summary(&self) -> &RunSummary {
+        self.summary.summary()
+    }
+
+    /// Takes one event. Never fails: a report that cannot be written is noted and skipped.
+    pub fn handle(&mut self, ev: &Stamped) {
+        self.console.handle(ev);
+        self.check_console();
+        self.summary.handle(ev);
+        self.sync();
+        match &ev.event {
+            RunEvent::ScenarioStarted { .. } => {
+                if let Some(prev) = self.open.take() {
+                    self.close(prev);
+                }
+                self.batch.push(ev.clone());
+                self.open = Some(self.summary().scenarios.len() - 1);
+            }
+            RunEvent::ScenarioFinished { .. } => {
+                self.batch.push(ev.clone());
+                if let Some(idx) = self.open.take() {
+                    self.close(idx);
+                }
+                self.write_junit();
+            }
+            RunEvent::RunStarted { .. }
+            | RunEvent::StepStarted { .. }
+            | RunEvent::SerialOut { .. }
+            | RunEvent::SerialIn { .. }
+            | RunEvent::TcpOpened { .. }
+            | RunEvent::TcpData { .. }
+            | RunEvent::TcpClosed { .. }
+            | RunEvent::MqttPacket { .. }
+            | RunEvent::BrokerNote { .. }
+            | RunEvent::StepFinished { .. }
+            | RunEvent::RunFinished { .. } => self.batch.push(ev.clone()),
+        }
+    }
+
+    /// Writes whatever has not been written (a scenario cut short, traffic outside scenarios,
+    /// the JUnit file), prints the summary, and says where everything is.
+    pub fn finish(mut self) -> ReportPaths {
+        if let Some(idx) = self.open.take() {
+            self.close(idx);
+        }
+        let outside = self.write_outside();
+        self.write_junit();
+        let mut paths = ReportPaths {
+            dir: self.dir.clone(),
+            junit: self.junit.clone().filter(|_| self.junit_written),
+            scenarios: self.files.clone(),
+            outside,
+            problems: std::mem::take(&mut self.problems),
+        };
+        self.console.summary(self.summary.summary(), &paths);
+        if let Some(source) = self.console.take_error() {
+            paths.problems.push(ReportError::Console { source });
+        }
+        paths
+    }
+
+    fn sync(&mut self) {
+        let n = self.summary.summary().scenarios.len();
+        while self.files.len() < n {
+            let name = &self.summary.summary().scenarios[self.files.len()].name;
+            self.files.push(ScenarioFiles {
+                name: self.redactor.redact_text(name),
+                ..ScenarioFiles::default()
+            });
+            self.transcripts.push(None);
+        }
+    }
+
+    fn check_console(&mut self) {
+        if let Some(source) = self.console.take_error() {
+            self.problems.push(ReportError::Console { source });
+        }
+    }
+
+    fn problem(&mut self, e: ReportError) {
+        self.console.problem(&e);
+        self.check_console();
+        self.problems.push(e);
+    }
+
+    fn unique_slug(&mut self, name: &str) -> String {
+        let base = slug(name);
+        let mut s = base.clone();
+        let mut n = 2;
+        while !self.slugs.insert(s.clone()) {
+            s = format!("{base}-{n}");
+            n += 1;
+        }
+        s
+    }
+
+    /// Writes scenario `idx`'s transcript and pcap from the batch.
+    fn close(&mut self, idx: usize) {
+        let mut events = std::mem::take(&mut self.batch);
+        self.stream.redact_batch(&mut events);
+        let Some(sc) = self.summary.summary().scenarios.get(idx).cloned() else {
+            return;
+        };
+        let name = self.redactor.redact_text(&sc.name);
+        let stem = self.unique_slug(&name);
+        let title = format!("scenario {name}");
+        let heading = Heading {
+            title: &title,
+            file: Some(&sc.file),
+            started_at: sc.started_at,
+            origin: sc.start,
+        };
+        let (transcript, pcap) = self.write_pair(&stem, &heading, &events);
+        self.files[idx].transcript = transcript.as_ref().map(|(p, _)| p.clone());
+        self.transcripts[idx] = transcript.map(|(_, t)| t);
+        self.files[idx].pcap = pcap;
+    }
+
+    /// Writes `<stem>.transcript.txt` and `<stem>.pcap`; returns the transcript's path and text
+    /// and the pcap's path, for those written.
+    fn write_pair(
+        &mut self,
+        stem: &str,
+        heading: &Heading<'_>,
+        events: &[Stamped],
+    ) -> (Option<(PathBuf, String)>, Option<PathBuf>) {
+        // The final pass catches secrets in text the event fields did not carry separately.
+        let text = self.redactor.redact_text(&render(heading, events));
+        let path = self.dir.join(format!("{stem}.transcript.txt"));
+        let transcript = match std::fs::write(&path, &text) {
+            Ok(()) => Some((path, text)),
+            Err(source) => {
+                self.problem(ReportError::Transcript { path, source });
+                None
+            }
+        };
+        let path = self.dir.join(format!("{stem}.pcap"));
+        let pcap = match self
+            .pcap
+            .pcap_file(events)
+            .and_then(|bytes| std::fs::write(&path, bytes))
+        {
+            Ok(()) => Some(path),
+            Err(source) => {
+                self.problem(ReportError::Pcap { path, source });
+                None
+            }
+        };
+        (transcript, pcap)
+    }
+
+    /// Reports for traffic seen outside any scenario, if there was some.
+    fn write_outside(&mut self) -> Option<ScenarioFiles> {
+        let mut events = std::mem::take(&mut self.batch);
+        let traffic = events.iter().any(|e| match &e.event {
+            RunEvent::SerialOut { .. }
+            | RunEvent::SerialIn { .. }
+            | RunEvent::TcpOpened { .. }
+            | RunEvent::TcpData { .. }
+            | RunEvent::TcpClosed { .. }
+            | RunEvent::MqttPacket { .. }
+            | RunEvent::BrokerNote { .. } => true,
+            RunEvent::RunStarted { .. }
+            | RunEvent::ScenarioStarted { .. }
+            | RunEvent::StepStarted { .. }
+            | RunEvent::StepFinished { .. }
+            | RunEvent::ScenarioFinished { .. }
+            | RunEvent::RunFinished { .. } => false,
+        });
+        if !traffic {
+            return None;
+        }
+        self.stream.redact_batch(&mut events);
+        let started_at = self
+            .summary
+            .summary()
+            .started_at
+            .unwrap_or(std::time::UNIX_EPOCH);
+        let heading = Heading {
+            title: "outside any scenario (times since the run started)",
+            file: None,
+            started_at,
+            origin: std::time::Duration::ZERO,
+        };
+        let (transcript, pcap) = self.write_pair(OUTSIDE, &heading, &events);
+        Some(ScenarioFiles {
+            name: heading.title.to_string(),
+            transcript: transcript.map(|(p, _)| p),
+            pcap,
+        })
+    }
+
+    fn write_junit(&mut self) {
+        let Some(path) = self.junit.clone() else {
+            return;
+        };
+        let report = junit_report(self.summary.summary(), &self.transcripts, &self.redactor);
+        match write_junit(&path, &report) {
+            Ok(()) => {
+                self.junit_written = true;
+                self.junit_failed = false;
+            }
+            Err(source) => {
+                self.junit_written = false;
+                if !self.junit_failed {
+                    self.junit_failed = true;
+                    self.problem(ReportError::Junit { path, source });
+                }
+            }
+        }
+    }
+}
+
+/// A warning, not an error: some secrets were too short to redact.
+#[derive(Debug)]
+struct ShortSecrets(usize);
+
+impl std::fmt::Display for ShortSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "redact {} secret(s) shorter than {MIN_SECRET_LEN} bytes; they may appear in reports",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for ShortSecrets {}
