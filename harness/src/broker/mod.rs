@@ -1,13 +1,23 @@
 //! The broker side: a gateway that impersonates Alibaba Cloud (and OneNET) in front of an
-//! embedded rumqttd, with the cloud as an in-process rumqttd link. Only this folder imports
-//! rumqttd (STYLE.md rule 7).
+//! embedded rumqttd, with the cloud as an in-process rumqttd link. Main types: [`Broker`],
+//! [`BrokerConfig`], [`BrokerHandle`]. Only this folder imports rumqttd (STYLE.md rule 7).
+//!
+//! ```text
+//! module ──TCP──▶ gateway (session: frame, record, cloud policy) ──TCP──▶ rumqttd ◀── cloud link
+//! ```
 
+mod cloud;
 pub mod error;
+pub mod gateway;
+mod handle;
 pub mod observed;
 pub mod origins;
 pub mod policy;
 mod rumqttd;
+pub mod session;
 
 pub use error::BrokerError;
+pub use gateway::Listen;
+pub use handle::{Broker, BrokerConfig, BrokerHandle};
 pub use observed::{Mark, Observed, Refusal, SeenDirection, SeenPacket};
 pub use policy::{Admission, CloudPolicy, ConnectDecision, RefusalKind, RefusalReason};

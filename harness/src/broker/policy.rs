@@ -5,7 +5,7 @@
 //! This is the seam where a full cloud profile (topic permissions, limits, injected faults)
 //! grows: add a rule here and a question the session asks, and the gateway stays the same.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::cloud::onenet::device_resource;
 use crate::cloud::{
@@ -102,6 +102,9 @@ pub struct CloudPolicy {
     /// CONNACK code for a wrong sign. Whether the live cloud says 4 or 5 is unconfirmed
     /// (aliyun-onenet.md §0.6); 4 is what community logs show.
     pub sign_mismatch_code: u8,
+    /// A link that sends no CONNECT within this is closed. Seed 000 reports the cloud closing
+    /// a silent link after about 10 s (unconfirmed by any document, aliyun-onenet.md §5).
+    pub connect_timeout: Duration,
 }
 
 impl CloudPolicy {
@@ -110,6 +113,7 @@ impl CloudPolicy {
             devices,
             aliyun_min_keepalive: 30,
             sign_mismatch_code: 4,
+            connect_timeout: Duration::from_secs(10),
         }
     }
 

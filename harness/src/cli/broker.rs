@@ -1,11 +1,209 @@
-//! `athil broker` (being written; see the issue tracker).
+//! `athil broker`: runs the impersonating cloud broker stand-alone, for boards whose own
+//! firmware drives the module, and logs each connection, refusal and packet on one line each
+//! until Ctrl-C.
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::broker::{Broker, BrokerConfig, BrokerHandle, Listen};
 use crate::exit::ExitCode;
+use crate::mqtt::{encode, to_hex, Packet};
+use crate::run::{EventSink, RunEvent, Stamped, TcpDirection};
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Address modules connect to (the cloud's MQTT port is 1883).
+    #[arg(long, default_value = "127.0.0.1:1883")]
+    pub listen: SocketAddr,
+    /// Directory of device YAML files (ProductKey, DeviceName, DeviceSecret).
+    #[arg(long, default_value = "fixtures/devices")]
+    pub devices: PathBuf,
+}
 
-pub fn run(_args: Args) -> ExitCode {
-    eprintln!("athil broker: not implemented yet");
-    ExitCode::Usage
+pub fn run(args: Args) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("athil broker: failed to start the async runtime: {e}");
+            return ExitCode::Usage;
+        }
+    };
+    runtime.block_on(serve(args))
+}
+
+async fn serve(args: Args) -> ExitCode {
+    let mut config = match BrokerConfig::from_devices_dir(&args.devices) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("athil broker: failed to {e}");
+            return ExitCode::Usage;
+        }
+    };
+    config.listen = Listen::Addr(args.listen);
+    let device_count = config.policy.devices().len();
+    let (events, mut rx) = EventSink::channel();
+    let broker: BrokerHandle = match Broker::start(config, events).await {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("athil broker: failed to {e}");
+            return ExitCode::Usage;
+        }
+    };
+    println!(
+        "athil broker: listening on {} (rumqttd on {}), {device_count} devices from {}; Ctrl-C stops",
+        broker.addr(),
+        broker.rumqttd_addr(),
+        args.devices.display()
+    );
+    let printer = tokio::spawn(async move {
+        while let Some(stamped) = rx.recv().await {
+            if let Some(line) = line(&stamped) {
+                println!("{line}");
+            }
+        }
+    });
+    if let Err(e) = tokio::signal::ctrl_c().await {
+        eprintln!("athil broker: failed to wait for Ctrl-C: {e}");
+    }
+    let result = broker.shutdown(Duration::from_secs(3)).await;
+    // The handle held the last sink; once it is gone the printer drains and ends.
+    let _ = tokio::time::timeout(Duration::from_secs(1), printer).await;
+    match result {
+        Ok(()) => ExitCode::Success,
+        Err(e) => {
+            eprintln!("athil broker: failed to {e}");
+            ExitCode::Failure
+        }
+    }
+}
+
+/// One log line for an event, or `None` for events this command does not show (raw TCP
+/// chunks: every packet is shown whole instead).
+fn line(s: &Stamped) -> Option<String> {
+    let t = s.since_start.as_secs_f64();
+    let text = match &s.event {
+        RunEvent::TcpOpened {
+            conn,
+            client,
+            server,
+        } => format!("conn {conn} opened {client} -> {server}"),
+        RunEvent::TcpClosed { conn, by_broker } => {
+            let by = if *by_broker {
+                "the broker"
+            } else {
+                "the device"
+            };
+            format!("conn {conn} closed by {by}")
+        }
+        RunEvent::MqttPacket {
+            conn,
+            direction,
+            packet,
+        } => {
+            let arrow = match direction {
+                TcpDirection::Uplink => "device -> broker",
+                TcpDirection::Downlink => "broker -> device",
+            };
+            format!(
+                "conn {conn} {arrow} {}  [{}]",
+                redacted_hex(packet),
+                summary(packet)
+            )
+        }
+        RunEvent::BrokerNote {
+            conn: Some(c),
+            text,
+        } => format!("conn {c} {text}"),
+        RunEvent::BrokerNote { conn: None, text } => text.clone(),
+        RunEvent::TcpData { .. }
+        | RunEvent::RunStarted { .. }
+        | RunEvent::ScenarioStarted { .. }
+        | RunEvent::StepStarted { .. }
+        | RunEvent::SerialOut { .. }
+        | RunEvent::SerialIn { .. }
+        | RunEvent::StepFinished { .. }
+        | RunEvent::ScenarioFinished { .. }
+        | RunEvent::RunFinished { .. } => return None,
+    };
+    Some(format!("[{t:9.3}s] {text}"))
+}
+
+/// The packet as hex, with a CONNECT's password (the sign, or OneNET's auth info, which *is*
+/// the device secret) shown as `**` per byte. The password is the CONNECT's last field.
+fn redacted_hex(packet: &Packet) -> String {
+    let Ok(bytes) = encode(packet) else {
+        return "(cannot be re-encoded)".to_owned();
+    };
+    let hidden = match packet {
+        Packet::Connect(c) => c.password.as_ref().map_or(0, Vec::len),
+        _ => 0,
+    };
+    let shown = bytes.len().saturating_sub(hidden);
+    let mut hex = to_hex(&bytes[..shown]);
+    for _ in 0..hidden {
+        hex.push_str(" **");
+    }
+    hex
+}
+
+fn summary(packet: &Packet) -> String {
+    match packet {
+        Packet::Connect(c) => format!(
+            "CONNECT client {:?} user {:?} keepalive {}",
+            c.client_id,
+            c.username.as_deref().unwrap_or(""),
+            c.keepalive
+        ),
+        Packet::Connack(c) => format!("CONNACK code {}", c.return_code),
+        Packet::Publish(p) => format!(
+            "PUBLISH QoS {} to {} ({} bytes)",
+            p.qos as u8,
+            p.topic,
+            p.payload.len()
+        ),
+        Packet::Subscribe(s) => {
+            let filters: Vec<String> = s
+                .filters
+                .iter()
+                .map(|f| format!("{} QoS {}", f.filter, f.qos as u8))
+                .collect();
+            format!("SUBSCRIBE id {}: {}", s.packet_id, filters.join(", "))
+        }
+        Packet::Suback(s) => format!("SUBACK id {}: {}", s.packet_id, to_hex(&s.return_codes)),
+        Packet::Unsubscribe(u) => {
+            format!("UNSUBSCRIBE id {}: {}", u.packet_id, u.filters.join(", "))
+        }
+        other => other.packet_type().name().to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mqtt::Connect;
+
+    #[test]
+    fn connect_password_is_masked_byte_for_byte() {
+        let mut c = Connect::new("657077", 30);
+        c.username = Some("20190156".into());
+        c.password = Some(b"sn888".to_vec());
+        let hex = redacted_hex(&Packet::Connect(c));
+        // Seed 004's CONNECT up to the password's length prefix, then five masked bytes.
+        assert!(
+            hex.starts_with("10 23 00 04 4D 51 54 54 04 C2 00 1E 00 06 36 35 37 30 37 37"),
+            "{hex}"
+        );
+        assert!(hex.ends_with("00 05 ** ** ** ** **"), "{hex}");
+        assert!(!hex.contains("73 6E 38 38 38"), "{hex}");
+    }
+
+    #[test]
+    fn other_packets_print_as_the_seeds_do() {
+        let p = Packet::Pingresp;
+        assert_eq!(redacted_hex(&p), "D0 00");
+    }
 }

@@ -1,0 +1,173 @@
+//! The cloud: an in-process rumqttd link ([`CloudLink`]) that subscribes to every topic,
+//! records each uplink that reaches it, and publishes downlinks as the console's property set
+//! does (seed 002).
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rumqttd::local::{LinkRx, LinkTx};
+use rumqttd::Notification;
+use tokio::sync::watch;
+use tokio::time::{timeout_at, Instant};
+
+use super::error::BrokerError;
+use super::gateway::{stopped, Shared};
+use super::observed::SeenDirection;
+use super::origins::{Origin, Publisher};
+use crate::mqtt::{Packet, Publish, QoS};
+use crate::run::RunEvent;
+
+/// How long rumqttd may take to confirm the cloud's subscription to `#`.
+const SUBSCRIBED_WITHIN: Duration = Duration::from_secs(5);
+
+/// The cloud's sending half.
+pub(crate) struct CloudLink {
+    /// `None` once closed.
+    tx: Mutex<Option<LinkTx>>,
+}
+
+impl std::fmt::Debug for CloudLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CloudLink")
+    }
+}
+
+impl CloudLink {
+    /// Subscribes the link to every topic and waits until rumqttd confirms, so the cloud sees
+    /// even the first uplink of a run.
+    pub(crate) async fn open(
+        mut tx: LinkTx,
+        mut rx: LinkRx,
+    ) -> Result<(CloudLink, LinkRx), BrokerError> {
+        let fail = |reason: String| BrokerError::CloudLink { reason };
+        tx.subscribe("#")
+            .map_err(|e| fail(format!("subscribe to `#`: {e}")))?;
+        let deadline = Instant::now() + SUBSCRIBED_WITHIN;
+        loop {
+            match timeout_at(deadline, rx.next()).await {
+                // The connection's own CONNACK was taken when the link was built; the first
+                // acknowledgement now is the SUBACK.
+                Ok(Ok(Some(Notification::DeviceAck(_)))) => break,
+                Ok(Ok(_)) => continue,
+                Ok(Err(e)) => return Err(fail(format!("wait for the SUBACK: {e}"))),
+                Err(_) => {
+                    return Err(fail(format!(
+                    "rumqttd did not confirm the subscription to `#` within {SUBSCRIBED_WITHIN:?}"
+                )))
+                }
+            }
+        }
+        Ok((
+            CloudLink {
+                tx: Mutex::new(Some(tx)),
+            },
+            rx,
+        ))
+    }
+
+    /// Publishes a downlink; devices subscribed to `topic` receive it at `qos`.
+    pub(crate) fn publish(
+        &self,
+        shared: &Shared,
+        topic: &str,
+        payload: &[u8],
+        qos: QoS,
+    ) -> Result<(), BrokerError> {
+        let fail = |reason: String| BrokerError::Publish {
+            topic: topic.to_owned(),
+            reason,
+        };
+        if qos == QoS::ExactlyOnce {
+            return Err(fail("the cloud has no QoS 2".to_owned()));
+        }
+        if topic.is_empty() || topic.contains(['+', '#']) {
+            return Err(fail(
+                "a topic to publish to must be non-empty and hold no wildcard".to_owned(),
+            ));
+        }
+        // Remember first: the copy rumqttd forwards may reach a session before `publish` returns.
+        shared.origins.remember(
+            topic,
+            payload,
+            Origin {
+                publisher: Publisher::Cloud,
+                qos,
+            },
+        );
+        let mut guard = self.tx.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = guard
+            .as_mut()
+            .ok_or_else(|| fail("the cloud link is closed".to_owned()))?;
+        tx.publish(topic.to_owned(), payload.to_vec())
+            .map_err(|e| fail(e.to_string()))?;
+        drop(guard);
+        shared.events.emit(RunEvent::BrokerNote {
+            conn: None,
+            text: format!(
+                "the cloud published {} bytes to {topic} at QoS {}",
+                payload.len(),
+                qos as u8
+            ),
+        });
+        Ok(())
+    }
+
+    /// Leaves rumqttd, so the router stops queueing for a link nobody reads. Later
+    /// `publish` calls fail with "the cloud link is closed".
+    pub(crate) async fn close(&self) {
+        use rumqttd::protocol::{Disconnect, DisconnectReasonCode, Packet as RPacket};
+        let taken = self.tx.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(mut tx) = taken {
+            let disconnect = Disconnect {
+                reason_code: DisconnectReasonCode::NormalDisconnection,
+            };
+            let _ = tx.send(RPacket::Disconnect(disconnect, None)).await;
+        }
+    }
+}
+
+/// Records every PUBLISH the cloud receives until `stop`; the cloud's own downlinks, which
+/// come back through its `#` subscription, are not uplinks and are skipped.
+pub(crate) async fn observe(mut rx: LinkRx, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+    loop {
+        let next = tokio::select! {
+            _ = stopped(&mut stop) => return,
+            n = rx.next() => n,
+        };
+        let forward = match next {
+            Ok(Some(Notification::Forward(f))) => f,
+            Ok(_) => continue,
+            Err(e) => {
+                shared.events.emit(RunEvent::BrokerNote {
+                    conn: None,
+                    text: format!("the cloud link to rumqttd closed: {e}"),
+                });
+                return;
+            }
+        };
+        let topic = String::from_utf8_lossy(&forward.publish.topic).into_owned();
+        let payload = forward.publish.payload.to_vec();
+        let (conn, client_id, qos) = match shared.origins.lookup(&topic, &payload) {
+            Some(Origin {
+                publisher: Publisher::Cloud,
+                ..
+            }) => continue,
+            Some(Origin {
+                publisher: Publisher::Device { conn, client_id },
+                qos,
+            }) => (Some(conn), client_id, qos),
+            None => (None, None, QoS::AtMostOnce),
+        };
+        let packet = Packet::Publish(Publish {
+            dup: false,
+            qos,
+            retain: forward.publish.retain,
+            topic,
+            packet_id: None,
+            payload,
+        });
+        shared
+            .observed
+            .record_packet(SeenDirection::AtCloud, conn, client_id, packet);
+    }
+}

@@ -1,0 +1,410 @@
+//! The gateway: listens where modules connect, and for each connection drives a [`Session`]
+//! between the device's socket and rumqttd, recording every byte and packet both ways.
+//! Main items: [`Listen`], [`bind`], [`run`].
+
+use std::hash::{BuildHasher, Hasher};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio::time::{sleep_until, timeout, Instant};
+
+use super::error::BrokerError;
+use super::observed::{Observed, SeenDirection};
+use super::origins::Origins;
+use super::policy::CloudPolicy;
+use super::session::{Context, Session, Step};
+use crate::mqtt::{Connack, Packet};
+use crate::run::{ConnId, EventSink, RunEvent, TcpDirection};
+
+/// A write to a device or to rumqttd that takes longer than this means the peer stopped
+/// reading; the link is closed rather than left hanging.
+const WRITE_WITHIN: Duration = Duration::from_secs(10);
+/// How long connecting to rumqttd may take before the device gets CONNACK 3.
+const UPSTREAM_WITHIN: Duration = Duration::from_secs(5);
+/// After the broker closes a link, unread bytes from the device are read and recorded for at
+/// most this long, so the close is a FIN the module sees after the CONNACK, not a reset.
+const LINGER: Duration = Duration::from_millis(500);
+/// How many random 127.x.y.z addresses to try before giving up.
+const LOOPBACK_ATTEMPTS: u32 = 32;
+
+/// Where the gateway listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Listen {
+    /// Exactly this address (`athil broker` uses 127.0.0.1:1883).
+    Addr(SocketAddr),
+    /// A random address in 127.0.0.0/8 (all loopback on Linux) on this port, retried while in
+    /// use, so parallel runs and tests can all use 1883 and pcaps dissect as MQTT unaided.
+    AnyLoopback { port: u16 },
+}
+
+impl Default for Listen {
+    fn default() -> Self {
+        Listen::AnyLoopback { port: 1883 }
+    }
+}
+
+/// What every session shares.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub policy: CloudPolicy,
+    pub origins: Origins,
+    pub observed: Observed,
+    pub events: EventSink,
+    /// rumqttd's address.
+    pub upstream: SocketAddr,
+    pub next_conn: AtomicU64,
+}
+
+impl Shared {
+    fn note(&self, conn: Option<ConnId>, text: impl Into<String>) {
+        self.events.emit(RunEvent::BrokerNote {
+            conn,
+            text: text.into(),
+        });
+    }
+}
+
+/// Binds the gateway's listener.
+pub async fn bind(listen: &Listen) -> Result<TcpListener, BrokerError> {
+    match listen {
+        Listen::Addr(addr) => TcpListener::bind(addr)
+            .await
+            .map_err(|source| BrokerError::Listen {
+                addr: *addr,
+                source,
+            }),
+        Listen::AnyLoopback { port } => {
+            for _ in 0..LOOPBACK_ATTEMPTS {
+                let addr = SocketAddr::new(IpAddr::V4(random_loopback()), *port);
+                match TcpListener::bind(addr).await {
+                    Ok(l) => return Ok(l),
+                    Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => continue,
+                    Err(source) => return Err(BrokerError::Listen { addr, source }),
+                }
+            }
+            Err(BrokerError::NoFreeLoopback {
+                port: *port,
+                attempts: LOOPBACK_ATTEMPTS,
+            })
+        }
+    }
+}
+
+/// 127.x.y.z with z in 1..=254, never 127.0.0.1 (where a developer's `athil broker` runs).
+fn random_loopback() -> Ipv4Addr {
+    // RandomState is seeded per process and per instance: random enough to spread parallel
+    // tests, with no extra dependency.
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    let [a, b, c, ..] = h.finish().to_le_bytes();
+    let z = 1 + c % 254;
+    if (a, b, z) == (0, 0, 1) {
+        return Ipv4Addr::new(127, 0, 0, 2);
+    }
+    Ipv4Addr::new(127, a, b, z)
+}
+
+/// Accepts connections until `stop` turns true, then waits for the sessions to close.
+pub(crate) async fn run(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut sessions = JoinSet::new();
+    // Each session gets its own receiver; `stop` itself is borrowed by the select below.
+    let for_sessions = stop.clone();
+    loop {
+        tokio::select! {
+            _ = stopped(&mut stop) => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let conn = shared.next_conn.fetch_add(1, Ordering::Relaxed);
+                    sessions.spawn(serve(conn, stream, peer, shared.clone(), for_sessions.clone()));
+                }
+                Err(e) => {
+                    shared.note(None, format!("accept a connection: {e}"));
+                    // Out of file descriptors and the like: do not spin.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
+        }
+    }
+    drop(listener);
+    // Every session watches `stop` too; they close on their own, each within LINGER.
+    let deadline = Instant::now() + LINGER + Duration::from_millis(500);
+    while let Ok(Some(_)) = tokio::time::timeout_at(deadline, sessions.join_next()).await {}
+    sessions.abort_all();
+}
+
+enum Flow {
+    Continue,
+    Close,
+}
+
+/// One device connection: the I/O around its [`Session`].
+struct Link {
+    conn: ConnId,
+    shared: Arc<Shared>,
+    session: Session,
+    device_w: OwnedWriteHalf,
+    upstream: Option<(OwnedReadHalf, OwnedWriteHalf)>,
+}
+
+async fn serve(
+    conn: ConnId,
+    device: TcpStream,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let server = device.local_addr().unwrap_or(peer);
+    shared.events.emit(RunEvent::TcpOpened {
+        conn,
+        client: peer,
+        server,
+    });
+    // Packets are small and each one matters to a test's timing.
+    let _ = device.set_nodelay(true);
+    let (mut device_r, device_w) = device.into_split();
+    let mut link = Link {
+        conn,
+        shared: shared.clone(),
+        session: Session::new(conn),
+        device_w,
+        upstream: None,
+    };
+    let by_broker = link.pump(&mut device_r, &mut stop).await;
+    if by_broker {
+        link.linger(&mut device_r).await;
+    }
+    drop(link);
+    shared.events.emit(RunEvent::TcpClosed { conn, by_broker });
+}
+
+impl Link {
+    /// Moves bytes until one side closes; true when the broker side closed.
+    async fn pump(
+        &mut self,
+        device_r: &mut OwnedReadHalf,
+        stop: &mut watch::Receiver<bool>,
+    ) -> bool {
+        let connect_deadline = Instant::now() + self.shared.policy.connect_timeout;
+        let mut dbuf = vec![0u8; 8192];
+        let mut ubuf = vec![0u8; 8192];
+        loop {
+            let steps = tokio::select! {
+                _ = stopped(stop) => {
+                    self.note("the broker is shutting down; closing");
+                    return true;
+                }
+                read = device_r.read(&mut dbuf) => match read {
+                    Ok(0) => return false,
+                    Err(e) => {
+                        self.note(format!("the device's connection failed: {e}"));
+                        return false;
+                    }
+                    Ok(n) => {
+                        self.emit_bytes(TcpDirection::Uplink, &dbuf[..n]);
+                        let cx = Context { policy: &self.shared.policy, origins: &self.shared.origins };
+                        self.session.on_device_bytes(&dbuf[..n], &cx)
+                    }
+                },
+                read = read_upstream(&mut self.upstream, &mut ubuf) => match read {
+                    Ok(0) => {
+                        self.note("rumqttd closed its side (keepalive expired, or a new login of \
+                                   the same device took over); closing");
+                        return true;
+                    }
+                    Err(e) => {
+                        self.note(format!("the link to rumqttd failed ({e}); closing"));
+                        return true;
+                    }
+                    Ok(n) => {
+                        let cx = Context { policy: &self.shared.policy, origins: &self.shared.origins };
+                        self.session.on_upstream_bytes(&ubuf[..n], &cx)
+                    }
+                },
+                _ = sleep_until(connect_deadline), if !self.session.is_connected() => {
+                    self.note(format!(
+                        "no CONNECT within {:?}; closing, as the cloud closes idle links",
+                        self.shared.policy.connect_timeout
+                    ));
+                    return true;
+                }
+            };
+            if let Flow::Close = self.execute(steps).await {
+                return true;
+            }
+        }
+    }
+
+    async fn execute(&mut self, steps: Vec<Step>) -> Flow {
+        for step in steps {
+            match step {
+                Step::FromDevice(packet) => self.record(TcpDirection::Uplink, packet),
+                Step::ToDevice { bytes, packet } => {
+                    if let Flow::Close = self.send_to_device(&bytes, packet).await {
+                        return Flow::Close;
+                    }
+                }
+                Step::ToUpstream(bytes) => {
+                    let Some((_, w)) = &mut self.upstream else {
+                        self.note("no link to rumqttd to forward to; closing");
+                        return Flow::Close;
+                    };
+                    match timeout(WRITE_WITHIN, w.write_all(&bytes)).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(e)) => {
+                            self.note(format!("write to rumqttd: {e}; closing"));
+                            return Flow::Close;
+                        }
+                        Err(_) => {
+                            self.note("rumqttd stopped reading; closing");
+                            return Flow::Close;
+                        }
+                    }
+                }
+                Step::OpenUpstream => {
+                    let addr = self.shared.upstream;
+                    match timeout(UPSTREAM_WITHIN, TcpStream::connect(addr)).await {
+                        Ok(Ok(s)) => {
+                            let _ = s.set_nodelay(true);
+                            self.upstream = Some(s.into_split());
+                        }
+                        Ok(Err(e)) => return self.unavailable(format!("{e}")).await,
+                        Err(_) => {
+                            return self
+                                .unavailable(format!("no answer within {UPSTREAM_WITHIN:?}"))
+                                .await
+                        }
+                    }
+                }
+                Step::Refused {
+                    client_id,
+                    code,
+                    reason,
+                } => {
+                    self.note(format!(
+                        "refused client {client_id:?} with code {code} because {reason}"
+                    ));
+                    self.shared
+                        .observed
+                        .record_refusal(self.conn, client_id, code, reason);
+                }
+                Step::Note(text) => self.note(text),
+                Step::Close => return Flow::Close,
+            }
+        }
+        Flow::Continue
+    }
+
+    /// rumqttd cannot be reached: the device gets CONNACK 3 ("server unavailable").
+    async fn unavailable(&mut self, why: String) -> Flow {
+        self.note(format!(
+            "reach rumqttd at {}: {why}; answering CONNACK 3 (server unavailable)",
+            self.shared.upstream
+        ));
+        let connack = Packet::Connack(Connack {
+            session_present: false,
+            return_code: 3,
+        });
+        let _ = self
+            .send_to_device(&[0x20, 0x02, 0x00, 0x03], connack)
+            .await;
+        Flow::Close
+    }
+
+    async fn send_to_device(&mut self, bytes: &[u8], packet: Packet) -> Flow {
+        match timeout(WRITE_WITHIN, self.device_w.write_all(bytes)).await {
+            Ok(Ok(())) => {
+                self.emit_bytes(TcpDirection::Downlink, bytes);
+                self.record(TcpDirection::Downlink, packet);
+                Flow::Continue
+            }
+            Ok(Err(e)) => {
+                self.note(format!("write to the device: {e}; closing"));
+                Flow::Close
+            }
+            Err(_) => {
+                self.note(format!(
+                    "the device read nothing for {WRITE_WITHIN:?}; closing"
+                ));
+                Flow::Close
+            }
+        }
+    }
+
+    /// Sends FIN, then reads (and records) what the device still sends, briefly, so that
+    /// closing with unread bytes does not turn into a reset that could overtake the CONNACK.
+    async fn linger(&mut self, device_r: &mut OwnedReadHalf) {
+        let _ = timeout(LINGER, self.device_w.shutdown()).await;
+        let deadline = Instant::now() + LINGER;
+        let mut buf = vec![0u8; 4096];
+        while let Ok(Ok(n)) = tokio::time::timeout_at(deadline, device_r.read(&mut buf)).await {
+            if n == 0 {
+                break;
+            }
+            self.emit_bytes(TcpDirection::Uplink, &buf[..n]);
+        }
+    }
+
+    fn emit_bytes(&self, direction: TcpDirection, bytes: &[u8]) {
+        self.shared.events.emit(RunEvent::TcpData {
+            conn: self.conn,
+            direction,
+            bytes: bytes.to_vec(),
+        });
+    }
+
+    fn record(&self, direction: TcpDirection, packet: Packet) {
+        self.shared.events.emit(RunEvent::MqttPacket {
+            conn: self.conn,
+            direction,
+            packet: packet.clone(),
+        });
+        let seen = match direction {
+            TcpDirection::Uplink => SeenDirection::FromDevice,
+            TcpDirection::Downlink => SeenDirection::ToDevice,
+        };
+        self.shared.observed.record_packet(
+            seen,
+            Some(self.conn),
+            self.session.client_id().map(str::to_owned),
+            packet,
+        );
+    }
+
+    fn note(&self, text: impl Into<String>) {
+        self.shared.note(Some(self.conn), text);
+    }
+}
+
+/// Completes once the broker is told to stop (or its handle is gone). The guard `wait_for`
+/// returns is dropped here, so callers can await other things afterwards.
+pub(crate) async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
+
+/// Reads from rumqttd once the link exists; until then, never completes.
+async fn read_upstream(
+    upstream: &mut Option<(OwnedReadHalf, OwnedWriteHalf)>,
+    buf: &mut [u8],
+) -> std::io::Result<usize> {
+    match upstream {
+        Some((r, _)) => r.read(buf).await,
+        None => std::future::pending().await,
+    }
+}

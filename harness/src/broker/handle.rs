@@ -1,0 +1,183 @@
+//! Starting and driving the broker: [`Broker::start`] brings up rumqttd, the cloud link and the
+//! gateway, and returns the [`BrokerHandle`] the runner keeps for the whole run.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::cloud::{self, CloudLink};
+use super::error::BrokerError;
+use super::gateway::{self, Listen, Shared};
+use super::observed::{Mark, Observed, Refusal, SeenPacket};
+use super::origins::Origins;
+use super::policy::CloudPolicy;
+use super::rumqttd::Rumqttd;
+use crate::cloud::DeviceRegistry;
+use crate::mqtt::QoS;
+use crate::run::EventSink;
+
+/// How the broker is set up.
+#[derive(Debug, Clone)]
+pub struct BrokerConfig {
+    /// Where modules connect. Default: a random 127.x.y.z on port 1883.
+    pub listen: Listen,
+    /// The cloud's rules and its device registry.
+    pub policy: CloudPolicy,
+}
+
+impl BrokerConfig {
+    /// Default listen address and cloud rules over `devices`.
+    pub fn new(devices: DeviceRegistry) -> BrokerConfig {
+        BrokerConfig {
+            listen: Listen::default(),
+            policy: CloudPolicy::new(devices),
+        }
+    }
+
+    /// Like [`BrokerConfig::new`] with the devices under `dir` (`fixtures/devices`).
+    pub fn from_devices_dir(dir: &Path) -> Result<BrokerConfig, BrokerError> {
+        let devices = DeviceRegistry::load_dir(dir).map_err(|e| BrokerError::Devices {
+            dir: dir.to_owned(),
+            reason: e.to_string(),
+        })?;
+        Ok(BrokerConfig::new(devices))
+    }
+}
+
+/// Starts brokers.
+pub struct Broker;
+
+impl Broker {
+    /// Starts rumqttd, subscribes the cloud link, binds the gateway, and returns once modules
+    /// can connect. Events go to `events`.
+    pub async fn start(
+        config: BrokerConfig,
+        events: EventSink,
+    ) -> Result<BrokerHandle, BrokerError> {
+        let rumqttd = Rumqttd::start().await?;
+        let upstream = rumqttd.addr;
+        let (cloud, cloud_rx) = CloudLink::open(rumqttd.cloud_tx, rumqttd.cloud_rx).await?;
+        let listener = gateway::bind(&config.listen).await?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| BrokerError::Listen {
+                addr: upstream,
+                source,
+            })?;
+        let shared = Arc::new(Shared {
+            policy: config.policy,
+            origins: Origins::default(),
+            observed: Observed::default(),
+            events,
+            upstream,
+            next_conn: AtomicU64::new(1),
+        });
+        let (stop, stopped) = watch::channel(false);
+        let gateway_task = tokio::spawn(gateway::run(listener, shared.clone(), stopped.clone()));
+        let cloud_task = tokio::spawn(cloud::observe(cloud_rx, shared.clone(), stopped));
+        Ok(BrokerHandle {
+            addr,
+            upstream,
+            shared,
+            cloud,
+            stop,
+            tasks: Mutex::new(Some((gateway_task, cloud_task))),
+        })
+    }
+}
+
+/// A running broker. Dropping it stops the gateway and the cloud link without waiting; call
+/// [`BrokerHandle::shutdown`] to wait for them (with a bound).
+#[derive(Debug)]
+pub struct BrokerHandle {
+    addr: SocketAddr,
+    upstream: SocketAddr,
+    shared: Arc<Shared>,
+    cloud: CloudLink,
+    stop: watch::Sender<bool>,
+    tasks: Mutex<Option<(JoinHandle<()>, JoinHandle<()>)>>,
+}
+
+impl BrokerHandle {
+    /// Where modules connect (the gateway).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The embedded rumqttd behind the gateway (for diagnostics; modules never connect here).
+    pub fn rumqttd_addr(&self) -> SocketAddr {
+        self.upstream
+    }
+
+    /// Publishes from the cloud to `topic`, as the console's property set does. Subscribed
+    /// devices receive it at `qos` (0 or 1), whatever QoS they subscribed with.
+    pub fn publish(&self, topic: &str, payload: &[u8], qos: QoS) -> Result<(), BrokerError> {
+        if *self.stop.borrow() {
+            return Err(BrokerError::ShutDown);
+        }
+        self.cloud.publish(&self.shared, topic, payload, qos)
+    }
+
+    /// The first packet since the mark that matches `predicate`, as soon as it is seen, or
+    /// [`BrokerError::NotSeen`] at `deadline`.
+    pub async fn wait_seen<F>(
+        &self,
+        predicate: F,
+        deadline: Instant,
+    ) -> Result<SeenPacket, BrokerError>
+    where
+        F: Fn(&SeenPacket) -> bool,
+    {
+        self.shared.observed.wait_seen(predicate, deadline).await
+    }
+
+    /// Every packet seen since the mark, in order.
+    pub fn seen(&self) -> Vec<SeenPacket> {
+        self.shared.observed.seen()
+    }
+
+    /// Every refused CONNECT since the mark, in order.
+    pub fn refusals(&self) -> Vec<Refusal> {
+        self.shared.observed.refusals()
+    }
+
+    /// From now on, `wait_seen`, `seen` and `refusals` ignore earlier traffic (call at the
+    /// start of each scenario).
+    pub fn mark(&self) -> Mark {
+        self.shared.observed.mark()
+    }
+
+    /// Stops accepting, closes every device connection and the cloud link, and waits for
+    /// them up to `within`. rumqttd itself cannot be stopped and idles until the process
+    /// exits (see `rumqttd.rs`).
+    pub async fn shutdown(self, within: Duration) -> Result<(), BrokerError> {
+        let deadline = tokio::time::Instant::now() + within;
+        self.stop.send_replace(true);
+        let tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some((mut gateway_task, mut cloud_task)) = tasks {
+            let joined = tokio::time::timeout_at(deadline, async {
+                let _ = (&mut gateway_task).await;
+                let _ = (&mut cloud_task).await;
+            })
+            .await;
+            if joined.is_err() {
+                gateway_task.abort();
+                cloud_task.abort();
+                return Err(BrokerError::ShutdownTimeout { waited: within });
+            }
+        }
+        let _ = tokio::time::timeout_at(deadline, self.cloud.close()).await;
+        Ok(())
+    }
+}
+
+impl Drop for BrokerHandle {
+    fn drop(&mut self) {
+        self.stop.send_replace(true);
+    }
+}

@@ -1,0 +1,317 @@
+//! The session fed seed 002's literal bytes, one direction at a time.
+
+use super::*;
+use crate::cloud::{Device, DeviceRegistry, DeviceSecret};
+use crate::mqtt::parse_hex;
+
+/// Seed 002's accepted CONNECT (device2, sign 5caeef5b…).
+const CONNECT: &str = "10 74 00 04 4D 51 54 54 04 C2 00 64 00 29 64 65 76 69 63 65 32 7C 73 65 63 \
+    75 72 65 6D 6F 64 65 3D 33 2C 73 69 67 6E 6D 65 74 68 6F 64 3D 68 6D 61 63 73 68 61 31 7C 00 13 \
+    64 65 76 69 63 65 32 26 61 31 6E 64 50 51 48 63 58 37 66 00 28 35 63 61 65 65 66 35 62 39 32 35 \
+    31 39 34 30 36 39 36 62 30 32 64 63 38 30 62 36 31 35 63 33 66 37 33 39 66 34 36 62 63";
+/// Seed 002's SUBSCRIBE to property/set, asking QoS 0.
+const SUBSCRIBE: &str = "82 38 00 0A 00 33 2F 73 79 73 2F 61 31 6E 64 50 51 48 63 58 37 66 2F 64 \
+    65 76 69 63 65 32 2F 74 68 69 6E 67 2F 73 65 72 76 69 63 65 2F 70 72 6F 70 65 72 74 79 2F 73 65 \
+    74 00";
+/// Seed 002's property set as the device received it: QoS 0, 154-byte remaining length.
+const PROPERTY_SET: &str = "30 9A 01 00 33 2F 73 79 73 2F 61 31 6E 64 50 51 48 63 58 37 66 2F 64 \
+    65 76 69 63 65 32 2F 74 68 69 6E 67 2F 73 65 72 76 69 63 65 2F 70 72 6F 70 65 72 74 79 2F 73 65 \
+    74 7B 22 6D 65 74 68 6F 64 22 3A 22 74 68 69 6E 67 2E 73 65 72 76 69 63 65 2E 70 72 6F 70 65 72 \
+    74 79 2E 73 65 74 22 2C 22 69 64 22 3A 22 34 31 30 37 34 39 36 34 33 22 2C 22 70 61 72 61 6D 73 \
+    22 3A 7B 22 50 6F 77 65 72 53 77 69 74 63 68 22 3A 31 7D 2C 22 76 65 72 73 69 6F 6E 22 3A 22 31 \
+    2E 30 2E 30 22 7D";
+
+fn hex(s: &str) -> Vec<u8> {
+    parse_hex(s).expect("test hex parses")
+}
+
+fn policy() -> CloudPolicy {
+    let device2 = Device::aliyun(
+        "aliyun/device2",
+        "a1ndPQHcX7f",
+        "device2",
+        DeviceSecret::new("1448e1c58996469449813ed68e3b0fed"),
+    );
+    CloudPolicy::new(DeviceRegistry::from_devices([device2]).expect("one device"))
+}
+
+/// A session past seed 002's CONNECT, as the gateway would hold it.
+fn connected(policy: &CloudPolicy, origins: &Origins) -> Session {
+    let mut s = Session::new(7);
+    let steps = s.on_device_bytes(&hex(CONNECT), &Context { policy, origins });
+    assert!(steps.contains(&Step::OpenUpstream), "{steps:?}");
+    s
+}
+
+fn to_device(steps: &[Step]) -> Vec<Vec<u8>> {
+    steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::ToDevice { bytes, .. } => Some(bytes.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn to_upstream(steps: &[Step]) -> Vec<Vec<u8>> {
+    steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::ToUpstream(bytes) => Some(bytes.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn accepted_connect_goes_upstream_without_credentials_under_the_device_id() {
+    let (policy, origins) = (policy(), Origins::default());
+    let mut s = Session::new(1);
+    let steps = s.on_device_bytes(
+        &hex(CONNECT),
+        &Context {
+            policy: &policy,
+            origins: &origins,
+        },
+    );
+    assert!(
+        matches!(&steps[0], Step::FromDevice(Packet::Connect(c)) if c.client_id.starts_with("device2|"))
+    );
+    assert!(matches!(&steps[1], Step::Note(n) if n.contains("aliyun/device2")));
+    assert_eq!(steps[2], Step::OpenUpstream);
+    let up = to_upstream(&steps);
+    let (Packet::Connect(c), _) = decode(&up[0]).unwrap() else {
+        panic!("not a CONNECT upstream")
+    };
+    assert_eq!(
+        (c.client_id.as_str(), c.username, c.password, c.keepalive),
+        ("a1ndPQHcX7f.device2", None, None, 100)
+    );
+    assert_eq!(
+        s.client_id(),
+        Some("device2|securemode=3,signmethod=hmacsha1|")
+    );
+    assert!(s.is_connected());
+}
+
+#[test]
+fn wrong_sign_is_connack_4_then_close() {
+    let (policy, origins) = (policy(), Origins::default());
+    let mut bytes = hex(CONNECT);
+    let last = bytes.len() - 1;
+    bytes[last] = b'd'; // ...46bc -> ...46bd
+    let mut s = Session::new(1);
+    let steps = s.on_device_bytes(
+        &bytes,
+        &Context {
+            policy: &policy,
+            origins: &origins,
+        },
+    );
+    assert!(
+        matches!(&steps[1], Step::Refused { code: 4, reason, .. } if reason.kind == super::super::RefusalKind::SignMismatch)
+    );
+    assert_eq!(to_device(&steps), vec![vec![0x20, 0x02, 0x00, 0x04]]);
+    assert_eq!(steps.last(), Some(&Step::Close));
+    assert!(s.is_closed());
+    // Nothing more is read from a closed session.
+    assert!(s
+        .on_device_bytes(
+            &[0xC0, 0x00],
+            &Context {
+                policy: &policy,
+                origins: &origins
+            }
+        )
+        .is_empty());
+}
+
+#[test]
+fn connect_split_across_reads_waits_for_the_rest() {
+    let (policy, origins) = (policy(), Origins::default());
+    let cx = Context {
+        policy: &policy,
+        origins: &origins,
+    };
+    let bytes = hex(CONNECT);
+    let mut s = Session::new(1);
+    assert!(s.on_device_bytes(&bytes[..1], &cx).is_empty());
+    assert!(s.on_device_bytes(&bytes[1..60], &cx).is_empty());
+    assert!(s
+        .on_device_bytes(&bytes[60..], &cx)
+        .contains(&Step::OpenUpstream));
+}
+
+#[test]
+fn subscribe_goes_upstream_at_qos_1_and_suback_grants_01() {
+    let (policy, origins) = (policy(), Origins::default());
+    let cx = Context {
+        policy: &policy,
+        origins: &origins,
+    };
+    let mut s = connected(&policy, &origins);
+    let steps = s.on_device_bytes(&hex(SUBSCRIBE), &cx);
+    let mut want = hex(SUBSCRIBE);
+    *want.last_mut().unwrap() = 0x01;
+    assert_eq!(to_upstream(&steps), vec![want]);
+    // Whatever rumqttd grants, the device sees the cloud's 01; a failure stays a failure.
+    for (upstream, device) in [
+        ("90 03 00 0A 01", "90 03 00 0A 01"),
+        ("90 03 00 0A 02", "90 03 00 0A 01"),
+        ("90 03 00 0A 80", "90 03 00 0A 80"),
+    ] {
+        assert_eq!(
+            to_device(&s.on_upstream_bytes(&hex(upstream), &cx)),
+            vec![hex(device)]
+        );
+    }
+}
+
+#[test]
+fn cloud_qos_0_downlink_reaches_the_device_as_seed_002_saw_it() {
+    let (policy, origins) = (policy(), Origins::default());
+    let cx = Context {
+        policy: &policy,
+        origins: &origins,
+    };
+    let mut s = connected(&policy, &origins);
+    let Packet::Publish(set) = decode(&hex(PROPERTY_SET)).unwrap().0 else {
+        panic!()
+    };
+    origins.remember(
+        &set.topic,
+        &set.payload,
+        Origin {
+            publisher: Publisher::Cloud,
+            qos: QoS::AtMostOnce,
+        },
+    );
+    // rumqttd forwards it at the gateway's subscription QoS, 1, with packet id 1.
+    let forwarded = encode(&Packet::Publish(Publish {
+        qos: QoS::AtLeastOnce,
+        packet_id: Some(1),
+        ..set
+    }))
+    .unwrap();
+    let steps = s.on_upstream_bytes(&forwarded, &cx);
+    assert_eq!(to_upstream(&steps), vec![hex("40 02 00 01")]);
+    assert_eq!(to_device(&steps), vec![hex(PROPERTY_SET)]);
+}
+
+#[test]
+fn qos_1_downlink_is_relayed_and_its_puback_goes_upstream() {
+    let (policy, origins) = (policy(), Origins::default());
+    let cx = Context {
+        policy: &policy,
+        origins: &origins,
+    };
+    let mut s = connected(&policy, &origins);
+    origins.remember(
+        "/t",
+        b"hi",
+        Origin {
+            publisher: Publisher::Cloud,
+            qos: QoS::AtLeastOnce,
+        },
+    );
+    let forwarded = hex("32 08 00 02 2F 74 00 05 68 69");
+    assert_eq!(
+        to_device(&s.on_upstream_bytes(&forwarded, &cx)),
+        vec![forwarded.clone()]
+    );
+    assert_eq!(
+        to_upstream(&s.on_device_bytes(&hex("40 02 00 05"), &cx)),
+        vec![hex("40 02 00 05")]
+    );
+}
+
+#[test]
+fn uplink_publish_is_forwarded_verbatim_and_remembered() {
+    let (policy, origins) = (policy(), Origins::default());
+    let cx = Context {
+        policy: &policy,
+        origins: &origins,
+    };
+    let mut s = connected(&policy, &origins);
+    let post = hex("30 0B 00 04 2F 75 70 31 7B 22 61 22 7D");
+    assert_eq!(to_upstream(&s.on_device_bytes(&post, &cx)), vec![post]);
+    let origin = origins.lookup("/up1", br#"{"a"}"#).expect("remembered");
+    assert_eq!(origin.qos, QoS::AtMostOnce);
+    assert_eq!(
+        origin.publisher,
+        Publisher::Device {
+            conn: 7,
+            client_id: Some("device2|securemode=3,signmethod=hmacsha1|".into())
+        }
+    );
+}
+
+#[test]
+fn first_packet_other_than_connect_closes() {
+    let (policy, origins) = (policy(), Origins::default());
+    let mut s = Session::new(1);
+    let steps = s.on_device_bytes(
+        &hex("C0 00"),
+        &Context {
+            policy: &policy,
+            origins: &origins,
+        },
+    );
+    assert!(matches!(&steps[1], Step::Note(n) if n.contains("PINGREQ, not CONNECT")));
+    assert_eq!(steps.last(), Some(&Step::Close));
+}
+
+#[test]
+fn unframeable_bytes_close_with_their_offset() {
+    let (policy, origins) = (policy(), Origins::default());
+    let cx = Context {
+        policy: &policy,
+        origins: &origins,
+    };
+    let mut s = connected(&policy, &origins);
+    // A PINGREQ, then a byte of reserved type 0 at stream offset 120 (after the 118-byte CONNECT and the PINGREQ).
+    let steps = s.on_device_bytes(&hex("C0 00 00 00"), &cx);
+    assert_eq!(to_upstream(&steps), vec![hex("C0 00")]);
+    assert!(
+        matches!(&steps[2], Step::Note(n) if n.contains("offset 120")),
+        "{steps:?}"
+    );
+    assert_eq!(steps.last(), Some(&Step::Close));
+}
+
+#[test]
+fn seed_002_first_attempt_is_dropped_without_connack() {
+    // The author's first CONNECT left out the 00 before each length: the cloud dropped the link.
+    let first = hex("10 72 00 04 4D 51 54 54 04 C2 00 64 2A 64 65 76 69 63 65 32 7C 73 65 63 75 72 65 \
+        6D 6F 64 65 3D 33 2C 73 69 67 6E 6D 65 74 68 6F 64 3D 68 6D 61 63 73 68 61 31 7C 0A 13 64 65 76 \
+        69 63 65 32 26 61 31 6E 64 50 51 48 63 58 37 66 28 35 63 61 65 65 66 35 62 39 32 35 31 39 34 30 \
+        36 39 36 62 30 32 64 63 38 30 62 36 31 35 63 33 66 37 33 39 66 34 36 62 63 00 00");
+    let (policy, origins) = (policy(), Origins::default());
+    let mut s = Session::new(1);
+    let steps = s.on_device_bytes(
+        &first,
+        &Context {
+            policy: &policy,
+            origins: &origins,
+        },
+    );
+    assert!(to_device(&steps).is_empty(), "{steps:?}");
+    assert!(
+        matches!(&steps[0], Step::Note(n) if n.contains("uplink offset 0") && n.contains("malformed")),
+        "{steps:?}"
+    );
+    assert_eq!(steps.last(), Some(&Step::Close));
+}
+
+#[test]
+fn qos_2_uplink_closes() {
+    let (policy, origins) = (policy(), Origins::default());
+    let cx = Context {
+        policy: &policy,
+        origins: &origins,
+    };
+    let mut s = connected(&policy, &origins);
+    let steps = s.on_device_bytes(&hex("34 07 00 02 2F 74 00 01 78"), &cx);
+    assert!(to_upstream(&steps).is_empty());
+    assert_eq!(steps.last(), Some(&Step::Close));
+}
