@@ -3,7 +3,7 @@
 //! athil is never the reason a test fails.
 
 use crate::mqtt::packet::{Connect, Packet, PacketType, Publish, QoS};
-use crate::mqtt::remaining_length::encode_remaining_length;
+use crate::mqtt::remaining_length::{encode_remaining_length, MAX_REMAINING_LENGTH};
 use crate::mqtt::topic::{check_topic_filter, check_topic_name, TopicError};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -247,7 +247,178 @@ impl Body {
             (qos, None) => return Err(EncodeError::MissingPacketId { qos: u8::from(qos) }),
             (_, Some(id)) => self.packet_id(id)?,
         }
+        // Checked before copying, so an oversized payload is refused without touching it.
+        let len = self.out.len() + p.payload.len();
+        if len > MAX_REMAINING_LENGTH {
+            return Err(EncodeError::TooLong {
+                packet: self.t,
+                len,
+            });
+        }
         self.out.extend_from_slice(&p.payload);
         Ok(0x30 | u8::from(p.dup) << 3 | u8::from(p.qos) << 1 | u8::from(p.retain))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mqtt::hex::to_hex;
+    use crate::mqtt::packet::{Connack, Suback, Subscribe, SubscribeFilter, Unsubscribe, Will};
+    use rstest::rstest;
+
+    fn aliyun(client_id: &str, username: &str, sign: &str) -> Packet {
+        Packet::Connect(Connect {
+            username: Some(username.into()),
+            password: Some(sign.as_bytes().to_vec()),
+            ..Connect::new(client_id, 100)
+        })
+    }
+
+    const SET_TOPIC: &str = "/sys/a1ndPQHcX7f/device2/thing/service/property/set";
+
+    #[rstest]
+    #[case::seed_000_connect(aliyun("Air601|securemode=3,signmethod=hmacsha1|", "Air601&ksf114514",
+        "e4b931f38037ef7241455709458b4b630b22eac2"),
+        "10 70 00 04 4D 51 54 54 04 C2 00 64 00 28 41 69 72 36 30 31 7C 73 65 63 75 72 65 6D 6F 64 65 3D 33 2C 73 69 67 6E 6D 65 74 68 6F 64 3D 68 6D 61 63 73 68 61 31 7C 00 10 41 69 72 36 30 31 26 6B 73 66 31 31 34 35 31 34 00 28 65 34 62 39 33 31 66 33 38 30 33 37 65 66 37 32 34 31 34 35 35 37 30 39 34 35 38 62 34 62 36 33 30 62 32 32 65 61 63 32")]
+    #[case::seed_004_connect(Packet::Connect(Connect {
+            username: Some("20190156".into()),
+            password: Some(b"sn888".to_vec()),
+            ..Connect::new("657077", 30)
+        }),
+        "10 23 00 04 4D 51 54 54 04 C2 00 1E 00 06 36 35 37 30 37 37 00 08 32 30 31 39 30 31 35 36 00 05 73 6E 38 38 38")]
+    #[case::connack(Packet::Connack(Connack { session_present: false, return_code: 0 }), "20 02 00 00")]
+    #[case::connack_refused(Packet::Connack(Connack { session_present: false, return_code: 4 }), "20 02 00 04")]
+    #[case::subscribe(Packet::Subscribe(Subscribe { packet_id: 10, filters: vec![SubscribeFilter {
+            filter: SET_TOPIC.into(), qos: QoS::AtMostOnce }] }),
+        "82 38 00 0A 00 33 2F 73 79 73 2F 61 31 6E 64 50 51 48 63 58 37 66 2F 64 65 76 69 63 65 32 2F 74 68 69 6E 67 2F 73 65 72 76 69 63 65 2F 70 72 6F 70 65 72 74 79 2F 73 65 74 00")]
+    #[case::suback(Packet::Suback(Suback { packet_id: 10, return_codes: vec![1] }), "90 03 00 0A 01")]
+    #[case::unsubscribe(Packet::Unsubscribe(Unsubscribe { packet_id: 10, filters: vec![SET_TOPIC.into()] }),
+        "A2 37 00 0A 00 33 2F 73 79 73 2F 61 31 6E 64 50 51 48 63 58 37 66 2F 64 65 76 69 63 65 32 2F 74 68 69 6E 67 2F 73 65 72 76 69 63 65 2F 70 72 6F 70 65 72 74 79 2F 73 65 74")]
+    #[case::unsuback(Packet::Unsuback { packet_id: 10 }, "B0 02 00 0A")]
+    #[case::puback(Packet::Puback { packet_id: 0x1234 }, "40 02 12 34")]
+    #[case::pubrec(Packet::Pubrec { packet_id: 1 }, "50 02 00 01")]
+    #[case::pubrel(Packet::Pubrel { packet_id: 1 }, "62 02 00 01")]
+    #[case::pubcomp(Packet::Pubcomp { packet_id: 1 }, "70 02 00 01")]
+    #[case::pingreq(Packet::Pingreq, "C0 00")]
+    #[case::pingresp(Packet::Pingresp, "D0 00")]
+    #[case::disconnect(Packet::Disconnect, "E0 00")]
+    #[case::rumqttd_downlink(Packet::Publish(Publish { dup: false, qos: QoS::AtLeastOnce, retain: false,
+            topic: "foo".into(), packet_id: Some(1), payload: b"hi".to_vec() }),
+        "32 09 00 03 66 6F 6F 00 01 68 69")]
+    fn builds_the_bytes_the_seeds_print(#[case] packet: Packet, #[case] hex: &str) {
+        assert_eq!(to_hex(&encode(&packet).unwrap()), hex);
+    }
+
+    #[test]
+    fn seed_002_property_post_gets_98_01() {
+        let payload = br#"{"method":"thing.event.property.post","id":"803381017","params":{"PowerSwitch":1},"version":"1.0.0"}"#;
+        let bytes = encode(&Packet::Publish(Publish {
+            dup: false,
+            qos: QoS::AtMostOnce,
+            retain: false,
+            topic: "/sys/a1ndPQHcX7f/device2/thing/event/property/post".into(),
+            packet_id: None,
+            payload: payload.to_vec(),
+        }))
+        .unwrap();
+        assert_eq!(&bytes[..3], [0x30, 0x98, 0x01]);
+        assert_eq!(bytes.len(), 155);
+    }
+
+    #[test]
+    fn flags_of_seed_000_example_ce() {
+        // Seed 000's non-normative example: user name, password, will QoS 1, will, clean.
+        let packet = Packet::Connect(Connect {
+            will: Some(Will {
+                topic: "w".into(),
+                message: vec![],
+                qos: QoS::AtLeastOnce,
+                retain: false,
+            }),
+            username: Some("u".into()),
+            password: Some(vec![]),
+            ..Connect::new("c", 10)
+        });
+        let bytes = encode(&packet).unwrap();
+        assert_eq!(to_hex(&bytes[9..12]), "CE 00 0A");
+    }
+
+    fn publish(qos: QoS, packet_id: Option<u16>, dup: bool, topic: &str) -> Packet {
+        Packet::Publish(Publish {
+            dup,
+            qos,
+            retain: false,
+            topic: topic.into(),
+            packet_id,
+            payload: vec![],
+        })
+    }
+
+    #[rstest]
+    #[case::qos1_without_id(publish(QoS::AtLeastOnce, None, false, "t"), EncodeError::MissingPacketId { qos: 1 })]
+    #[case::qos0_with_id(publish(QoS::AtMostOnce, Some(3), false, "t"), EncodeError::UnexpectedPacketId { packet_id: 3 })]
+    #[case::dup_qos0(publish(QoS::AtMostOnce, None, true, "t"), EncodeError::DupAtQos0)]
+    #[case::id_zero(publish(QoS::ExactlyOnce, Some(0), false, "t"), EncodeError::ZeroPacketId { packet: PacketType::Publish })]
+    #[case::wildcard_topic(publish(QoS::AtMostOnce, None, false, "a/+"), EncodeError::InvalidTopic {
+        packet: PacketType::Publish, field: "topic name", topic: "a/+".into(),
+        reason: TopicError::WildcardInName { index: 2, wildcard: '+' } })]
+    #[case::empty_topic(publish(QoS::AtMostOnce, None, false, ""), EncodeError::InvalidTopic {
+        packet: PacketType::Publish, field: "topic name", topic: "".into(), reason: TopicError::Empty })]
+    #[case::no_filters(Packet::Subscribe(Subscribe { packet_id: 1, filters: vec![] }), EncodeError::NoFilters { packet: PacketType::Subscribe })]
+    #[case::no_unsub_filters(Packet::Unsubscribe(Unsubscribe { packet_id: 1, filters: vec![] }), EncodeError::NoFilters { packet: PacketType::Unsubscribe })]
+    #[case::suback_code(Packet::Suback(Suback { packet_id: 1, return_codes: vec![8] }), EncodeError::InvalidSubackCode { code: 8 })]
+    #[case::suback_empty(Packet::Suback(Suback { packet_id: 1, return_codes: vec![] }), EncodeError::NoReturnCodes)]
+    #[case::connack_code(Packet::Connack(Connack { session_present: false, return_code: 6 }), EncodeError::ReservedConnackCode { code: 6 })]
+    #[case::connack_sp(Packet::Connack(Connack { session_present: true, return_code: 5 }), EncodeError::SessionPresentOnRefusal { code: 5 })]
+    #[case::ack_zero(Packet::Pubrel { packet_id: 0 }, EncodeError::ZeroPacketId { packet: PacketType::Pubrel })]
+    #[case::password_alone(Packet::Connect(Connect { password: Some(b"p".to_vec()), ..Connect::new("c", 0) }), EncodeError::PasswordWithoutUsername)]
+    #[case::empty_id(Packet::Connect(Connect { clean_session: false, ..Connect::new("", 0) }), EncodeError::EmptyClientIdWithoutCleanSession)]
+    #[case::nul(Packet::Connect(Connect::new("a\0b", 0)), EncodeError::NulInString { packet: PacketType::Connect, field: "client identifier" })]
+    fn refuses_what_a_strict_broker_would(#[case] packet: Packet, #[case] want: EncodeError) {
+        assert_eq!(encode(&packet), Err(want));
+    }
+
+    #[test]
+    fn strings_over_65535_bytes_are_refused() {
+        let long = "a".repeat(65_536);
+        assert_eq!(
+            encode(&Packet::Connect(Connect::new(long, 0))),
+            Err(EncodeError::StringTooLong {
+                packet: PacketType::Connect,
+                field: "client identifier",
+                len: 65_536
+            })
+        );
+        // 65535 is the most a string holds.
+        assert!(encode(&Packet::Connect(Connect::new("a".repeat(65_535), 0))).is_ok());
+    }
+
+    #[test]
+    fn packets_over_the_remaining_length_limit_are_refused() {
+        let packet = Packet::Publish(Publish {
+            dup: false,
+            qos: QoS::AtMostOnce,
+            retain: false,
+            topic: "t".into(),
+            packet_id: None,
+            payload: vec![0; 268_435_455 - 3 + 1],
+        });
+        assert_eq!(
+            encode(&packet),
+            Err(EncodeError::TooLong {
+                packet: PacketType::Publish,
+                len: 268_435_456
+            })
+        );
+    }
+
+    #[test]
+    fn error_messages_read_after_failed_to() {
+        let e = encode(&publish(QoS::AtLeastOnce, None, false, "t")).unwrap_err();
+        assert_eq!(
+            format!("failed to {e}"),
+            "failed to encode PUBLISH: QoS 1 needs a packet id"
+        );
     }
 }
