@@ -154,6 +154,18 @@ enum Flow {
     Close,
 }
 
+/// Who ended a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    /// The device closed (or its socket failed).
+    Device,
+    /// The broker closed it for a reason the device should see (a refusal, a protocol error,
+    /// rumqttd going away): linger so the last packet arrives before the close.
+    Broker,
+    /// The broker is shutting down: close at once.
+    Shutdown,
+}
+
 /// One device connection: the I/O around its [`Session`].
 struct Link {
     conn: ConnId,
@@ -186,21 +198,22 @@ async fn serve(
         device_w,
         upstream: None,
     };
-    let by_broker = link.pump(&mut device_r, &mut stop).await;
-    if by_broker {
+    let end = link.pump(&mut device_r, &mut stop).await;
+    if end == End::Broker {
         link.linger(&mut device_r).await;
     }
+    let by_broker = end != End::Device;
     drop(link);
     shared.events.emit(RunEvent::TcpClosed { conn, by_broker });
 }
 
 impl Link {
-    /// Moves bytes until one side closes; true when the broker side closed.
+    /// Moves bytes until one side closes; and says who closed.
     async fn pump(
         &mut self,
         device_r: &mut OwnedReadHalf,
         stop: &mut watch::Receiver<bool>,
-    ) -> bool {
+    ) -> End {
         let connect_deadline = Instant::now() + self.shared.policy.connect_timeout;
         let mut dbuf = vec![0u8; 8192];
         let mut ubuf = vec![0u8; 8192];
@@ -208,13 +221,13 @@ impl Link {
             let steps = tokio::select! {
                 _ = stopped(stop) => {
                     self.note("the broker is shutting down; closing");
-                    return true;
+                    return End::Shutdown;
                 }
                 read = device_r.read(&mut dbuf) => match read {
-                    Ok(0) => return false,
+                    Ok(0) => return End::Device,
                     Err(e) => {
                         self.note(format!("the device's connection failed: {e}"));
-                        return false;
+                        return End::Device;
                     }
                     Ok(n) => {
                         self.emit_bytes(TcpDirection::Uplink, &dbuf[..n]);
@@ -226,11 +239,11 @@ impl Link {
                     Ok(0) => {
                         self.note("rumqttd closed its side (keepalive expired, or a new login of \
                                    the same device took over); closing");
-                        return true;
+                        return End::Broker;
                     }
                     Err(e) => {
                         self.note(format!("the link to rumqttd failed ({e}); closing"));
-                        return true;
+                        return End::Broker;
                     }
                     Ok(n) => {
                         let cx = Context { policy: &self.shared.policy, origins: &self.shared.origins };
@@ -242,11 +255,11 @@ impl Link {
                         "no CONNECT within {:?}; closing, as the cloud closes idle links",
                         self.shared.policy.connect_timeout
                     ));
-                    return true;
+                    return End::Broker;
                 }
             };
             if let Flow::Close = self.execute(steps).await {
-                return true;
+                return End::Broker;
             }
         }
     }

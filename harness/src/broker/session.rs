@@ -216,6 +216,12 @@ impl Session {
                     self.encode_upstream(Packet::Subscribe(upstream), steps);
                 }
             }
+            Packet::Disconnect => {
+                // MQTT 3.1.1 §3.14.4: the server closes the connection after DISCONNECT. Closing
+                // here (not waiting for rumqttd to) makes the transcript say why.
+                steps.push(Step::ToUpstream(raw));
+                self.close_with(steps, "the device sent DISCONNECT; closing".to_owned());
+            }
             _ => steps.push(Step::ToUpstream(raw)),
         }
     }

@@ -315,3 +315,16 @@ fn qos_2_uplink_closes() {
     assert!(to_upstream(&steps).is_empty());
     assert_eq!(steps.last(), Some(&Step::Close));
 }
+
+#[test]
+fn disconnect_is_forwarded_then_the_broker_closes() {
+    let (policy, origins) = (policy(), Origins::default());
+    let cx = Context {
+        policy: &policy,
+        origins: &origins,
+    };
+    let mut s = connected(&policy, &origins);
+    let steps = s.on_device_bytes(&hex("E0 00"), &cx);
+    assert_eq!(to_upstream(&steps), vec![hex("E0 00")]);
+    assert_eq!(steps.last(), Some(&Step::Close));
+}
