@@ -1,9 +1,17 @@
 //! Reading a devices directory into a [`DeviceRegistry`]: the walk, the YAML parse with
-//! file:line:column errors, and the naming rule (path under the directory, no extension).
+//! file:line:column errors (checks run inside `Deserialize` so serde_yaml knows the position),
+//! and the naming rule (path under the directory, no extension).
 
 use std::path::{Path, PathBuf};
 
-use super::{Device, DeviceFileError, DeviceRegistry, DeviceSpec, RegistryError, SecretSource};
+use serde::Deserialize;
+
+use super::{
+    Device, DeviceFileError, DeviceRegistry, DeviceStatus, Platform, RegistryError, SecretSource,
+};
+use crate::cloud::client_id::ClientIdParams;
+use crate::cloud::onenet::OneNetAuth;
+use crate::cloud::secret::DeviceSecret;
 
 pub(super) fn load_dir(dir: &Path) -> Result<DeviceRegistry, RegistryError> {
     let mut files = Vec::new();
@@ -98,6 +106,132 @@ fn yaml_error(path: &Path, e: &serde_yaml::Error) -> DeviceFileError {
             path: path.to_owned(),
             message,
         },
+    }
+}
+
+/// The YAML of one device file. Field-level checks live in newtypes ([`Text`],
+/// [`ClientIdText`]) so serde_yaml reports the field's own position; checks across fields run
+/// in [`DeviceSpec`]'s visitor and are reported at the start of the mapping.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDevice {
+    platform: Platform,
+    product_key: Text,
+    device_name: Text,
+    device_secret: Option<DeviceSecret>,
+    device_secret_env: Option<Text>,
+    device_secret_file: Option<PathBuf>,
+    region: Option<Text>,
+    instance_id: Option<Text>,
+    client_id: Option<ClientIdText>,
+    #[serde(default)]
+    status: DeviceStatus,
+    auth: Option<OneNetAuth>,
+}
+
+/// A string that must not be empty.
+struct Text(String);
+
+/// Checks a scalar inside `visit_str`, i.e. while serde_yaml still knows where the scalar is, so
+/// the error carries the field's own line and column.
+struct CheckedStr<F>(F, &'static str);
+
+impl<'de, T, F: FnOnce(&str) -> Result<T, String>> serde::de::Visitor<'de> for CheckedStr<F> {
+    type Value = T;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.1)
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<T, E> {
+        (self.0)(v).map_err(E::custom)
+    }
+}
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Text, D::Error> {
+        d.deserialize_str(CheckedStr(check_text, "a non-empty string"))
+    }
+}
+
+fn check_text(v: &str) -> Result<Text, String> {
+    if v.is_empty() {
+        return Err("the value must not be empty".into());
+    }
+    Ok(Text(v.to_owned()))
+}
+
+/// A client id head, or a full `<id>|…|` that must parse.
+struct ClientIdText(String);
+
+impl<'de> Deserialize<'de> for ClientIdText {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<ClientIdText, D::Error> {
+        let check = |v: &str| {
+            let Text(s) = check_text(v)?;
+            if s.contains('|') {
+                ClientIdParams::parse(&s).map_err(|e| e.to_string())?;
+            }
+            Ok(ClientIdText(s))
+        };
+        d.deserialize_str(CheckedStr(check, "a client id"))
+    }
+}
+
+/// A device file's content before it has a name and a path.
+struct DeviceSpec(Device);
+
+impl<'de> Deserialize<'de> for DeviceSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<DeviceSpec, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = DeviceSpec;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a device mapping (platform, product_key, device_name, a secret)")
+            }
+            // Validating inside visit_map, not after, is what gives the error a position.
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<DeviceSpec, A::Error> {
+                let raw =
+                    RawDevice::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                DeviceSpec::try_from(raw).map_err(serde::de::Error::custom)
+            }
+        }
+        d.deserialize_map(Visitor)
+    }
+}
+
+impl TryFrom<RawDevice> for DeviceSpec {
+    type Error = &'static str;
+    fn try_from(raw: RawDevice) -> Result<DeviceSpec, &'static str> {
+        let secret = match (
+            raw.device_secret,
+            raw.device_secret_env,
+            raw.device_secret_file,
+        ) {
+            (Some(s), None, None) => SecretSource::Inline(s),
+            (None, Some(Text(var)), None) => SecretSource::Env(var),
+            (None, None, Some(path)) => SecretSource::File(path),
+            _ => {
+                return Err("give exactly one of device_secret, device_secret_env and \
+                            device_secret_file")
+            }
+        };
+        if raw.platform == Platform::Aliyun && raw.auth.is_some() {
+            return Err("`auth` applies to OneNET devices only");
+        }
+        Ok(DeviceSpec(Device {
+            name: String::new(),
+            path: PathBuf::new(),
+            platform: raw.platform,
+            product_key: raw.product_key.0,
+            device_name: raw.device_name.0,
+            secret,
+            region: raw.region.map(|t| t.0),
+            instance_id: raw.instance_id.map(|t| t.0),
+            client_id: raw.client_id.map(|t| t.0),
+            status: raw.status,
+            onenet_auth: raw.auth.unwrap_or_default(),
+        }))
     }
 }
 
