@@ -1,1 +1,35 @@
-//! Scenarios: YAML files parsed in two stages (raw serde structs, then a validated model).
+//! Scenarios: YAML files parsed in two stages into a validated [`Scenario`] the executor runs.
+//!
+//! 1. [`yaml`] reads the file into a tree with a position on every node;
+//! 2. [`de`] deserializes the raw serde structs of [`raw`] from that tree (shape only);
+//! 3. [`validate`] turns them into the [`model`] (hex, durations, templates, the device),
+//!    collecting every problem of every file with its `file:line:column`.
+//!
+//! Entry points: [`load_paths`] and [`load_str`]; [`schema::schema_json`] for editors.
+//! The format is documented in `docs/scenario-format.md`.
+
+mod de;
+mod error;
+mod label;
+mod load;
+mod location;
+mod matching;
+mod model;
+mod packets;
+mod raw;
+mod raw_packets;
+pub mod schema;
+mod template;
+mod validate;
+mod yaml;
+
+pub use error::{ErrorKind, ScenarioError};
+pub use load::{load_paths, load_str};
+pub use location::Location;
+pub use matching::{json_subset, Mismatch, TextMatch};
+pub use model::{
+    Action, BrokerRefused, BrokerSaw, CloudPublish, ConnectSpec, FilterMatch, FilterSpec, Matcher,
+    MqttExpect, MqttSend, Pattern, Payload, PayloadMatch, PublishMatch, PublishSpec, Scenario,
+    SeenPacket, Step, VirtualModule, DEFAULT_STEP_TIMEOUT,
+};
+pub use template::{DeviceField, Part, Template, TemplateError, Var};

@@ -1,0 +1,409 @@
+//! Stage two: turns a [`RawScenario`] into a [`Scenario`], checking meaning (hex, durations,
+//! regexes, template names, the device) and collecting every problem with its position.
+//! Values that failed to read in stage one are skipped here: they were reported already.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::time::Duration;
+
+use crate::mqtt::hex::{parse_hex, HexErrorKind};
+use crate::mqtt::QoS;
+
+use super::de::{Field, Sp};
+use super::error::{did_you_mean, quoted_list, ErrorKind, ScenarioError};
+use super::label;
+use super::location::{Location, Source};
+use super::model::{Action, Matcher, Pattern, Scenario, Step, VirtualModule, DEFAULT_STEP_TIMEOUT};
+use super::raw::{DurationText, HexText, RawMatcher, RawScenario, RawStep, Text, STEP_KINDS};
+use super::template::{self, Template, VarScope};
+use super::yaml::Node;
+
+/// Validation state for one file: where to place errors and the errors so far.
+pub(crate) struct Ctx<'a> {
+    pub source: &'a Source,
+    pub file: &'a Path,
+    pub errors: Vec<ScenarioError>,
+    pub vars: BTreeMap<String, Template>,
+}
+
+impl Ctx<'_> {
+    pub fn error(&mut self, at: Location, kind: ErrorKind, message: impl Into<String>) {
+        self.errors.push(ScenarioError {
+            file: self.file.to_path_buf(),
+            location: Some(at),
+            kind,
+            message: message.into(),
+        });
+    }
+
+    /// Where the character at `offset` of a scalar's value was written.
+    fn inside<T>(&self, sp: &Sp<T>, value: &str, offset: usize) -> Location {
+        match sp.style {
+            Some(style) => self.source.locate_in_scalar(sp.mark, style, value, offset),
+            None => sp.mark.location,
+        }
+    }
+
+    pub fn text(&mut self, sp: &Sp<Text>) -> Option<Template> {
+        let scope = VarScope::Scenario(&self.vars);
+        match template::parse(&sp.value.0, &scope) {
+            Ok(t) => Some(t),
+            Err(problems) => {
+                for p in problems {
+                    let at = self.inside(sp, &sp.value.0, p.offset);
+                    self.error(at, p.kind, p.message);
+                }
+                None
+            }
+        }
+    }
+
+    pub fn hex(&mut self, sp: &Sp<HexText>) -> Option<Vec<u8>> {
+        let text = &sp.value.0;
+        match parse_hex(text) {
+            Ok(bytes) => Some(bytes),
+            Err(e) => {
+                let token_start = text[..e.offset.min(text.len())].chars().count();
+                let offset = match &e.kind {
+                    // Point at the offending character itself, not at its token.
+                    HexErrorKind::NotHex { token, found } => {
+                        token_start + token.chars().position(|c| c == *found).unwrap_or(0)
+                    }
+                    HexErrorKind::Placeholder(_) | HexErrorKind::OddDigits(_) => token_start,
+                    HexErrorKind::Empty => 0,
+                };
+                let at = match e.kind {
+                    HexErrorKind::Empty => sp.mark.location,
+                    _ => self.inside(sp, text, offset),
+                };
+                self.error(
+                    at,
+                    ErrorKind::Hex,
+                    format!("expected hex bytes: {}", e.kind),
+                );
+                None
+            }
+        }
+    }
+
+    pub fn duration(&mut self, sp: &Sp<DurationText>) -> Option<Duration> {
+        let text = sp.value.0.trim();
+        match humantime::parse_duration(text) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.error(
+                    sp.mark.location,
+                    ErrorKind::Duration,
+                    format!(
+                        "expected a duration with a unit such as `500ms`, `2s` or `1m`, found \
+                         `{text}` ({e})"
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    pub fn qos(&mut self, sp: &Sp<u8>) -> Option<QoS> {
+        match QoS::try_from(sp.value) {
+            Ok(q) => Some(q),
+            Err(_) => {
+                let v = sp.value;
+                self.error(
+                    sp.mark.location,
+                    ErrorKind::Value,
+                    format!("expected a QoS of 0, 1 or 2, found {v}"),
+                );
+                None
+            }
+        }
+    }
+
+    fn regex(&mut self, sp: &Sp<String>) -> Option<Pattern> {
+        match regex::RegexBuilder::new(&sp.value).multi_line(true).build() {
+            Ok(r) => Some(Pattern(r)),
+            Err(e) => {
+                let detail = e.to_string();
+                let detail = detail
+                    .lines()
+                    .rev()
+                    .find(|l| !l.trim().is_empty())
+                    .unwrap_or("")
+                    .trim()
+                    .trim_start_matches("error: ");
+                self.error(
+                    sp.mark.location,
+                    ErrorKind::Regex,
+                    format!("compile the regular expression `{}`: {detail}", sp.value),
+                );
+                None
+            }
+        }
+    }
+
+    pub fn matcher(&mut self, sp: &Sp<RawMatcher>) -> Option<Matcher> {
+        let list = |ctx: &mut Self, items: &[Sp<RawMatcher>]| -> Option<Vec<Matcher>> {
+            if items.is_empty() {
+                ctx.error(
+                    sp.mark.location,
+                    ErrorKind::Value,
+                    "expected at least one text to look for, found an empty list",
+                );
+                return None;
+            }
+            let all: Vec<Option<Matcher>> = items.iter().map(|m| ctx.matcher(m)).collect();
+            all.into_iter().collect()
+        };
+        match &sp.value {
+            RawMatcher::Text(t) => {
+                let text = Sp {
+                    value: Text(t.clone()),
+                    mark: sp.mark,
+                    style: sp.style,
+                };
+                self.text(&text).map(Matcher::Contains)
+            }
+            RawMatcher::Contains(t) => self.text(t).map(Matcher::Contains),
+            RawMatcher::Line(t) => self.text(t).map(Matcher::Line),
+            RawMatcher::Regex(r) => self.regex(r).map(Matcher::Regex),
+            RawMatcher::InOrder(items) => list(self, items).map(Matcher::InOrder),
+            RawMatcher::AnyOf(items) => list(self, items).map(Matcher::AnyOf),
+            RawMatcher::AllOf(items) => list(self, items).map(Matcher::AllOf),
+        }
+    }
+}
+
+/// Validates a whole file's raw scenario. `root` is the document's mapping, for the position
+/// of problems about the file as a whole and for the `virtual_module` tree.
+pub(crate) fn scenario(
+    raw: RawScenario,
+    root: &Node,
+    ctx: &mut Ctx<'_>,
+    known_devices: &BTreeSet<String>,
+) -> Option<Scenario> {
+    let top = root.mark.location;
+    let missing = |ctx: &mut Ctx<'_>, key: &str, why: &str| {
+        ctx.error(
+            top,
+            ErrorKind::MissingKey,
+            format!("missing `{key}`: {why}"),
+        );
+    };
+    if raw.name.is_absent() {
+        missing(ctx, "name", "every scenario has a name, shown in reports");
+    }
+    if raw.device.is_absent() {
+        missing(
+            ctx,
+            "device",
+            "name the device fixture, e.g. `device: aliyun/device2`",
+        );
+    }
+    if raw.steps.is_absent() {
+        missing(ctx, "steps", "a scenario is a list of steps");
+    }
+    if let Some(device) = raw.device.ok() {
+        if !known_devices.contains(&device.value) {
+            let names: Vec<&str> = known_devices.iter().map(String::as_str).collect();
+            let known = if names.is_empty() {
+                "no device fixtures were found".to_string()
+            } else {
+                format!("known devices are {}", quoted_list(&names))
+            };
+            ctx.error(
+                device.mark.location,
+                ErrorKind::Device,
+                format!(
+                    "unknown device `{}`; {known}{}",
+                    device.value,
+                    did_you_mean(&device.value, &names)
+                ),
+            );
+        }
+    }
+    if let Some(vars) = raw.vars.ok() {
+        for (name, value) in vars {
+            match template::parse(&value.value.0, &VarScope::InsideVars) {
+                Ok(t) => {
+                    ctx.vars.insert(name.clone(), t);
+                }
+                Err(problems) => {
+                    for p in problems {
+                        let at = ctx.inside(value, &value.value.0, p.offset);
+                        ctx.error(at, p.kind, p.message);
+                    }
+                }
+            }
+        }
+    }
+    let timeout = match raw.timeout.ok() {
+        Some(t) => ctx.duration(t),
+        None => Some(DEFAULT_STEP_TIMEOUT),
+    };
+    let virtual_module = match (raw.virtual_module, root.get("virtual_module")) {
+        (Field::Ok(v), Some(node)) => {
+            if v.value.is_mapping() {
+                Some(VirtualModule::new(v.value, node.clone(), ctx.file))
+            } else {
+                ctx.error(
+                    v.mark.location,
+                    ErrorKind::Type,
+                    "expected a mapping of virtual module settings",
+                );
+                None
+            }
+        }
+        _ => None,
+    };
+    let mut steps = Vec::new();
+    if let Some(raw_steps) = raw.steps.ok() {
+        if raw_steps.is_empty() {
+            let at = root.get("steps").map(|n| n.mark.location).unwrap_or(top);
+            ctx.error(
+                at,
+                ErrorKind::Value,
+                "expected at least one step, found none",
+            );
+        }
+        let starts: Vec<Location> = raw_steps
+            .iter()
+            .filter_map(|s| s.ok().map(|s| s.mark.location))
+            .collect();
+        for raw_step in raw_steps {
+            let Some(sp) = raw_step.ok() else { continue };
+            // An unknown key already reported in this step explains a missing kind.
+            let next = starts.iter().find(|l| **l > sp.mark.location);
+            let reported = ctx.errors.iter().any(|e| {
+                e.kind == ErrorKind::UnknownKey
+                    && e.location
+                        .is_some_and(|l| l >= sp.mark.location && next.map_or(true, |n| l < *n))
+            });
+            let index = steps.len();
+            let default_timeout = timeout.unwrap_or(DEFAULT_STEP_TIMEOUT);
+            if let Some(step) = step(ctx, index, sp, default_timeout, reported) {
+                steps.push(step);
+            }
+        }
+    }
+    if !ctx.errors.is_empty() {
+        return None;
+    }
+    let name = raw.name.into_ok()?;
+    Some(Scenario {
+        name: name.value,
+        description: raw.description.into_ok(),
+        file: ctx.file.to_path_buf(),
+        device: raw.device.into_ok()?.value,
+        tags: raw.tags.into_ok().unwrap_or_default(),
+        timeout: timeout?,
+        virtual_module,
+        steps,
+        location: name.mark.location,
+    })
+}
+
+fn step(
+    ctx: &mut Ctx<'_>,
+    index: usize,
+    sp: &Sp<RawStep>,
+    default_timeout: Duration,
+    unknown_key_reported: bool,
+) -> Option<Step> {
+    let raw = &sp.value;
+    let at = sp.mark.location;
+    let mut kinds = raw.kinds_present();
+    if kinds.contains(&"send") || kinds.contains(&"write") {
+        kinds.retain(|k| *k != "expect");
+    }
+    let kind = match kinds.as_slice() {
+        [one] => *one,
+        [] => {
+            if !unknown_key_reported {
+                ctx.error(
+                    at,
+                    ErrorKind::MissingKey,
+                    format!("a step needs one of {}", quoted_list(STEP_KINDS)),
+                );
+            }
+            return None;
+        }
+        many => {
+            ctx.error(
+                at,
+                ErrorKind::Value,
+                format!(
+                    "a step does one thing, found {}; split it into one step each",
+                    quoted_list(many)
+                ),
+            );
+            return None;
+        }
+    };
+    if let Some(w) = raw.window.ok() {
+        if kind != "expect_not" {
+            ctx.error(
+                w.mark.location,
+                ErrorKind::Value,
+                format!("`for` goes with `expect_not`, not with `{kind}`; use `timeout` here"),
+            );
+        }
+    }
+    let timeout = match raw.timeout.ok() {
+        Some(t) => ctx.duration(t),
+        None => Some(default_timeout),
+    };
+    let expect = match raw.expect.ok() {
+        Some(m) => Some(ctx.matcher(m)?),
+        None => None,
+    };
+    let action = match kind {
+        "send" => Action::Send {
+            line: ctx.text(raw.send.ok()?)?,
+            expect,
+        },
+        "write" => Action::Write {
+            bytes: ctx.hex(raw.write.ok()?)?,
+            expect,
+        },
+        "expect" => Action::Expect(expect?),
+        "expect_not" => {
+            let matcher = ctx.matcher(raw.expect_not.ok()?);
+            let window = match &raw.window {
+                Field::Ok(w) => ctx.duration(w),
+                Field::Failed => None,
+                Field::Absent => {
+                    ctx.error(
+                        at,
+                        ErrorKind::MissingKey,
+                        "missing `for`: `expect_not` needs the window to watch, e.g. `for: 2s`",
+                    );
+                    None
+                }
+            };
+            Action::ExpectNot {
+                matcher: matcher?,
+                window: window?,
+            }
+        }
+        "receive" => Action::Receive(ctx.hex(raw.receive.ok()?)?),
+        "wait" => Action::Wait(ctx.duration(raw.wait.ok()?)?),
+        "mqtt" => Action::Mqtt(super::packets::send(ctx, raw.mqtt.ok()?)?),
+        "receive_mqtt" => Action::ReceiveMqtt(super::packets::expect(ctx, raw.receive_mqtt.ok()?)?),
+        "broker_saw" => Action::BrokerSaw(super::packets::seen(ctx, raw.broker_saw.ok()?)?),
+        "broker_refused" => {
+            Action::BrokerRefused(super::packets::refused(ctx, raw.broker_refused.ok()?)?)
+        }
+        "cloud_publish" => {
+            Action::CloudPublish(super::packets::cloud_publish(ctx, raw.cloud_publish.ok()?)?)
+        }
+        _ => return None,
+    };
+    Some(Step {
+        index,
+        location: at,
+        label: label::label(&action, raw),
+        name: raw.name.ok().cloned(),
+        timeout: timeout?,
+        action,
+    })
+}
