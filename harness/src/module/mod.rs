@@ -5,3 +5,11 @@
 pub mod at;
 pub mod capture;
 pub mod dialect;
+pub mod error;
+pub mod transport;
+
+pub use error::{ControlLine, DriverError, TransportError};
+pub use transport::{DataBits, FlowControl, Parity, SerialSettings, SerialTransport, StopBits};
+pub mod driver;
+
+pub use driver::{DriverOptions, ModuleDriver, Response, SeenUrc, SyncReport};

@@ -1,0 +1,208 @@
+//! Socket traffic through the module: [`ModuleDriver::send_data`] (send command, prompt, exactly
+//! the bytes, `SEND OK`) and the receive side, [`ModuleDriver::read_socket`] and
+//! [`ModuleDriver::read_mqtt_packet`] over the per-link queues that `+IPD` payloads fill.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::command::event_line;
+use super::{link_key, ModuleDriver};
+use crate::module::at::{AtEvent, FinalResult, Urc};
+use crate::module::error::DriverError;
+use crate::mqtt::frame_len;
+
+impl ModuleDriver {
+    /// Sends `bytes` on `link` (`None` in single-connection mode) through the dialect's send
+    /// command, in pieces of at most the dialect's maximum. For each piece: the command, the
+    /// prompt (`OK` before it is accepted, `busy` makes it retry), exactly the bytes, then
+    /// `SEND OK` (a `Recv <n> bytes` on the way must count every byte). Fails on `SEND FAIL`,
+    /// `ERROR`, a `CLOSED` of this link, a restart, or the deadline. Afterwards `link` is the
+    /// default link for reading.
+    pub async fn send_data(
+        &mut self,
+        link: Option<u8>,
+        bytes: &[u8],
+        deadline: Duration,
+    ) -> Result<(), DriverError> {
+        let until = Instant::now() + deadline;
+        self.default_link = link_key(link);
+        for piece in bytes.chunks(self.dialect.max_send_len()) {
+            self.send_piece(link, piece, until, deadline).await?;
+        }
+        Ok(())
+    }
+
+    async fn send_piece(
+        &mut self,
+        link: Option<u8>,
+        piece: &[u8],
+        until: Instant,
+        deadline: Duration,
+    ) -> Result<(), DriverError> {
+        let key = link_key(link);
+        let len = piece.len();
+        let cmd = self.dialect.send_command(link, len);
+        self.discard_pending()?;
+        self.send_line(&cmd).await?;
+
+        let mut lines = Vec::new();
+        let mut resend_at: Option<Instant> = None;
+        loop {
+            let wait_until = resend_at.map_or(until, |r| r.min(until));
+            let Some(event) = self.next_event(wait_until).await? else {
+                if resend_at.take().is_some() && Instant::now() < until {
+                    self.discard_pending()?;
+                    self.send_line(&cmd).await?;
+                    continue;
+                }
+                return Err(
+                    self.timeout(format!("wait for the data prompt after `{cmd}`"), deadline)
+                );
+            };
+            match event {
+                AtEvent::Prompt => break,
+                // ESP prints OK, then the prompt.
+                AtEvent::Final(FinalResult::Ok) => {}
+                AtEvent::Final(result) => {
+                    return Err(DriverError::Rejected {
+                        command: cmd,
+                        result,
+                        lines,
+                    })
+                }
+                AtEvent::Line(line) => lines.push(line),
+                // NonOS `busy s...`: the previous send is still going; ask again shortly.
+                AtEvent::Busy(_) => resend_at = Some(Instant::now() + self.options.busy_retry),
+                AtEvent::Urc(Urc::Closed { link: closed }) if link_key(closed) == key => {
+                    return Err(DriverError::LinkClosed {
+                        link: key,
+                        len,
+                        phase: "waiting for the data prompt",
+                    })
+                }
+                AtEvent::Urc(Urc::Ready | Urc::Reboot { .. }) => {
+                    let line = event_line(&event);
+                    return Err(
+                        self.rebooted(format!("wait for the data prompt after `{cmd}`"), line)
+                    );
+                }
+                AtEvent::Urc(_) | AtEvent::Echo(_) | AtEvent::SocketData { .. } => {}
+            }
+        }
+
+        self.write_raw(piece).await?;
+        let awaited = || format!("wait for `SEND OK` after writing {len} bytes on link {key}");
+        loop {
+            let Some(event) = self.next_event(until).await? else {
+                return Err(self.timeout(awaited(), deadline));
+            };
+            match event {
+                AtEvent::Final(FinalResult::SendOk) => return Ok(()),
+                AtEvent::Final(result) => {
+                    return Err(DriverError::SendFailed {
+                        link: key,
+                        len,
+                        result,
+                        lines,
+                    })
+                }
+                AtEvent::Urc(Urc::RecvBytes { count }) if count != len => {
+                    return Err(DriverError::CountMismatch {
+                        link: key,
+                        sent: len,
+                        reported: count,
+                    })
+                }
+                AtEvent::Urc(Urc::Closed { link: closed }) if link_key(closed) == key => {
+                    return Err(DriverError::LinkClosed {
+                        link: key,
+                        len,
+                        phase: "waiting for SEND OK",
+                    })
+                }
+                AtEvent::Urc(Urc::Ready | Urc::Reboot { .. }) => {
+                    let line = event_line(&event);
+                    return Err(self.rebooted(awaited(), line));
+                }
+                AtEvent::Line(line) => lines.push(line),
+                // `busy p...` after `Recv` means bytes beyond the count were dropped; SEND OK
+                // still follows for the counted ones (at-dialects §2.7).
+                AtEvent::Busy(_)
+                | AtEvent::Prompt
+                | AtEvent::Echo(_)
+                | AtEvent::Urc(_)
+                | AtEvent::SocketData { .. } => {}
+            }
+        }
+    }
+
+    /// Reads exactly `n` bytes from the default link (see
+    /// [`set_default_link`](Self::set_default_link)), joining as many `+IPD` payloads as it
+    /// takes. Fails early if the link closes with fewer bytes queued.
+    pub async fn read_socket(
+        &mut self,
+        n: usize,
+        deadline: Duration,
+    ) -> Result<Vec<u8>, DriverError> {
+        let link = self.default_link;
+        self.read_socket_on(Some(link), n, deadline).await
+    }
+
+    /// [`read_socket`](Self::read_socket) on a given link.
+    pub async fn read_socket_on(
+        &mut self,
+        link: Option<u8>,
+        n: usize,
+        deadline: Duration,
+    ) -> Result<Vec<u8>, DriverError> {
+        let key = link_key(link);
+        let until = Instant::now() + deadline;
+        loop {
+            self.drain_now()?;
+            let queue = self.sockets.entry(key).or_default();
+            if queue.len() >= n {
+                return Ok(queue.drain(..n).collect());
+            }
+            let pending = queue.len();
+            if self.link_closed(Some(key)) {
+                return Err(DriverError::ClosedWhileReading {
+                    link: key,
+                    wanted: n,
+                    pending,
+                });
+            }
+            if !self.pump(until).await? {
+                return Err(self.timeout(
+                    format!("receive {n} bytes on link {key} ({pending} arrived)"),
+                    deadline,
+                ));
+            }
+        }
+    }
+
+    /// Reads one whole MQTT packet from the default link, framed by its remaining length.
+    pub async fn read_mqtt_packet(&mut self, deadline: Duration) -> Result<Vec<u8>, DriverError> {
+        let key = self.default_link;
+        let until = Instant::now() + deadline;
+        loop {
+            self.drain_now()?;
+            let queue = self.sockets.entry(key).or_default();
+            let framed = frame_len(queue.make_contiguous())
+                .map_err(|source| DriverError::Frame { link: key, source })?;
+            if let Some(len) = framed {
+                return Ok(queue.drain(..len).collect());
+            }
+            let pending = queue.len();
+            if self.link_closed(Some(key)) {
+                return Err(DriverError::ClosedBeforePacket { link: key, pending });
+            }
+            if !self.pump(until).await? {
+                return Err(self.timeout(
+                    format!("receive an MQTT packet on link {key} ({pending} bytes arrived)"),
+                    deadline,
+                ));
+            }
+        }
+    }
+}
