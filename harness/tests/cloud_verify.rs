@@ -1,12 +1,14 @@
-//! The broker-side Alibaba Cloud login check against the seeds' devices: right signs accepted
+//! The broker-side login checks (Alibaba Cloud, and OneNET at the end) against the seeds' devices: right signs accepted
 //! in either hex case, every wrong CONNECT refused with the right reason and CONNACK code,
 //! and no refusal ever showing a DeviceSecret.
 
 use std::path::PathBuf;
 
 use athil::cloud::{
-    verify_aliyun, verify_aliyun_connect, AliyunCredentials, ClientIdParams, ClientIdProblem,
-    Device, DeviceRegistry, DeviceSecret, DeviceStatus, Refusal, SecretSource, SignMethod,
+    verify_aliyun, verify_aliyun_connect, verify_onenet, verify_onenet_connect, AliyunCredentials,
+    ClientIdParams, ClientIdProblem, Device, DeviceRegistry, DeviceSecret, DeviceStatus,
+    OneNetAuth, OneNetCredentials, OneNetRefusal, Platform, Refusal, SecretSource, SignMethod,
+    TokenError,
 };
 use rstest::rstest;
 
@@ -247,4 +249,97 @@ fn disabled_device_and_unavailable_secret() {
         r.to_string().contains("ATHIL_TEST_VERIFY_UNSET_9B1C"),
         "{r}"
     );
+}
+
+#[test]
+fn onenet_seed_004_legacy_login() {
+    let reg = registry();
+    let a = verify_onenet("657077", Some("20190156"), Some(b"sn888"), &reg, 0).unwrap();
+    assert_eq!(a.device, "onenet/657077");
+    assert_eq!(a.auth, OneNetAuth::Legacy);
+
+    let r = verify_onenet("657077", Some("20190156"), Some(b"sn889"), &reg, 0).unwrap_err();
+    assert!(matches!(r, OneNetRefusal::AuthInfoMismatch { .. }), "{r:?}");
+    assert_eq!(r.connack_code(), 4);
+    let shown = format!("{r} {r:?}");
+    assert!(
+        !shown.contains("sn888") && !shown.contains("sn889"),
+        "{shown}"
+    );
+
+    let r = verify_onenet("657078", Some("20190156"), Some(b"sn888"), &reg, 0).unwrap_err();
+    assert!(matches!(r, OneNetRefusal::UnknownDevice { .. }), "{r:?}");
+    let r = verify_onenet("657077", None, Some(b"sn888"), &reg, 0).unwrap_err();
+    assert!(matches!(r, OneNetRefusal::MissingUsername { .. }), "{r:?}");
+    let r = verify_onenet("657077", Some("20190156"), None, &reg, 0).unwrap_err();
+    assert!(matches!(r, OneNetRefusal::MissingPassword { .. }), "{r:?}");
+}
+
+fn token_registry() -> DeviceRegistry {
+    let key = DeviceSecret::new("EnW4T71eIE55xOIQMN6pFMKuqel5T5HTzsGJRPiDhlM=");
+    let mut d = Device::aliyun(
+        "onenet/mqtts-test-device",
+        "238322",
+        "mqtts-test-device",
+        key,
+    );
+    d.platform = Platform::Onenet;
+    d.onenet_auth = OneNetAuth::Token;
+    DeviceRegistry::from_devices([d]).unwrap()
+}
+
+#[test]
+fn onenet_token_login() {
+    let reg = token_registry();
+    let key = DeviceSecret::new("EnW4T71eIE55xOIQMN6pFMKuqel5T5HTzsGJRPiDhlM=");
+    let creds = OneNetCredentials::token(
+        "238322",
+        "mqtts-test-device",
+        &key,
+        7557387130,
+        SignMethod::HmacSha256,
+    )
+    .unwrap();
+    let connect = creds.to_connect(30);
+    let a = verify_onenet_connect(&connect, &reg, 7557387000).unwrap();
+    assert_eq!(a.auth, OneNetAuth::Token);
+
+    let r = verify_onenet_connect(&connect, &reg, 7557387131).unwrap_err();
+    assert!(
+        matches!(
+            r,
+            OneNetRefusal::BadToken {
+                source: TokenError::Expired { .. },
+                ..
+            }
+        ),
+        "{r:?}"
+    );
+    assert_eq!(r.connack_code(), 4);
+
+    // A token for another device of the product does not open this one.
+    let other = OneNetCredentials::token("238322", "other", &key, 7557387130, SignMethod::HmacSha1)
+        .unwrap();
+    let r = verify_onenet(
+        "mqtts-test-device",
+        Some("238322"),
+        Some(other.password.as_bytes()),
+        &reg,
+        0,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            r,
+            OneNetRefusal::BadToken {
+                source: TokenError::WrongResource { .. },
+                ..
+            }
+        ),
+        "{r:?}"
+    );
+    let r =
+        verify_onenet("mqtts-test-device", Some("238322"), Some(b"sn888"), &reg, 0).unwrap_err();
+    assert!(matches!(r, OneNetRefusal::BadToken { .. }), "{r:?}");
+    assert!(!format!("{r} {r:?}").contains("EnW4T71e"));
 }

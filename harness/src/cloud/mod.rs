@@ -1,5 +1,5 @@
 //! Cloud platform vocabulary: Alibaba Cloud and OneNET credentials ([`AliyunCredentials`],
-//! [`OneNetCredentials`]), the broker-side sign check ([`verify_aliyun`]) and the device
+//! [`OneNetCredentials`]), the broker-side checks ([`verify_aliyun`], [`verify_onenet`]) and the device
 //! registry ([`DeviceRegistry`]) both sides take device triples from.
 
 pub mod aliyun;
@@ -19,4 +19,7 @@ pub use registry::{
 };
 pub use secret::DeviceSecret;
 pub use sign::{SignMethod, UnknownSignMethod};
-pub use verify::{verify_aliyun, verify_aliyun_connect, Accepted, DeviceLookup, Refusal};
+pub use verify::{
+    verify_aliyun, verify_aliyun_connect, verify_onenet, verify_onenet_connect, Accepted,
+    DeviceLookup, OneNetAccepted, OneNetRefusal, Refusal,
+};

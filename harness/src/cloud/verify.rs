@@ -1,9 +1,11 @@
-//! The broker side of Alibaba Cloud's one-device-one-secret login: [`verify_aliyun`] takes a
-//! CONNECT's client id, username and password and a [`DeviceLookup`], and either accepts
-//! ([`Accepted`]) or refuses with a typed [`Refusal`] that knows its CONNACK code.
+//! The broker side of the cloud logins: [`verify_aliyun`] (one device one secret) and
+//! [`verify_onenet`] (legacy auth info or token) take a CONNECT's client id, username and
+//! password and a [`DeviceLookup`], and either accept or refuse with a typed [`Refusal`] that
+//! knows its CONNACK code.
 
 use super::aliyun::{self, split_username};
 use super::client_id::{ClientIdError, ClientIdParams, ClientIdProblem};
+use super::onenet::{self, OneNetAuth, Token, TokenError};
 use super::registry::{Device, DeviceRegistry, DeviceStatus, SecretError};
 use super::sign::SignMethod;
 use crate::mqtt::Connect;
@@ -12,11 +14,18 @@ use crate::mqtt::Connect;
 /// may wrap it (e.g. to disable a device mid-run).
 pub trait DeviceLookup {
     fn find_aliyun(&self, product_key: &str, device_name: &str) -> Option<&Device>;
+    /// A lookup that serves only Alibaba Cloud may leave this out.
+    fn find_onenet(&self, _product_id: &str, _device: &str) -> Option<&Device> {
+        None
+    }
 }
 
 impl DeviceLookup for DeviceRegistry {
     fn find_aliyun(&self, product_key: &str, device_name: &str) -> Option<&Device> {
         DeviceRegistry::find_aliyun(self, product_key, device_name)
+    }
+    fn find_onenet(&self, product_id: &str, device: &str) -> Option<&Device> {
+        DeviceRegistry::find_onenet(self, product_id, device)
     }
 }
 
@@ -31,7 +40,18 @@ pub struct Accepted {
     pub sign_method: SignMethod,
 }
 
-/// Why a CONNECT is refused. No variant carries the DeviceSecret.
+/// A CONNECT the impersonated OneNET lets in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OneNetAccepted {
+    /// The registry name, e.g. `onenet/657077`.
+    pub device: String,
+    pub product_id: String,
+    /// Device id (legacy) or device name (token): the client id.
+    pub device_id: String,
+    pub auth: OneNetAuth,
+}
+
+/// Why an Alibaba Cloud CONNECT is refused. No variant carries the DeviceSecret.
 #[derive(Debug, thiserror::Error)]
 pub enum Refusal {
     #[error("{0}")]
@@ -88,6 +108,56 @@ impl Refusal {
             | Refusal::UnknownDevice { .. }
             | Refusal::MissingPassword { .. }
             | Refusal::SignMismatch { .. } => 4,
+        }
+    }
+}
+
+/// Why a OneNET CONNECT is refused. No variant carries the auth info or the device key.
+#[derive(Debug, thiserror::Error)]
+pub enum OneNetRefusal {
+    #[error("authenticate OneNET client id {client_id:?}: the CONNECT has no username")]
+    MissingUsername { client_id: String },
+    #[error("authenticate OneNET device {product_id}/{device_id}: no such device in the registry")]
+    UnknownDevice {
+        product_id: String,
+        device_id: String,
+    },
+    /// Legacy login: the password is the auth info itself, so neither side is shown.
+    #[error("authenticate device `{device}`: the password is not its auth info")]
+    AuthInfoMismatch { device: String },
+    #[error("authenticate device `{device}`: it is disabled")]
+    DeviceDisabled { device: String },
+    #[error("authenticate device `{device}`: {source}")]
+    SecretUnavailable {
+        device: String,
+        #[source]
+        source: SecretError,
+    },
+    #[error("authenticate device `{device}`: the CONNECT has no password")]
+    MissingPassword { device: String },
+    #[error("authenticate device `{device}`: the password is not UTF-8")]
+    PasswordNotText { device: String },
+    #[error("authenticate device `{device}`: {source}")]
+    BadToken {
+        device: String,
+        #[source]
+        source: TokenError,
+    },
+}
+
+impl OneNetRefusal {
+    /// OneNET answers every failed authentication with 4 (mqtts-design.md §1.3); 5 for a
+    /// disabled device and 3 for a secret the harness cannot read mirror [`Refusal`].
+    pub fn connack_code(&self) -> u8 {
+        match self {
+            OneNetRefusal::SecretUnavailable { .. } => 3,
+            OneNetRefusal::DeviceDisabled { .. } => 5,
+            OneNetRefusal::MissingUsername { .. }
+            | OneNetRefusal::UnknownDevice { .. }
+            | OneNetRefusal::MissingPassword { .. }
+            | OneNetRefusal::AuthInfoMismatch { .. }
+            | OneNetRefusal::PasswordNotText { .. }
+            | OneNetRefusal::BadToken { .. } => 4,
         }
     }
 }
@@ -182,5 +252,78 @@ pub fn verify_aliyun_connect(
         connect.username.as_deref(),
         connect.password.as_deref(),
         devices,
+    )
+}
+
+/// Decides a OneNET CONNECT: client id = device id (legacy) or device name (token), username =
+/// product id, password = the device's auth info (legacy) or a [`Token`] for
+/// `products/{pid}/devices/{client id}` signed with its key and not expired at `now` (Unix
+/// seconds). The device file's `auth` says which.
+pub fn verify_onenet(
+    client_id: &str,
+    username: Option<&str>,
+    password: Option<&[u8]>,
+    devices: &dyn DeviceLookup,
+    now: u64,
+) -> Result<OneNetAccepted, OneNetRefusal> {
+    let product_id = username.ok_or_else(|| OneNetRefusal::MissingUsername {
+        client_id: client_id.to_owned(),
+    })?;
+    let device =
+        devices
+            .find_onenet(product_id, client_id)
+            .ok_or_else(|| OneNetRefusal::UnknownDevice {
+                product_id: product_id.to_owned(),
+                device_id: client_id.to_owned(),
+            })?;
+    let name = || device.name.clone();
+    if device.status == DeviceStatus::Disabled {
+        return Err(OneNetRefusal::DeviceDisabled { device: name() });
+    }
+    let secret = device
+        .secret()
+        .map_err(|source| OneNetRefusal::SecretUnavailable {
+            device: name(),
+            source,
+        })?;
+    let password = password.ok_or_else(|| OneNetRefusal::MissingPassword { device: name() })?;
+    let password = std::str::from_utf8(password)
+        .map_err(|_| OneNetRefusal::PasswordNotText { device: name() })?;
+    match device.onenet_auth {
+        OneNetAuth::Legacy => {
+            if password != secret.expose() {
+                return Err(OneNetRefusal::AuthInfoMismatch { device: name() });
+            }
+        }
+        OneNetAuth::Token => {
+            let bad = |source| OneNetRefusal::BadToken {
+                device: name(),
+                source,
+            };
+            let token = Token::parse(password).map_err(bad)?;
+            let res = onenet::device_resource(product_id, client_id);
+            token.verify(&res, &secret, now).map_err(bad)?;
+        }
+    }
+    Ok(OneNetAccepted {
+        device: name(),
+        product_id: product_id.to_owned(),
+        device_id: client_id.to_owned(),
+        auth: device.onenet_auth,
+    })
+}
+
+/// [`verify_onenet`] on a decoded CONNECT.
+pub fn verify_onenet_connect(
+    connect: &Connect,
+    devices: &dyn DeviceLookup,
+    now: u64,
+) -> Result<OneNetAccepted, OneNetRefusal> {
+    verify_onenet(
+        &connect.client_id,
+        connect.username.as_deref(),
+        connect.password.as_deref(),
+        devices,
+        now,
     )
 }
