@@ -409,6 +409,7 @@ fn default_devices_dir_is_relative_to_the_working_directory() {
 #[case::aliyun_flag_on_onenet(&["--platform", "onenet", "--product-id", "1", "--device-id", "2", "--auth-info", "TOPSECRET1", "--client-id", "x"], "--client-id does not apply")]
 #[case::legacy_and_token(&["--platform", "onenet", "--product-id", "1", "--device-id", "2", "--auth-info", "TOPSECRET1", "--expiry", "24h"], "cannot be used together")]
 #[case::bad_expiry(&["--platform", "onenet", "--product-id", "1", "--device-id", "2", "--access-key", "TOPSECRET1", "--expiry", "soonish"], "--expiry \"soonish\"")]
+#[case::expiry_overflow(&["--platform", "onenet", "--product-id", "1", "--device-id", "2", "--access-key", "TOPSECRET1", "--expiry", "99999999999999999999999years"], "--expiry")]
 #[case::key_not_base64(&["--platform", "onenet", "--product-id", "1", "--device-id", "2", "--access-key", "TOPSECRET1!"], "not base64")]
 #[case::empty_secret(&["--product-key", "pk", "--device-name", "dn", "--device-secret", ""], "the secret is empty")]
 #[case::missing_file(&["--product-key", "pk", "--device-name", "dn", "--device-secret-file", "/nonexistent/ds.txt"], "read the secret from `/nonexistent/ds.txt`")]

@@ -462,7 +462,9 @@ fn expiry(text: &str) -> Result<u64, SignCliError> {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
-    Ok((now + ahead).as_secs())
+    now.checked_add(ahead)
+        .map(|t| t.as_secs())
+        .ok_or_else(|| SignCliError::BadExpiry(text.to_owned()))
 }
 
 fn at_send(len: usize) -> String {
