@@ -107,10 +107,14 @@ impl Source {
         let mut p = match style {
             ScalarStyle::Plain => start,
             ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => start + 1,
-            // Block scalars begin on the line after their `|`/`>` header.
-            ScalarStyle::Literal | ScalarStyle::Folded => {
+            // Block scalars begin on the line after their `|`/`>` header, when the mark
+            // points at the header rather than at the content.
+            ScalarStyle::Literal | ScalarStyle::Folded
+                if matches!(src.get(start), Some('|' | '>')) =>
+            {
                 start + src[start..].iter().position(|&c| c == '\n')? + 1
             }
+            ScalarStyle::Literal | ScalarStyle::Folded => start,
         };
         for (i, c) in value.chars().enumerate().take(offset + 1) {
             loop {
@@ -195,6 +199,7 @@ mod tests {
     #[case::double_escape_itself("w: ^\"a\\tb\"", ScalarStyle::DoubleQuoted, "a\tb", 1, (1, 6))]
     #[case::double_line_continuation("w: ^\"ab\\\n   cd\"", ScalarStyle::DoubleQuoted, "abcd", 2, (2, 4))]
     #[case::literal("w: ^|\n  AT\n  {{y}}\n", ScalarStyle::Literal, "AT\n{{y}}\n", 3, (3, 3))]
+    #[case::literal_marked_at_content("w: |\n  ^AT\n  {{y}}\n", ScalarStyle::Literal, "AT\n{{y}}\n", 3, (3, 3))]
     #[case::folded("w: ^>\n  10\n  ZZ\n", ScalarStyle::Folded, "10 ZZ\n", 3, (3, 3))]
     #[case::wide_chars("w: ^温度 {{z}}", ScalarStyle::Plain, "温度 {{z}}", 3, (1, 7))]
     fn maps_value_offsets_back_to_the_file(

@@ -36,7 +36,7 @@ pub struct Scenario {
     /// Settings for the built-in virtual module, unvalidated: see [`VirtualModule`].
     pub virtual_module: Option<VirtualModule>,
     pub steps: Vec<Step>,
-    /// Where `name:` is, for errors about the scenario as a whole.
+    /// Where the scenario's name is written, for errors about the scenario as a whole.
     pub location: Location,
 }
 
