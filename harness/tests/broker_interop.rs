@@ -352,3 +352,23 @@ async fn athil_broker_logs_connections_refusals_and_packets_until_ctrl_c() {
     assert!(text.contains("00 28 ** **"), "{text}");
     assert!(!text.contains("1448e1c5"), "{text}");
 }
+
+#[test]
+fn athil_broker_on_a_taken_address_fails_with_exit_code_2() {
+    let taken = std::net::TcpListener::bind("127.77.3.10:0").expect("bind a loopback port");
+    let addr = taken.local_addr().unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_athil"))
+        .args(["broker", "--listen", &addr.to_string(), "--devices"])
+        .arg(devices_dir())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start athil broker");
+    let out = finish(child, DEADLINE);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("failed to listen for modules on {addr}")),
+        "{stderr}"
+    );
+}

@@ -71,30 +71,42 @@ impl Shared {
     }
 }
 
-/// Binds the gateway's listener.
-pub async fn bind(listen: &Listen) -> Result<TcpListener, BrokerError> {
-    match listen {
-        Listen::Addr(addr) => TcpListener::bind(addr)
-            .await
-            .map_err(|source| BrokerError::Listen {
-                addr: *addr,
-                source,
-            }),
-        Listen::AnyLoopback { port } => {
-            for _ in 0..LOOPBACK_ATTEMPTS {
-                let addr = SocketAddr::new(IpAddr::V4(random_loopback()), *port);
-                match TcpListener::bind(addr).await {
-                    Ok(l) => return Ok(l),
-                    Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => continue,
-                    Err(source) => return Err(BrokerError::Listen { addr, source }),
-                }
-            }
-            Err(BrokerError::NoFreeLoopback {
-                port: *port,
-                attempts: LOOPBACK_ATTEMPTS,
-            })
+/// Binds the gateway's listener; returns it with the address it is bound to.
+pub async fn bind(listen: &Listen) -> Result<(TcpListener, SocketAddr), BrokerError> {
+    let (listener, asked) = match listen {
+        Listen::Addr(addr) => {
+            let l = TcpListener::bind(addr)
+                .await
+                .map_err(|source| BrokerError::Listen {
+                    addr: *addr,
+                    source,
+                })?;
+            (l, *addr)
+        }
+        Listen::AnyLoopback { port } => bind_any_loopback(*port).await?,
+    };
+    let bound = listener
+        .local_addr()
+        .map_err(|source| BrokerError::Listen {
+            addr: asked,
+            source,
+        })?;
+    Ok((listener, bound))
+}
+
+async fn bind_any_loopback(port: u16) -> Result<(TcpListener, SocketAddr), BrokerError> {
+    for _ in 0..LOOPBACK_ATTEMPTS {
+        let addr = SocketAddr::new(IpAddr::V4(random_loopback()), port);
+        match TcpListener::bind(addr).await {
+            Ok(l) => return Ok((l, addr)),
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => continue,
+            Err(source) => return Err(BrokerError::Listen { addr, source }),
         }
     }
+    Err(BrokerError::NoFreeLoopback {
+        port,
+        attempts: LOOPBACK_ATTEMPTS,
+    })
 }
 
 /// 127.x.y.z with z in 1..=254, never 127.0.0.1 (where a developer's `athil broker` runs).

@@ -59,16 +59,12 @@ impl Broker {
         config: BrokerConfig,
         events: EventSink,
     ) -> Result<BrokerHandle, BrokerError> {
+        // The gateway's address first: rumqttd cannot be stopped, so do not start one for a
+        // broker whose port is taken.
+        let (listener, addr) = gateway::bind(&config.listen).await?;
         let rumqttd = Rumqttd::start().await?;
         let upstream = rumqttd.addr;
         let (cloud, cloud_rx) = CloudLink::open(rumqttd.cloud_tx, rumqttd.cloud_rx).await?;
-        let listener = gateway::bind(&config.listen).await?;
-        let addr = listener
-            .local_addr()
-            .map_err(|source| BrokerError::Listen {
-                addr: upstream,
-                source,
-            })?;
         let shared = Arc::new(Shared {
             policy: config.policy,
             origins: Origins::default(),

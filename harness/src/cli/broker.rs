@@ -1,6 +1,11 @@
 //! `athil broker`: runs the impersonating cloud broker stand-alone, for boards whose own
 //! firmware drives the module, and logs each connection, refusal and packet on one line each
 //! until Ctrl-C.
+//!
+//! Secrets: a CONNECT's password is masked in the hex (`**` per byte), because OneNET's legacy
+//! login sends the device secret itself as the password. A refused Alibaba Cloud login's line
+//! does show the expected and the sent sign: comparing the two HMACs is how a hand-built
+//! CONNECT gets fixed (seed 002), and an HMAC does not reveal the DeviceSecret.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
