@@ -8,9 +8,13 @@ pub mod error;
 pub mod firmware;
 pub mod flavour;
 pub mod names;
+mod net;
+mod pty;
+mod runtime;
 
 pub use config::{
     AccessPoint, Faults, Flavour, JoinFailure, Password, Quirks, SimConfig, Station, Timing,
 };
 pub use error::{ConfigProblem, SimError};
 pub use names::{Lookup, NameMap, NameRule, Target};
+pub use runtime::{spawn, SimHandle};
