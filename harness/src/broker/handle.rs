@@ -150,8 +150,9 @@ impl BrokerHandle {
 
     /// Stops accepting, closes every device connection and the cloud link, and waits for
     /// them up to `within`. rumqttd itself cannot be stopped and idles until the process
-    /// exits (see `rumqttd.rs`).
-    pub async fn shutdown(self, within: Duration) -> Result<(), BrokerError> {
+    /// exits (see `rumqttd.rs`). Calling it again returns at once; afterwards `publish`
+    /// fails with [`BrokerError::ShutDown`].
+    pub async fn shutdown(&self, within: Duration) -> Result<(), BrokerError> {
         let deadline = tokio::time::Instant::now() + within;
         self.stop.send_replace(true);
         let tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner()).take();
@@ -175,5 +176,35 @@ impl BrokerHandle {
 impl Drop for BrokerHandle {
     fn drop(&mut self) {
         self.stop.send_replace(true);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The runner shares one handle between scenario tasks.
+    #[test]
+    fn handle_is_send_and_sync() {
+        fn shareable<T: Send + Sync + 'static>() {}
+        shareable::<BrokerHandle>();
+    }
+
+    #[tokio::test]
+    async fn shutdown_is_idempotent_and_stops_publishing() {
+        let broker = Broker::start(
+            BrokerConfig::new(DeviceRegistry::default()),
+            EventSink::discard(),
+        )
+        .await
+        .unwrap();
+        broker.shutdown(Duration::from_secs(3)).await.unwrap();
+        broker.shutdown(Duration::from_secs(3)).await.unwrap();
+        assert!(matches!(
+            broker.publish("/t", b"x", QoS::AtMostOnce),
+            Err(BrokerError::ShutDown)
+        ));
+        // The gateway no longer accepts.
+        assert!(tokio::net::TcpStream::connect(broker.addr()).await.is_err());
     }
 }
