@@ -48,9 +48,12 @@ async fn opens_a_device_path_with_settings_and_carries_bytes_both_ways() {
     assert!(matches!(&seen[0], RunEvent::SerialOut { bytes } if bytes == b"AT\r\n"));
     let inbound: Vec<u8> = seen
         .iter()
-        .filter_map(|e| match e {
-            RunEvent::SerialIn { bytes } => Some(bytes.clone()),
-            _ => None,
+        .filter_map(|e| {
+            if let RunEvent::SerialIn { bytes } = e {
+                Some(bytes.clone())
+            } else {
+                None
+            }
         })
         .flatten()
         .collect();

@@ -16,7 +16,8 @@ pub struct SocketChunk {
     pub bytes: Vec<u8>,
 }
 
-/// Every socket payload in `capture`, in order. Payload bytes are counted, never scanned, so
+/// Every socket payload in `capture`, in order. `capture` is what the module sent; the host's
+/// bytes must not be mixed in (a CIPSEND payload would read as text). Payload bytes are counted, never scanned, so
 /// CR, LF, 0x00 or `+IPD` inside them are data. A payload cut off by the end of the capture is
 /// returned with the bytes that are there, so a decoder can say it is truncated.
 pub fn extract_socket_payloads(capture: &[u8]) -> Vec<SocketChunk> {

@@ -51,6 +51,37 @@ fn busy_messages(#[case] bytes: &[u8], #[case] want: Busy) {
     assert_eq!(one_chunk(bytes), vec![AtEvent::Busy(want)]);
 }
 
+/// What the firmware prints, byte for byte (at-dialects.md §2.14, F1 = NonOS 1.7, F2 = ESP-AT
+/// 2.2.1), and how each reads.
+#[rstest]
+#[case::connect(b"CONNECT\r\n", AtEvent::Urc(Urc::Connect { link: None }))]
+#[case::id_connect(b"0,CONNECT\r\n", AtEvent::Urc(Urc::Connect { link: Some(0) }))]
+#[case::connect_fail(b"CONNECT FAIL\r\n", AtEvent::Urc(Urc::ConnectFail { link: None }))]
+#[case::id_connect_fail(b"3,CONNECT FAIL\r\n", AtEvent::Urc(Urc::ConnectFail { link: Some(3) }))]
+#[case::closed(b"CLOSED\r\n", AtEvent::Urc(Urc::Closed { link: None }))]
+#[case::id_closed(b"4,CLOSED\r\n", AtEvent::Urc(Urc::Closed { link: Some(4) }))]
+#[case::ready(b"\r\nready\r\n", AtEvent::Urc(Urc::Ready))]
+#[case::wifi_connected(b"WIFI CONNECTED\r\n", AtEvent::Urc(Urc::WifiConnected))]
+#[case::wifi_got_ip(b"WIFI GOT IP\r\n", AtEvent::Urc(Urc::WifiGotIp))]
+#[case::wifi_disconnect(b"WIFI DISCONNECT\r\n", AtEvent::Urc(Urc::WifiDisconnect))]
+#[case::recv(b"\r\nRecv 114 bytes\r\n", AtEvent::Urc(Urc::RecvBytes { count: 114 }))]
+#[case::restart(b"Will force to restart!!!\r\n", AtEvent::Urc(Urc::Reboot { line: "Will force to restart!!!".into() }))]
+#[case::already(b"ALREADY CONNECTED\r\n", line("ALREADY CONNECTED"))]
+#[case::not_valid(b"link is not valid\r\n", line("link is not valid"))]
+#[case::builded(b"link is builded\r\n", line("link is builded"))]
+#[case::no_ip(b"no ip\r\n", line("no ip"))]
+#[case::dns(b"DNS Fail\r\n", line("DNS Fail"))]
+#[case::unlink(b"UNLINK\r\n", line("UNLINK"))]
+#[case::cwjap(b"+CWJAP:3\r\n", line("+CWJAP:3"))]
+#[case::dhcp(b"DHCP TIMEOUT\r\n", line("DHCP TIMEOUT"))]
+#[case::status(b"STATUS:5\r\n", line("STATUS:5"))]
+#[case::quitt(b"\r\n+QUITT\r\n", line("+QUITT"))]
+#[case::err_code(b"ERR CODE:0x01090000\r\n", line("ERR CODE:0x01090000"))]
+#[case::gmr_old(b"AT+GMR\r\r\n", line("AT+GMR"))]
+fn firmware_literals(#[case] bytes: &[u8], #[case] want: AtEvent) {
+    assert_eq!(one_chunk(bytes), vec![want]);
+}
+
 #[test]
 fn busy_after_err_code_at_power_on() {
     // ESP-AT FAQ: the first command after power-on can get ERR CODE + busy p...

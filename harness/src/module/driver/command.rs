@@ -70,6 +70,10 @@ impl ModuleDriver {
             };
             match event {
                 AtEvent::Line(line) => lines.push(line),
+                // A data transfer's result arriving late (mbed-os #11544) ends no command.
+                AtEvent::Final(
+                    FinalResult::SendOk | FinalResult::SendFail | FinalResult::SendCanceled,
+                ) => {}
                 AtEvent::Final(result) if result.is_success() => {
                     return Ok(Response { lines, result })
                 }
@@ -104,7 +108,11 @@ impl ModuleDriver {
     pub async fn reset_and_sync(&mut self, deadline: Duration) -> Result<SyncReport, DriverError> {
         let until = Instant::now() + deadline;
         self.discard_pending()?;
+        // Whatever the module had open does not survive its reset.
         self.sockets.clear();
+        for state in self.links.values_mut() {
+            *state = super::LinkState::Closed;
+        }
         let reset = self.dialect.reset_command();
         self.send_line(reset).await?;
 

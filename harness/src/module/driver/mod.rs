@@ -50,7 +50,7 @@ pub struct DriverOptions {
     /// How long to wait for the ready line after a reset before syncing anyway (`ready` can be
     /// missed; the sync loop is what proves the module answers).
     pub ready_wait: Duration,
-    /// How many recent serial bytes (both directions) [`ModuleDriver::last_serial`] keeps.
+    /// How many of the module's most recent bytes [`ModuleDriver::last_serial`] keeps.
     pub recent_bytes: usize,
 }
 
@@ -144,7 +144,9 @@ impl ModuleDriver {
         &mut self.transport
     }
 
-    /// The most recent serial bytes in both directions, oldest first, for failure messages.
+    /// The most recent bytes the module sent, oldest first, for failure messages. Only the
+    /// module's side: mixed with the host's bytes they could not be told apart (the event
+    /// stream has both directions, each marked).
     pub fn last_serial(&self) -> Vec<u8> {
         self.recent.iter().copied().collect()
     }
@@ -188,7 +190,6 @@ impl ModuleDriver {
 
     /// Writes bytes exactly as given (data after a prompt, raw-replay steps).
     pub async fn write_raw(&mut self, bytes: &[u8]) -> Result<(), DriverError> {
-        self.remember(bytes);
         self.transport.write(bytes).await?;
         Ok(())
     }

@@ -16,7 +16,9 @@ impl ModuleDriver {
     /// Sends `bytes` on `link` (`None` in single-connection mode) through the dialect's send
     /// command, in pieces of at most the dialect's maximum. For each piece: the command, the
     /// prompt (`OK` before it is accepted, `busy` makes it retry), exactly the bytes, then
-    /// `SEND OK` (a `Recv <n> bytes` on the way must count every byte). Fails on `SEND FAIL`,
+    /// `SEND OK` (a `Recv <n> bytes` on the way must count every byte; it is checked, not
+    /// required, since Quectel never prints it and Air601's habit is unconfirmed). Fails on
+    /// `SEND FAIL`,
     /// `ERROR`, a `CLOSED` of this link, a restart, or the deadline. Afterwards `link` is the
     /// default link for reading.
     pub async fn send_data(
@@ -62,8 +64,14 @@ impl ModuleDriver {
             };
             match event {
                 AtEvent::Prompt => break,
-                // ESP prints OK, then the prompt.
-                AtEvent::Final(FinalResult::Ok) => {}
+                // ESP prints OK, then the prompt. A previous transfer's late result is not an
+                // answer to this command.
+                AtEvent::Final(
+                    FinalResult::Ok
+                    | FinalResult::SendOk
+                    | FinalResult::SendFail
+                    | FinalResult::SendCanceled,
+                ) => {}
                 AtEvent::Final(result) => {
                     return Err(DriverError::Rejected {
                         command: cmd,
