@@ -215,10 +215,15 @@ impl ModuleDriver {
         for located in feed.events {
             match &located.event {
                 AtEvent::SocketData { link, bytes } => {
+                    let key = link_key(*link);
                     self.sockets
-                        .entry(link_key(*link))
+                        .entry(key)
                         .or_default()
                         .extend(bytes.iter().copied());
+                    // Data proves the link is up even when its opening was announced in a
+                    // form not tracked here (`+LINK_CONN` with AT+SYSMSG); a later CLOSED in
+                    // the same chunk still closes it.
+                    self.links.insert(key, LinkState::Open);
                     continue;
                 }
                 AtEvent::Urc(urc) => self.note_urc(urc.clone()),
