@@ -1,6 +1,16 @@
 //! The virtual module: an ESP8266 AT firmware emulator that meets the harness only over a
-//! pseudo-terminal, exactly as hardware would. [`firmware::Firmware`] is the sans-IO command
-//! interpreter; the rest wires it to a real pty and real loopback TCP.
+//! pseudo-terminal, exactly as hardware would. [`spawn`] starts one and returns a
+//! [`SimHandle`]; open [`SimHandle::device_path`] with `serialport` like any device.
+//!
+//! Layout: [`firmware`] is the sans-IO command interpreter (bytes and socket events in, bytes
+//! and socket actions out), [`flavour`] holds the bytes that differ between NonOS AT 1.7 and
+//! ESP-AT 2.2, [`names`] stands in for DNS (loopback only), [`boot`] renders the 74880-baud
+//! boot banner as a host at the AT rate sees it; `pty`, `net` and `runtime` wire the firmware
+//! to a real pty and real TCP on plain threads, so it does not depend on any async runtime.
+//!
+//! Like a real serial line, bytes the module prints while the host has the port closed wait
+//! in the pty (the module keeps the slave open so reopening always works): clear the input
+//! buffer after opening, as with hardware.
 
 pub mod boot;
 pub mod config;
@@ -16,5 +26,5 @@ pub use config::{
     AccessPoint, Faults, Flavour, JoinFailure, Password, Quirks, SimConfig, Station, Timing,
 };
 pub use error::{ConfigProblem, SimError};
-pub use names::{Lookup, NameMap, NameRule, Target};
+pub use names::{Lookup, NameMap, NameRule, Target, CLOUD_HOSTS};
 pub use runtime::{spawn, SimHandle};

@@ -82,7 +82,29 @@ impl Default for NameMap {
     }
 }
 
+/// The cloud endpoints the seeds and the platforms' docs use (`aliyun-onenet.md` §1.3, §2):
+/// Alibaba Cloud's legacy and instance hosts, OneNET's MQTT hosts and its published IPs.
+pub const CLOUD_HOSTS: &[&str] = &[
+    "*.iot-as-mqtt.*.aliyuncs.com",
+    "iot-*.mqtt.iothub.aliyuncs.com",
+    "mqtts.heclouds.com",
+    "mqtt.heclouds.com",
+    "studio-mqtt.heclouds.com",
+    "183.230.40.39",
+    "183.230.40.16",
+];
+
 impl NameMap {
+    /// Every [`CLOUD_HOSTS`] entry to `gateway` (port included), then `localhost`: what a run
+    /// against the local broker gateway needs.
+    pub fn cloud(gateway: SocketAddr) -> NameMap {
+        let mut map = NameMap::default();
+        for host in CLOUD_HOSTS.iter().rev() {
+            map.prepend(host, Target::Socket(gateway));
+        }
+        map
+    }
+
     /// Adds a rule in front of the others, so it wins over the defaults.
     pub fn prepend(&mut self, host: &str, to: Target) {
         self.rules.insert(
@@ -204,6 +226,26 @@ mod tests {
     #[case("iot-.mqtt.iothub.aliyuncs.com", 1883, Lookup::NotFound)]
     fn resolves(#[case] host: &str, #[case] port: u16, #[case] expected: Lookup) {
         assert_eq!(lab_map().resolve(host, port), expected);
+    }
+
+    #[test]
+    fn the_cloud_map_sends_every_platform_host_to_the_gateway() {
+        let gateway: SocketAddr = "127.0.0.9:1883".parse().unwrap();
+        let map = NameMap::cloud(gateway);
+        assert!(map.problems().is_empty());
+        for host in [
+            "a1b2c3.iot-as-mqtt.cn-shanghai.aliyuncs.com",
+            "iot-06z00abc.mqtt.iothub.aliyuncs.com",
+            "mqtts.heclouds.com",
+            "183.230.40.39",
+        ] {
+            assert_eq!(map.resolve(host, 6002), Lookup::Found(gateway), "{host}");
+        }
+        assert_eq!(
+            map.resolve("localhost", 80),
+            Lookup::Found("127.0.0.1:80".parse().unwrap())
+        );
+        assert_eq!(map.resolve("example.com", 80), Lookup::NotFound);
     }
 
     #[test]

@@ -52,7 +52,8 @@ impl Net {
             let _ = events.send(CoreEvent::Net(NetEvent::ConnectFailed { socket }));
             return;
         }
-        self.spawn("sim-connect", move || {
+        let failed = events.clone();
+        let started = self.spawn("sim-connect", move || {
             let event = match TcpStream::connect_timeout(&addr, timeout.max(POLL)) {
                 Ok(stream) => CoreEvent::Opened { socket, stream },
                 Err(e) => {
@@ -62,6 +63,10 @@ impl Net {
             };
             let _ = events.send(event);
         });
+        if !started {
+            // The firmware waits for exactly one answer; never leave it busy forever.
+            let _ = failed.send(CoreEvent::Net(NetEvent::ConnectFailed { socket }));
+        }
     }
 
     /// Takes over a connected stream and starts its reader; returns the firmware's view of it
@@ -77,9 +82,12 @@ impl Net {
         let stop = Arc::new(AtomicBool::new(false));
         let events = self.events.clone();
         let flag = Arc::clone(&stop);
-        self.spawn("sim-tcp-rx", move || {
+        if !self.spawn("sim-tcp-rx", move || {
             read_loop(socket, reader, &flag, &events)
-        });
+        }) {
+            let _ = stream.shutdown(Shutdown::Both);
+            return NetEvent::ConnectFailed { socket };
+        }
         self.sockets.insert(socket, Socket { stream, stop });
         NetEvent::Connected {
             socket,
@@ -99,7 +107,8 @@ impl Net {
             let _ = events.send(CoreEvent::Net(NetEvent::SendFailed { socket }));
             return;
         };
-        self.spawn("sim-tcp-tx", move || {
+        let failed = events.clone();
+        let started = self.spawn("sim-tcp-tx", move || {
             let event = match stream.write_all(&data).and_then(|()| stream.flush()) {
                 Ok(()) => NetEvent::Sent { socket },
                 Err(e) => {
@@ -109,6 +118,9 @@ impl Net {
             };
             let _ = events.send(CoreEvent::Net(event));
         });
+        if !started {
+            let _ = failed.send(CoreEvent::Net(NetEvent::SendFailed { socket }));
+        }
     }
 
     /// Closes the socket (FIN to the peer); its reader stops on its own.
@@ -131,13 +143,20 @@ impl Net {
         }
     }
 
-    fn spawn(&mut self, name: &str, work: impl FnOnce() + Send + 'static) {
+    /// Starts a worker; false (and logged) if the system refused a thread.
+    fn spawn(&mut self, name: &str, work: impl FnOnce() + Send + 'static) -> bool {
         match std::thread::Builder::new()
             .name(name.to_string())
             .spawn(work)
         {
-            Ok(handle) => self.threads.push(handle),
-            Err(e) => tracing::error!("sim: failed to start a {name} thread: {e}"),
+            Ok(handle) => {
+                self.threads.push(handle);
+                true
+            }
+            Err(e) => {
+                tracing::error!("sim: failed to start a {name} thread: {e}");
+                false
+            }
         }
     }
 }

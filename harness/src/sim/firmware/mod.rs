@@ -9,6 +9,7 @@ mod line;
 mod recv;
 mod send;
 mod state;
+mod station;
 mod tcpip;
 mod wifi;
 
@@ -16,6 +17,8 @@ mod wifi;
 mod testbench;
 #[cfg(test)]
 mod tests_basic;
+#[cfg(test)]
+mod tests_links;
 #[cfg(test)]
 mod tests_tcp;
 

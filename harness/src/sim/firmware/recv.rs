@@ -90,9 +90,12 @@ impl Firmware {
         let (Some(id), Some(max)) = (id, max) else {
             return self.error();
         };
+        if p.len() != arity {
+            return self.error();
+        }
         let id = id as usize;
         let flavour = self.flavour;
-        let Some(link) = self.session.links[id].as_mut().filter(|_| p.len() == arity) else {
+        let Some(link) = self.session.links[id].as_mut() else {
             return self.fail(b"link is not valid\r\n");
         };
         if link.buffer.is_empty() {
