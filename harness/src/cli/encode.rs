@@ -37,7 +37,7 @@ pub enum Format {
 #[derive(Debug, clap::Subcommand)]
 pub enum PacketArgs {
     /// Client to server: open an MQTT session.
-    Connect(ConnectArgs),
+    Connect(Box<ConnectArgs>),
     /// Server to client: accept or refuse a CONNECT.
     Connack(ConnackArgs),
     /// Either way: an application message.
@@ -203,7 +203,7 @@ pub fn run(args: Args) -> ExitCode {
 /// The packet the flags describe; `Err` reads after "failed to".
 fn build(args: PacketArgs) -> Result<Packet, String> {
     Ok(match args {
-        PacketArgs::Connect(a) => Packet::Connect(connect(a)?),
+        PacketArgs::Connect(a) => Packet::Connect(connect(*a)?),
         PacketArgs::Connack(a) => Packet::Connack(Connack {
             session_present: a.session_present,
             return_code: a.return_code,

@@ -7,6 +7,7 @@
 //! remaining length was miscounted (seed 002 wrote `94 01` for 152), so they are reported as
 //! extra bytes of the packet before, with the length that would have covered them.
 
+use crate::mqtt::decode::reader::n_bytes;
 use crate::mqtt::decode::{dissect_at, Diagnostic, PacketDissection, Severity};
 use crate::mqtt::framer::header;
 use crate::mqtt::hex::to_hex;
@@ -108,17 +109,21 @@ pub fn dissect(data: &[u8]) -> Dissection {
                 let mut m = if next == data.len() {
                     format!(
                         "remaining length of the {p_type} at offset {p_offset} says {rl} but \
-                         {covering} bytes follow: {} extra bytes ({}) at offset {pos} start no \
-                         packet",
-                        extra.len(),
-                        preview(extra)
+                         {covering} bytes follow: {} ({}) at offset {pos} {} no packet",
+                        match extra.len() {
+                            1 => "1 extra byte".to_string(),
+                            n => format!("{n} extra bytes"),
+                        },
+                        preview(extra),
+                        start_verb(extra.len())
                     )
                 } else {
                     format!(
-                        "{} bytes ({}) at offset {pos}, between the {p_type} at offset \
-                         {p_offset} and the next packet at offset {next}, start no packet",
-                        extra.len(),
-                        preview(extra)
+                        "{} ({}) at offset {pos}, between the {p_type} at offset {p_offset} \
+                         and the next packet at offset {next}, {} no packet",
+                        n_bytes(extra.len()),
+                        preview(extra),
+                        start_verb(extra.len())
                     )
                 };
                 if let Ok(enc) = encode_remaining_length(covering) {
@@ -131,9 +136,10 @@ pub fn dissect(data: &[u8]) -> Dissection {
                 m
             }
             _ => format!(
-                "{} bytes ({}) at offset {pos} are not an MQTT packet: {why_not}",
-                extra.len(),
-                preview(extra)
+                "{} ({}) at offset {pos} {} not an MQTT packet: {why_not}",
+                n_bytes(extra.len()),
+                preview(extra),
+                if extra.len() == 1 { "is" } else { "are" }
             ),
         };
         if previous.is_some() && extra.iter().all(|b| matches!(b, b'\r' | b'\n')) {
@@ -172,6 +178,14 @@ fn header_len(data: &[u8], offset: usize) -> usize {
     match header(&data[offset..]) {
         Ok(Some((len, _))) => len,
         _ => 1,
+    }
+}
+
+fn start_verb(n: usize) -> &'static str {
+    if n == 1 {
+        "starts"
+    } else {
+        "start"
     }
 }
 

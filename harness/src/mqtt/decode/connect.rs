@@ -3,8 +3,7 @@
 
 use serde_json::{json, Value};
 
-use super::reader::ignore_nul;
-use super::reader::Reader;
+use super::reader::{ignore_nul, Reader};
 use crate::mqtt::packet::{Connack, Connect, Packet, QoS, Will};
 use crate::mqtt::topic::check_topic_name;
 

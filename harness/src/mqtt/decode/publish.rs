@@ -4,8 +4,7 @@
 
 use serde_json::Value;
 
-use super::reader::ignore_nul;
-use super::reader::Reader;
+use super::reader::{ignore_nul, Reader};
 use crate::mqtt::hex::to_hex;
 use crate::mqtt::packet::{Packet, Publish, QoS};
 use crate::mqtt::topic::check_topic_name;

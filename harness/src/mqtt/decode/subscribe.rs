@@ -4,8 +4,7 @@
 
 use serde_json::{json, Value};
 
-use super::reader::ignore_nul;
-use super::reader::{n_bytes, preview, Reader};
+use super::reader::{ignore_nul, n_bytes, preview, Reader};
 use crate::mqtt::packet::{
     Packet, PacketType, QoS, Suback, Subscribe, SubscribeFilter, Unsubscribe,
 };

@@ -1,7 +1,8 @@
 //! The `athil decode --format json` shape, which other tools parse:
 //! `{"valid", "packets": [{"offset", "length", "type", "fields"}], "diagnostics": [{"offset",
-//! "severity", "message"}]}`. Field names per packet type are documented in `docs/decode.md`
-//! and fixed by the tests in `harness/tests/cli_decode.rs`.
+//! "severity", "message"}]}`. The per-type field names are filled in by the decoders
+//! (`decode/*.rs`, `Reader::set`) and fixed by `harness/tests/cli_decode.rs` and
+//! `harness/tests/mqtt_fixtures.rs`.
 
 use serde_json::{json, Value};
 
