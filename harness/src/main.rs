@@ -5,9 +5,11 @@ use tracing_subscriber::EnvFilter;
 
 fn main() -> std::process::ExitCode {
     let cli = athil::cli::Cli::parse();
+    // rumqttd logs its own internals (a client that left, a router detail) at error level;
+    // they are not the lab engineer's business unless asked for with -vv.
     let default = match cli.verbose {
-        0 => "warn",
-        1 => "info",
+        0 => "warn,rumqttd=off",
+        1 => "info,rumqttd=warn",
         2 => "debug",
         _ => "trace",
     };

@@ -33,7 +33,9 @@ pub enum Outcome {
     Passed,
     Failed(Failure),
     /// Not run because the run was interrupted or an earlier fatal error stopped it.
-    Skipped { reason: String },
+    Skipped {
+        reason: String,
+    },
 }
 
 impl Outcome {

@@ -1,6 +1,16 @@
 //! The executor: runs validated scenarios against a module and the broker, emitting
 //! [`RunEvent`]s that reports consume. It never prints.
 
+pub mod compare;
 pub mod event;
+pub mod executor;
+pub mod rig;
+pub mod step;
+pub mod target;
+pub mod values;
 
 pub use event::*;
+pub use executor::{Executor, Totals, SYNC_DEADLINE};
+pub use rig::{Rig, RigError, Wifi};
+pub use target::{virtual_overrides, ModuleTarget, VirtualOverrides};
+pub use values::Values;

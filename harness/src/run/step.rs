@@ -1,0 +1,433 @@
+//! Running one scenario step against the module and the broker. Every wait here has the step's
+//! deadline; a failure comes back as a [`StepError`] the executor turns into a report's
+//! [`Failure`](super::Failure).
+
+use std::time::{Duration, Instant};
+
+use crate::broker::{BrokerHandle, SeenDirection};
+use crate::cloud::{Device, DeviceSecret};
+use crate::module::{DriverError, ModuleDriver};
+use crate::mqtt::{
+    decode, encode, hex::to_hex, Connect, Packet, Publish, Subscribe, SubscribeFilter, Unsubscribe,
+};
+use crate::scenario::{
+    Action, BrokerRefused, BrokerSaw, ConnectSpec, Matcher, MqttExpect, MqttSend, Step,
+    TemplateError,
+};
+
+use super::compare::{compare_received, compare_seen, seen_type, Comparison};
+use super::event::FailureKind;
+use super::values::{credentials, Values, DEFAULT_KEEPALIVE};
+
+/// Why a step failed, before the executor adds the step's label and the last serial bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepError {
+    pub message: String,
+    pub kind: FailureKind,
+    pub expected: String,
+    pub actual: String,
+}
+
+impl StepError {
+    fn other(message: impl Into<String>) -> StepError {
+        StepError {
+            message: message.into(),
+            kind: FailureKind::Other,
+            expected: String::new(),
+            actual: String::new(),
+        }
+    }
+}
+
+impl From<TemplateError> for StepError {
+    fn from(e: TemplateError) -> StepError {
+        StepError::other(format!("fill in the step's template: {e}"))
+    }
+}
+
+impl From<DriverError> for StepError {
+    fn from(e: DriverError) -> StepError {
+        let kind = if e.is_timeout() {
+            FailureKind::Timeout
+        } else {
+            FailureKind::Other
+        };
+        StepError {
+            message: e.to_string(),
+            kind,
+            expected: String::new(),
+            actual: String::new(),
+        }
+    }
+}
+
+/// What a step may touch.
+pub struct StepContext<'a> {
+    pub driver: &'a mut ModuleDriver,
+    pub broker: &'a BrokerHandle,
+    pub values: &'a Values,
+    pub device: Option<&'a Device>,
+}
+
+impl StepContext<'_> {
+    fn lookup(&self) -> impl Fn(&str) -> Option<String> + '_ {
+        |key: &str| self.values.lookup(key)
+    }
+
+    /// Runs `step` to its end or its deadline.
+    pub async fn run(&mut self, step: &Step) -> Result<(), StepError> {
+        let t = step.timeout;
+        match &step.action {
+            Action::Send { line, expect } => {
+                let line = line.render(&self.lookup())?;
+                self.driver.send_line(&line).await?;
+                self.then_expect(expect.as_ref(), t).await
+            }
+            Action::Write { bytes, expect } => {
+                self.driver.write_raw(bytes).await?;
+                self.then_expect(expect.as_ref(), t).await
+            }
+            Action::Expect(m) => self.expect_text(m, t).await,
+            Action::ExpectNot { matcher, window } => self.expect_absent(matcher, *window).await,
+            Action::Receive(bytes) => self.receive(bytes, t).await,
+            Action::Mqtt(send) => {
+                let packet = self.build(send)?;
+                let bytes = encode(&packet).map_err(|e| {
+                    StepError::other(format!("encode the {}: {e}", packet.packet_type()))
+                })?;
+                self.driver.send_data(None, &bytes, t).await?;
+                Ok(())
+            }
+            Action::ReceiveMqtt(expect) => self.receive_mqtt(expect, t).await,
+            Action::BrokerSaw(saw) => self.broker_saw(saw, t).await,
+            Action::BrokerRefused(r) => self.broker_refused(r, t).await,
+            Action::CloudPublish(p) => {
+                let topic = p.topic.render(&self.lookup())?;
+                let payload = p.payload.render(&self.lookup())?;
+                self.broker
+                    .publish(&topic, &payload, p.qos)
+                    .map_err(|e| StepError::other(format!("publish from the cloud: {e}")))
+            }
+            Action::Wait(d) => {
+                tokio::time::sleep(*d).await;
+                Ok(())
+            }
+        }
+    }
+
+    async fn then_expect(&mut self, m: Option<&Matcher>, t: Duration) -> Result<(), StepError> {
+        match m {
+            Some(m) => self.expect_text(m, t).await,
+            None => Ok(()),
+        }
+    }
+
+    async fn expect_text(&mut self, m: &Matcher, t: Duration) -> Result<(), StepError> {
+        let tm = m.render(&self.lookup())?;
+        let what = describe(m);
+        match self.driver.wait_text(&what, |text| tm.find(text), t).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_timeout() => Err(StepError {
+                message: format!("{what} did not appear on the serial line within {t:?}"),
+                kind: FailureKind::Text,
+                expected: what,
+                actual: self.driver.pending_text(),
+            }),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn expect_absent(&mut self, m: &Matcher, window: Duration) -> Result<(), StepError> {
+        let tm = m.render(&self.lookup())?;
+        let what = describe(m);
+        match self
+            .driver
+            .expect_absent(&what, |text| tm.find(text), window)
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(DriverError::Appeared { found, .. }) => Err(StepError {
+                message: format!("{what} appeared on the serial line, which it must not"),
+                kind: FailureKind::Text,
+                expected: format!("no {what} for {window:?}"),
+                actual: String::from_utf8_lossy(&found).into_owned(),
+            }),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn receive(&mut self, want: &[u8], t: Duration) -> Result<(), StepError> {
+        let got = match self.driver.read_socket(want.len(), t).await {
+            Ok(b) => b,
+            Err(e) => {
+                let pending = self.driver.socket_pending(None);
+                let mut err = StepError::from(e);
+                err.kind = FailureKind::Bytes;
+                err.expected = to_hex(want);
+                err.actual = format!("({pending} of {} bytes arrived)", want.len());
+                return Err(err);
+            }
+        };
+        if got == want {
+            return Ok(());
+        }
+        let at = got.iter().zip(want).position(|(g, w)| g != w).unwrap_or(0);
+        Err(StepError {
+            message: format!(
+                "socket bytes differ at byte {at}: expected {:02X}, got {:02X}",
+                want[at], got[at]
+            ),
+            kind: FailureKind::Bytes,
+            expected: to_hex(want),
+            actual: to_hex(&got),
+        })
+    }
+
+    async fn receive_mqtt(&mut self, expect: &MqttExpect, t: Duration) -> Result<(), StepError> {
+        let bytes = self.driver.read_mqtt_packet(t).await?;
+        let packet = match decode(&bytes) {
+            Ok((p, _)) => p,
+            Err(e) => {
+                return Err(StepError {
+                    message: format!("the module received a malformed MQTT packet: {e}"),
+                    kind: FailureKind::Bytes,
+                    expected: String::new(),
+                    actual: to_hex(&bytes),
+                })
+            }
+        };
+        let c = compare_received(expect, &packet, &self.lookup())?;
+        mismatch(&c, "received packet", &bytes)
+    }
+
+    async fn broker_saw(&mut self, saw: &BrokerSaw, t: Duration) -> Result<(), StepError> {
+        let client_id = match &saw.client_id {
+            Some(tpl) => tpl.render(&self.lookup())?,
+            None => self.values.client_id().unwrap_or_default().to_owned(),
+        };
+        let lookup = self.lookup();
+        // Check the templates once now, so a bad one is reported as such, not as "not seen".
+        let probe = Packet::Pingreq;
+        compare_seen(&saw.packet, &probe, &lookup)?;
+        let wanted = |p: &crate::broker::SeenPacket| {
+            p.direction == SeenDirection::FromDevice
+                && p.client_id.as_deref() == Some(client_id.as_str())
+                && compare_seen(&saw.packet, &p.packet, &lookup).is_ok_and(|c| c.matches())
+        };
+        match self.broker.wait_seen(wanted, Instant::now() + t).await {
+            Ok(_) => Ok(()),
+            Err(_) => {
+                let from_device: Vec<_> = self
+                    .broker
+                    .seen()
+                    .into_iter()
+                    .filter(|p| {
+                        p.direction == SeenDirection::FromDevice
+                            && p.client_id.as_deref() == Some(client_id.as_str())
+                    })
+                    .collect();
+                // The closest packet of the right type explains best what differed.
+                let closest = from_device.iter().rev().find_map(|p| {
+                    compare_seen(&saw.packet, &p.packet, &lookup)
+                        .ok()
+                        .filter(|c| c.rows.first().is_some_and(|r| r.expected == r.actual))
+                });
+                let listed = from_device
+                    .iter()
+                    .map(|p| p.packet.packet_type().name())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let message = format!(
+                    "the broker did not see the expected packet from `{client_id}` within {t:?} (it saw: {})",
+                    if listed.is_empty() { "nothing" } else { &listed }
+                );
+                Err(match closest {
+                    Some(c) => StepError {
+                        message,
+                        kind: FailureKind::Fields,
+                        expected: c.expected_text(),
+                        actual: c.actual_text(),
+                    },
+                    None => StepError {
+                        message,
+                        kind: FailureKind::Timeout,
+                        expected: seen_type(&saw.packet).to_owned(),
+                        actual: listed,
+                    },
+                })
+            }
+        }
+    }
+
+    async fn broker_refused(&mut self, r: &BrokerRefused, t: Duration) -> Result<(), StepError> {
+        let client_id = match &r.client_id {
+            Some(tpl) => tpl.render(&self.lookup())?,
+            None => self.values.client_id().unwrap_or_default().to_owned(),
+        };
+        let until = Instant::now() + t;
+        loop {
+            let refusals = self.broker.refusals();
+            let mine: Vec<_> = refusals
+                .iter()
+                .filter(|x| x.client_id == client_id)
+                .collect();
+            let hit = mine.iter().find(|x| {
+                r.code.is_none_or(|c| c == x.code)
+                    && r.reason
+                        .as_ref()
+                        .is_none_or(|s| x.reason.to_string().contains(s.as_str()))
+            });
+            if hit.is_some() {
+                return Ok(());
+            }
+            if Instant::now() >= until {
+                let expected = format!(
+                    "refusal of `{client_id}`{}{}",
+                    r.code
+                        .map(|c| format!(" with code {c}"))
+                        .unwrap_or_default(),
+                    r.reason
+                        .as_ref()
+                        .map(|s| format!(" because of `{s}`"))
+                        .unwrap_or_default()
+                );
+                let actual = if mine.is_empty() {
+                    "no refusal".to_owned()
+                } else {
+                    mine.iter()
+                        .map(|x| format!("code {}: {}", x.code, x.reason))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                };
+                return Err(StepError {
+                    message: format!(
+                        "the broker did not refuse `{client_id}` as expected within {t:?}"
+                    ),
+                    kind: FailureKind::Fields,
+                    expected,
+                    actual,
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The packet an `mqtt:` step sends.
+    fn build(&self, send: &MqttSend) -> Result<Packet, StepError> {
+        let lookup = self.lookup();
+        Ok(match send {
+            MqttSend::Connect(spec) => Packet::Connect(self.build_connect(spec)?),
+            MqttSend::Publish(p) => Packet::Publish(Publish {
+                dup: p.dup,
+                qos: p.qos,
+                retain: p.retain,
+                topic: p.topic.render(&lookup)?,
+                packet_id: p.packet_id,
+                payload: p.payload.render(&lookup)?,
+            }),
+            MqttSend::Subscribe { packet_id, filters } => Packet::Subscribe(Subscribe {
+                packet_id: *packet_id,
+                filters: filters
+                    .iter()
+                    .map(|f| {
+                        Ok(SubscribeFilter {
+                            filter: f.filter.render(&lookup)?,
+                            qos: f.qos,
+                        })
+                    })
+                    .collect::<Result<_, TemplateError>>()?,
+            }),
+            MqttSend::Unsubscribe { packet_id, filters } => Packet::Unsubscribe(Unsubscribe {
+                packet_id: *packet_id,
+                filters: filters
+                    .iter()
+                    .map(|f| f.render(&lookup))
+                    .collect::<Result<_, _>>()?,
+            }),
+            MqttSend::Puback { packet_id } => Packet::Puback {
+                packet_id: *packet_id,
+            },
+            MqttSend::Pubrec { packet_id } => Packet::Pubrec {
+                packet_id: *packet_id,
+            },
+            MqttSend::Pubrel { packet_id } => Packet::Pubrel {
+                packet_id: *packet_id,
+            },
+            MqttSend::Pubcomp { packet_id } => Packet::Pubcomp {
+                packet_id: *packet_id,
+            },
+            MqttSend::Pingreq => Packet::Pingreq,
+            MqttSend::Disconnect => Packet::Disconnect,
+        })
+    }
+
+    /// A CONNECT from the device fixture's credentials with the step's overrides.
+    fn build_connect(&self, spec: &ConnectSpec) -> Result<Connect, StepError> {
+        let lookup = self.lookup();
+        let keepalive = spec.keepalive.unwrap_or(DEFAULT_KEEPALIVE);
+        let mut connect = match (&spec.secret, self.device) {
+            (Some(secret), Some(device)) => {
+                let secret = DeviceSecret::new(secret.render(&lookup)?);
+                credentials(device, &secret)
+                    .map_err(|e| StepError::other(e.to_string()))?
+                    .to_connect(keepalive)
+            }
+            _ => {
+                let mut c = Connect::new(
+                    self.values.client_id().unwrap_or_default().to_owned(),
+                    keepalive,
+                );
+                c.username = self.values.lookup("device.username");
+                c.password = self
+                    .values
+                    .lookup("device.password")
+                    .map(String::into_bytes);
+                c
+            }
+        };
+        if let Some(t) = &spec.client_id {
+            connect.client_id = t.render(&lookup)?;
+        }
+        if let Some(t) = &spec.username {
+            connect.username = Some(t.render(&lookup)?);
+        }
+        if let Some(t) = &spec.password {
+            connect.password = Some(t.render(&lookup)?.into_bytes());
+        }
+        if let Some(c) = spec.clean_session {
+            connect.clean_session = c;
+        }
+        if let Some(level) = spec.protocol_level {
+            connect.protocol_level = level;
+            if level == 3 {
+                connect.protocol_name = "MQIsdp".into();
+            }
+        }
+        Ok(connect)
+    }
+}
+
+fn mismatch(c: &Comparison, what: &str, bytes: &[u8]) -> Result<(), StepError> {
+    match &c.first_mismatch {
+        None => Ok(()),
+        Some(first) => Err(StepError {
+            message: format!("{what} differs: {first} (bytes: {})", to_hex(bytes)),
+            kind: FailureKind::Fields,
+            expected: c.expected_text(),
+            actual: c.actual_text(),
+        }),
+    }
+}
+
+/// A matcher as a phrase: "`SEND OK`", "line `OK`", "/regex/", "`CONNECT` then `OK`".
+pub fn describe(m: &Matcher) -> String {
+    let list = |ms: &[Matcher], sep: &str| ms.iter().map(describe).collect::<Vec<_>>().join(sep);
+    match m {
+        Matcher::Contains(t) => format!("`{}`", t.source()),
+        Matcher::Line(t) => format!("line `{}`", t.source()),
+        Matcher::Regex(p) => format!("/{}/", p.0.as_str()),
+        Matcher::InOrder(ms) => list(ms, " then "),
+        Matcher::AllOf(ms) => format!("all of ({})", list(ms, ", ")),
+        Matcher::AnyOf(ms) => format!("any of ({})", list(ms, ", ")),
+    }
+}
