@@ -109,13 +109,17 @@ impl Session {
                         steps.push(Step::FromDevice(packet.clone()));
                         self.on_device_packet(packet, raw, cx, &mut steps);
                     }
-                    Err(e) => self.close_with(
-                        &mut steps,
-                        format!(
-                            "the packet at uplink offset {at} is malformed ({e}); closing, as the \
-                             cloud drops such a link"
-                        ),
-                    ),
+                    Err(e) => {
+                        let what = describe_raw(&raw);
+                        let problem_at = at + e.offset(raw.len());
+                        self.close_with(
+                            &mut steps,
+                            format!(
+                                "the {what} at uplink offset {at} is malformed at offset \
+                                 {problem_at} ({e}); closing, as the cloud drops such a link"
+                            ),
+                        )
+                    }
                 },
             }
         }
@@ -363,6 +367,13 @@ impl Session {
             ),
         }
     }
+}
+
+/// "CONNECT", "PUBLISH", … for a framed packet's first byte (framing guarantees a valid type).
+fn describe_raw(raw: &[u8]) -> &'static str {
+    raw.first()
+        .and_then(|b| crate::mqtt::PacketType::from_nibble(b >> 4))
+        .map_or("packet", |t| t.name())
 }
 
 /// The CONNECT rumqttd gets: MQTT 3.1.1, the device's session flag, keepalive and will, under
