@@ -120,8 +120,7 @@ fn an_unknown_device_lists_the_known_ones() {
     assert_eq!(e[0].kind, ErrorKind::Device);
     assert_eq!(
         e[0].to_string(),
-        "t.yaml:2:9: unknown device `aliyun/devce2`; known devices are `aliyun/Air601`, \
-         `aliyun/device2`; did you mean `aliyun/device2`?"
+        "t.yaml:2:9: unknown device `aliyun/devce2`; did you mean `aliyun/device2`?"
     );
 }
 
@@ -253,8 +252,7 @@ fn every_problem_of_a_file_is_reported_in_file_order() {
     assert_eq!(
         shown(text),
         vec![
-            "t.yaml:2:9: unknown device `aliyun/devce2`; known devices are `aliyun/Air601`, \
-             `aliyun/device2`; did you mean `aliyun/device2`?",
+            "t.yaml:2:9: unknown device `aliyun/devce2`; did you mean `aliyun/device2`?",
             "t.yaml:4:16: expected hex bytes: `0G` is not hex: 'G' is not a hex digit",
             "t.yaml:5:5: unknown step kind `sned`; a step is one of `send`, `write`, `expect`, \
              `expect_not`, `receive`, `mqtt`, `receive_mqtt`, `broker_saw`, `broker_refused`, \

@@ -33,6 +33,12 @@ pub enum Var {
     Device(DeviceField),
     /// `{{env.NAME}}`: an environment variable. Always a secret: reports redact its value.
     Env(String),
+    /// `{{wifi.ssid}}`: the network the rig's module joins (the virtual module's lab network
+    /// when there is no rig).
+    WifiSsid,
+    /// `{{wifi.password}}`: its password, from the rig's environment variable or file. A
+    /// secret: reports redact it.
+    WifiPassword,
 }
 
 /// The device fixture values a template can use (the DeviceSecret is deliberately not one).
@@ -71,12 +77,14 @@ impl Var {
                 format!("device.{name}")
             }
             Var::Env(name) => format!("env.{name}"),
+            Var::WifiSsid => "wifi.ssid".into(),
+            Var::WifiPassword => "wifi.password".into(),
         }
     }
 
     /// Values from the environment are secrets (Wi-Fi passwords, real DeviceSecrets).
     pub fn is_secret(&self) -> bool {
-        matches!(self, Var::Env(_))
+        matches!(self, Var::Env(_) | Var::WifiPassword)
     }
 }
 
@@ -247,7 +255,7 @@ pub(crate) fn parse(text: &str, scope: &VarScope<'_>) -> Result<Template, Vec<Te
     }
 }
 
-const NAMESPACES: &[&str] = &["broker", "device", "vars", "env"];
+const NAMESPACES: &[&str] = &["broker", "device", "wifi", "vars", "env"];
 
 fn resolve(name: &str, scope: &VarScope<'_>) -> Result<Vec<Part>, String> {
     let Some((ns, field)) = name.split_once('.') else {
@@ -261,6 +269,11 @@ fn resolve(name: &str, scope: &VarScope<'_>) -> Result<Vec<Part>, String> {
             "host" => Ok(vec![Part::Var(Var::BrokerHost)]),
             "port" => Ok(vec![Part::Var(Var::BrokerPort)]),
             _ => Err(unknown_name(ns, field, &["host", "port"])),
+        },
+        "wifi" => match field {
+            "ssid" => Ok(vec![Part::Var(Var::WifiSsid)]),
+            "password" => Ok(vec![Part::Var(Var::WifiPassword)]),
+            _ => Err(unknown_name(ns, field, &["ssid", "password"])),
         },
         "device" => match DEVICE_FIELDS.iter().find(|(n, _)| *n == field) {
             Some((_, f)) => Ok(vec![Part::Var(Var::Device(*f))]),
@@ -411,7 +424,7 @@ mod tests {
                 (
                     0,
                     "unknown namespace `brokr` in `{{brokr.host}}`; expected one of `broker`, \
-                     `device`, `vars`, `env`; did you mean `broker`?"
+                     `device`, `wifi`, `vars`, `env`; did you mean `broker`?"
                 ),
                 (
                     16,

@@ -10,7 +10,7 @@ use crate::mqtt::hex::{parse_hex, HexErrorKind};
 use crate::mqtt::QoS;
 
 use super::de::{Field, Sp};
-use super::error::{did_you_mean, quoted_list, ErrorKind, ScenarioError};
+use super::error::{closest, quoted_list, ErrorKind, ScenarioError};
 use super::label;
 use super::location::{Location, Source};
 use super::model::{Action, Matcher, Pattern, Scenario, Step, VirtualModule, DEFAULT_STEP_TIMEOUT};
@@ -205,19 +205,21 @@ pub(crate) fn scenario(
     if let Some(device) = raw.device.ok() {
         if !known_devices.contains(&device.value) {
             let names: Vec<&str> = known_devices.iter().map(String::as_str).collect();
-            let known = if names.is_empty() {
-                "no device fixtures were found".to_string()
-            } else {
-                format!("known devices are {}", quoted_list(&names))
+            // A close name is the likely fix; the whole list only when there is none.
+            let hint = match closest(&device.value, &names) {
+                Some(close) => format!("did you mean `{close}`?"),
+                None if names.is_empty() => "no device fixtures were found".to_string(),
+                None if names.len() > 12 => format!(
+                    "known devices include {} and {} more",
+                    quoted_list(&names[..12]),
+                    names.len() - 12
+                ),
+                None => format!("known devices are {}", quoted_list(&names)),
             };
             ctx.error(
                 device.mark.location,
                 ErrorKind::Device,
-                format!(
-                    "unknown device `{}`; {known}{}",
-                    device.value,
-                    did_you_mean(&device.value, &names)
-                ),
+                format!("unknown device `{}`; {hint}", device.value),
             );
         }
     }
