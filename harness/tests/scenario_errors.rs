@@ -108,7 +108,7 @@ fn unknown_template_names_are_placed_at_their_braces() {
             "t.yaml:6:15: no variable `tpoic` in `vars`; defined are `topic`; did you mean \
              `topic`?",
             "t.yaml:6:30: unknown namespace `brokr` in `{{brokr.host}}`; expected one of \
-             `broker`, `device`, `vars`, `env`; did you mean `broker`?",
+             `broker`, `device`, `wifi`, `vars`, `env`; did you mean `broker`?",
         ]
     );
     assert!(errors(text).iter().all(|e| e.kind == ErrorKind::Template));

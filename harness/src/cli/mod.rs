@@ -24,6 +24,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// The command line is parsed once per process: boxing the larger variants would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run scenarios against a module (the virtual module by default) and the embedded broker.
