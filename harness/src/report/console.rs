@@ -63,6 +63,8 @@ pub struct Console {
     steps: HashMap<usize, (String, usize)>,
     /// The failure already shown under its step, so the scenario result does not repeat it.
     shown: Option<Failure>,
+    /// Set on the first write error, and then the console stays quiet.
+    broken: bool,
     error: Option<io::Error>,
 }
 
@@ -83,6 +85,7 @@ impl Console {
             redactor: Redactor::none(),
             steps: HashMap::new(),
             shown: None,
+            broken: false,
             error: None,
         }
     }
@@ -97,14 +100,14 @@ impl Console {
         self.redactor = redactor;
     }
 
-    /// The first write error, if writing failed.
+    /// The first write error, if writing failed and it was not taken yet.
     pub fn take_error(&mut self) -> Option<io::Error> {
         self.error.take()
     }
 
     /// Writes one line, redacted, coloured if enabled.
     fn put(&mut self, style: Style, text: &str) {
-        if self.error.is_some() {
+        if self.broken {
             return;
         }
         let text = self.redactor.redact_text(text);
@@ -114,6 +117,7 @@ impl Console {
             writeln!(self.out, "{text}")
         };
         if let Err(e) = res.and_then(|()| self.out.flush()) {
+            self.broken = true;
             self.error = Some(e);
         }
     }

@@ -301,7 +301,7 @@ mod tests {
             t.contains(&"byte 3: expected 00, got 04".to_string()),
             "{t:#?}"
         );
-        assert!(t.contains(&"  text: \\r\\n+IPD,4: \\x02\\0\\x04\\r\\n".to_string()));
+        assert!(t.contains(&"  text: \\r\\n+IPD,4: \\x02\\x00\\x04\\r\\n".to_string()));
         assert!(t.contains(&"  hex:  0D 0A 2B 49 50 44 2C 34 3A 20 02 00 04 0D 0A".to_string()));
     }
 

@@ -6,23 +6,33 @@
 //! Two masks, on purpose:
 //! - in **text** (labels, messages, broker notes, packet fields) a secret becomes [`TEXT_MASK`]
 //!   (`***`), which does not even tell its length;
-//! - in **bytes** (serial and TCP streams, packet payloads, pcap payloads) every byte of a secret
-//!   becomes [`BYTE_MASK`] (`*`, 0x2A). The length is kept so MQTT remaining lengths, TCP sequence
-//!   numbers and byte offsets in diffs stay true; that reveals the secret's length, which we
-//!   accept. A secret written as seed-style hex in text (`70 61 73 73`) becomes `2A 2A 2A 2A`.
+//! - in **bytes** (serial and TCP streams, packet payloads, pcap payloads, the hex of a byte
+//!   failure) every byte of a secret becomes [`BYTE_MASK`] (`*`, 0x2A). The length is kept so
+//!   MQTT remaining lengths, TCP sequence numbers and byte offsets in diffs stay true; that
+//!   reveals the secret's length, which we accept.
+//!
+//! Not only whole copies are masked: any run of [`PIECE_LEN`] or more bytes taken from a secret
+//! is, so a truncated or corrupted copy (an echo cut short, one byte wrong) does not leak most of
+//! it. In text the same pieces are also looked for as hex (`73 33 63 72 33 74`, `733363723374`).
+//! The price is that an innocent 6-byte run equal to part of a secret is masked too; with
+//! secrets that look random that is rare, with `password123` it is not.
 //!
 //! Secrets shorter than [`MIN_SECRET_LEN`] bytes are ignored: masking every `ab` or `1` would
 //! make the reports useless, and such a value protects nothing anyway.
 //! [`Redactor::ignored_count`] tells how many were ignored so the runner can warn.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::mqtt::Packet;
-use crate::run::{ConnId, Failure, Outcome, RunEvent, Stamped, TcpDirection};
+use crate::run::{ConnId, Failure, FailureKind, Outcome, RunEvent, Stamped, TcpDirection};
+
+use super::text::{hex, parse_hex};
 
 /// Secrets shorter than this many bytes are not redacted (see the module documentation).
 pub const MIN_SECRET_LEN: usize = 4;
+/// Any run of this many bytes taken from a secret is masked; shorter secrets only whole.
+pub const PIECE_LEN: usize = 6;
 /// What a secret becomes in text.
 pub const TEXT_MASK: &str = "***";
 /// What each byte of a secret becomes in byte streams.
@@ -31,12 +41,38 @@ pub const BYTE_MASK: u8 = b'*';
 /// bytes on; one byte alone would mask too much innocent traffic.
 const MIN_PARTIAL_LEN: usize = 2;
 
+/// Byte strings to look for, grouped by length so a scan hashes each window once per length.
+#[derive(Debug, Default)]
+struct Needles(HashMap<usize, HashSet<Vec<u8>>>);
+
+impl Needles {
+    fn add(&mut self, n: Vec<u8>) {
+        self.0.entry(n.len()).or_default().insert(n);
+    }
+
+    /// Marks every byte of `hay` covered by a needle.
+    fn mark(&self, hay: &[u8], marks: &mut [bool]) {
+        for (&len, set) in &self.0 {
+            if len == 0 || len > hay.len() {
+                continue;
+            }
+            for i in 0..=hay.len() - len {
+                if set.contains(&hay[i..i + len]) {
+                    marks[i..i + len].iter_mut().for_each(|m| *m = true);
+                }
+            }
+        }
+    }
+}
+
 /// The secret values of one run. Cheap to clone; its `Debug` never shows the values.
 #[derive(Clone, Default)]
 pub struct Redactor {
     secrets: Arc<[Vec<u8>]>,
-    /// (pattern, replacement) for text, longest pattern first.
-    text_rules: Arc<[(String, String)]>,
+    /// Pieces of secrets as bytes.
+    bytes: Arc<Needles>,
+    /// Pieces of secrets as bytes and as hex, for text.
+    text: Arc<Needles>,
     ignored: usize,
 }
 
@@ -67,25 +103,23 @@ impl Redactor {
                 kept.push(s.to_vec());
             }
         }
-        kept.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        let mut rules = Vec::new();
+        let (mut bytes, mut text) = (Needles::default(), Needles::default());
         for s in &kept {
-            let mask_hex = vec!["2A"; s.len()];
-            rules.push((
-                String::from_utf8_lossy(s).into_owned(),
-                TEXT_MASK.to_string(),
-            ));
-            let upper: Vec<String> = s.iter().map(|b| format!("{b:02X}")).collect();
-            let lower: Vec<String> = s.iter().map(|b| format!("{b:02x}")).collect();
-            rules.push((upper.join(" "), mask_hex.join(" ")));
-            rules.push((lower.join(" "), mask_hex.join(" ")));
-            rules.push((upper.concat(), mask_hex.concat()));
-            rules.push((lower.concat(), mask_hex.concat()));
+            for piece in s.windows(PIECE_LEN.min(s.len())) {
+                bytes.add(piece.to_vec());
+                text.add(piece.to_vec());
+                let upper: Vec<String> = piece.iter().map(|b| format!("{b:02X}")).collect();
+                let lower: Vec<String> = piece.iter().map(|b| format!("{b:02x}")).collect();
+                text.add(upper.join(" ").into_bytes());
+                text.add(lower.join(" ").into_bytes());
+                text.add(upper.concat().into_bytes());
+                text.add(lower.concat().into_bytes());
+            }
         }
-        rules.sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
         Redactor {
             secrets: kept.into(),
-            text_rules: rules.into(),
+            bytes: Arc::new(bytes),
+            text: Arc::new(text),
             ignored,
         }
     }
@@ -104,22 +138,54 @@ impl Redactor {
         self.secrets.iter().map(Vec::len).max().unwrap_or(0)
     }
 
-    /// `text` with every secret (as text, or as hex in either case) masked.
+    /// `text` with every piece of a secret (as text, or as hex in either case) replaced by
+    /// [`TEXT_MASK`], one mask per masked run.
     pub fn redact_text(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        for (pattern, replacement) in self.text_rules.iter() {
-            if out.contains(pattern.as_str()) {
-                out = out.replace(pattern.as_str(), replacement);
+        if self.secrets.is_empty() {
+            return text.to_string();
+        }
+        let mut marks = vec![false; text.len()];
+        self.text.mark(text.as_bytes(), &mut marks);
+        if !marks.contains(&true) {
+            return text.to_string();
+        }
+        let mut out = String::with_capacity(text.len());
+        let mut in_run = false;
+        for (i, c) in text.char_indices() {
+            if marks[i..i + c.len_utf8()].contains(&true) {
+                if !in_run {
+                    out.push_str(TEXT_MASK);
+                    in_run = true;
+                }
+            } else {
+                out.push(c);
+                in_run = false;
             }
         }
         out
     }
 
-    /// Masks, in place, every whole occurrence of a secret in `bytes`.
+    /// Masks, in place, every piece of a secret in `bytes`.
     pub fn mask_bytes(&self, bytes: &mut [u8]) {
         let mut marks = vec![false; bytes.len()];
         self.mark_whole(bytes, &mut marks);
         apply(bytes, &marks, 0);
+    }
+
+    fn mark_whole(&self, hay: &[u8], marks: &mut [bool]) {
+        self.bytes.mark(hay, marks);
+    }
+
+    /// Seed-style hex with the secret bytes in it masked (so the byte diff still lines up), or
+    /// plain text redaction if it is not hex.
+    fn redact_hex(&self, text: &str) -> String {
+        match parse_hex(text) {
+            Some(mut b) if !b.is_empty() => {
+                self.mask_window(&mut b);
+                hex(&b)
+            }
+            Some(_) | None => self.redact_text(text),
+        }
     }
 
     /// Masks `bytes` cut out of a longer stream (such as the last serial bytes of a failure):
@@ -137,24 +203,6 @@ impl Redactor {
             }
         }
         apply(bytes, &marks, 0);
-    }
-
-    fn mark_whole(&self, hay: &[u8], marks: &mut [bool]) {
-        for s in self.secrets.iter() {
-            let mut from = 0;
-            while from + s.len() <= hay.len() {
-                match hay[from..].windows(s.len()).position(|w| w == s.as_slice()) {
-                    Some(p) => {
-                        let start = from + p;
-                        marks[start..start + s.len()]
-                            .iter_mut()
-                            .for_each(|m| *m = true);
-                        from = start + 1;
-                    }
-                    None => break,
-                }
-            }
-        }
     }
 
     /// Marks the end of `hay` when it is the beginning of a secret, so a secret cut by the end of
@@ -218,8 +266,16 @@ impl Redactor {
     pub fn redact_failure(&self, f: &mut Failure) {
         f.step = self.redact_text(&f.step);
         f.message = self.redact_text(&f.message);
-        f.expected = self.redact_text(&f.expected);
-        f.actual = self.redact_text(&f.actual);
+        match f.kind {
+            FailureKind::Bytes => {
+                f.expected = self.redact_hex(&f.expected);
+                f.actual = self.redact_hex(&f.actual);
+            }
+            FailureKind::Fields | FailureKind::Text | FailureKind::Timeout | FailureKind::Other => {
+                f.expected = self.redact_text(&f.expected);
+                f.actual = self.redact_text(&f.actual);
+            }
+        }
         self.mask_window(&mut f.last_serial);
     }
 
@@ -351,8 +407,37 @@ mod tests {
     fn text_masks_plain_and_hex_forms() {
         let r = Redactor::new(["pass"]);
         assert_eq!(r.redact_text("pw=pass"), "pw=***");
-        assert_eq!(r.redact_text("22 70 61 73 73 22"), "22 2A 2A 2A 2A 22");
-        assert_eq!(r.redact_text("70617373"), "2A2A2A2A");
+        assert_eq!(r.redact_text("22 70 61 73 73 22"), "22 *** 22");
+        assert_eq!(r.redact_text("70617373"), "***");
+        assert_eq!(r.redact_text("pass, pass"), "***, ***");
+    }
+
+    #[test]
+    fn truncated_and_corrupted_copies_are_masked() {
+        let r = r();
+        // The echo cut short after 6 bytes of the secret, and a copy with its last byte wrong.
+        assert_eq!(r.redact_text("echo: \"hunter\r\n"), "echo: \"***\r\n");
+        let mut b = b"s3cr3tDeviceSecreX".to_vec();
+        r.mask_bytes(&mut b);
+        assert_eq!(b, b"*****************X".to_vec());
+        // Five bytes of it are not enough to say.
+        assert_eq!(r.redact_text("hunte"), "hunte");
+    }
+
+    #[test]
+    fn byte_failures_stay_hex_and_aligned() {
+        let r = Redactor::new(["hunter22"]);
+        let mut f = Failure {
+            step: "send".into(),
+            message: "m".into(),
+            kind: FailureKind::Bytes,
+            expected: "22 68 75 6E 74 65 72 32 32 22".into(),
+            actual: "22 68 75 6E 74 65 72 32 33 22".into(),
+            last_serial: Vec::new(),
+        };
+        r.redact_failure(&mut f);
+        assert_eq!(f.expected, "22 2A 2A 2A 2A 2A 2A 2A 2A 22");
+        assert_eq!(f.actual, "22 2A 2A 2A 2A 2A 2A 2A 33 22");
     }
 
     #[test]

@@ -90,7 +90,7 @@ impl ScenarioSummary {
             .find(|s| matches!(s.outcome, Some(Outcome::Failed(_))))
     }
 
-    /// Where the scenario failed, for one line of a report: `step 3 \`receive …\` (line 14)`.
+    /// Where the scenario failed, for one line of a report: `step \`receive …\` (line 14)`.
     pub fn failure_place(&self) -> Option<String> {
         let failure = match &self.status {
             ScenarioStatus::Failed(f) => f,
@@ -99,7 +99,7 @@ impl ScenarioSummary {
             | ScenarioStatus::Skipped { .. } => return None,
         };
         Some(match self.failing_step() {
-            Some(s) => format!("step {} `{}` (line {})", s.index + 1, s.label, s.line),
+            Some(s) => format!("step `{}` (line {})", s.label, s.line),
             None => format!("step `{}`", failure.step),
         })
     }

@@ -32,8 +32,9 @@ pub fn parse_hex(text: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-/// Bytes as readable text: printable ASCII as is, `\r` `\n` `\t` `\0` `\\` escaped, anything else
-/// as `\xNN`, so a control character never reaches a terminal or a report raw.
+/// Bytes as readable text: printable ASCII as is, `\r` `\n` `\t` `\\` escaped, anything else
+/// (NUL included: `\0` before a digit would read as octal) as `\xNN`, so a control character
+/// never reaches a terminal or a report raw.
 pub fn escape(bytes: &[u8]) -> String {
     let mut s = String::with_capacity(bytes.len());
     for &b in bytes {
@@ -41,7 +42,6 @@ pub fn escape(bytes: &[u8]) -> String {
             b'\r' => s.push_str("\\r"),
             b'\n' => s.push_str("\\n"),
             b'\t' => s.push_str("\\t"),
-            0 => s.push_str("\\0"),
             b'\\' => s.push_str("\\\\"),
             0x20..=0x7E => s.push(b as char),
             other => {
@@ -101,7 +101,7 @@ mod tests {
     fn escape_shows_control_characters() {
         assert_eq!(
             escape(b"\r\n+IPD,4: \x02\x00\x00\r\n"),
-            "\\r\\n+IPD,4: \\x02\\0\\0\\r\\n"
+            "\\r\\n+IPD,4: \\x02\\x00\\x00\\r\\n"
         );
     }
 
