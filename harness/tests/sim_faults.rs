@@ -148,3 +148,22 @@ fn reset_at_command_reboots_mid_session() {
     );
     assert!(sim.shutdown());
 }
+
+#[test]
+fn faults_and_the_reset_pin_work_on_a_running_module() {
+    let sim = spawn(SimConfig::default()).unwrap();
+    let mut port = open(sim.device_path());
+    exchange(&mut port, b"ATE0\r\n", b"ATE0\r\n\r\nOK\r\n");
+    let mut faults = athil::sim::Faults::default();
+    faults.error = vec!["AT+CIPMUX".to_string()];
+    sim.set_faults(faults);
+    exchange(&mut port, b"AT+CIPMUX?\r\n", b"\r\nERROR\r\n");
+    sim.set_faults(athil::sim::Faults::default());
+    exchange(&mut port, b"AT+CIPMUX?\r\n", b"+CIPMUX:0\r\n\r\nOK\r\n");
+    sim.reset(false);
+    let out = read_for(&mut port, usize::MAX, Duration::from_millis(400));
+    assert!(out.ends_with(b"\r\nready\r\n"), "{out:?}");
+    // Echo is on again after the reboot, on the same device path.
+    exchange(&mut port, b"AT\r\n", b"AT\r\n\r\nOK\r\n");
+    assert!(sim.shutdown());
+}

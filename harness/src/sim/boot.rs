@@ -9,6 +9,8 @@ pub const ROM_BAUD: u32 = 74_880;
 /// Why the chip restarted, as the ROM reports it in `rst cause:`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResetCause {
+    /// Power applied or the RST pin released (`rst cause:1`).
+    PowerOn,
     /// `AT+RST`/`AT+RESTORE`: a software restart (`rst cause:2`).
     Software,
     /// A watchdog reset (`rst cause:4`), what a crash looks like.
@@ -18,6 +20,7 @@ pub enum ResetCause {
 /// The ROM and bootloader text of a NonOS AT image on a 2 MB DIO flash (boot mode (3,6)).
 pub fn rom_text(cause: ResetCause) -> String {
     let cause = match cause {
+        ResetCause::PowerOn => 1,
         ResetCause::Software => 2,
         ResetCause::Watchdog => 4,
     };

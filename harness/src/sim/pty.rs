@@ -66,7 +66,6 @@ pub fn spawn_reader(
             match port.read(&mut buf) {
                 Ok(0) => std::thread::sleep(Duration::from_millis(5)),
                 Ok(n) => {
-                    tracing::trace!("sim: host -> module {}", hex(&buf[..n]));
                     if events.send(CoreEvent::Serial(buf[..n].to_vec())).is_err() {
                         return;
                     }
@@ -100,7 +99,6 @@ pub fn spawn_writer(
         while !stop.load(Ordering::SeqCst) {
             match outgoing.recv_timeout(POLL) {
                 Ok(Outgoing::Bytes(bytes)) => {
-                    tracing::trace!("sim: module -> host {}", hex(&bytes));
                     if pace {
                         due = write_paced(&mut port, &bytes, baud, due, &stop);
                     } else {
@@ -163,13 +161,4 @@ fn spawn(
         .name(name.to_string())
         .spawn(work)
         .map_err(|source| SimError::Thread { name, source })
-}
-
-/// Upper-case, space-separated hex, as the seeds write it.
-fn hex(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect::<Vec<_>>()
-        .join(" ")
 }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use serialport::TTYPort;
 
-use super::config::SimConfig;
+use super::config::{Faults, SimConfig};
 use super::error::SimError;
 use super::firmware::{Effect, Firmware, Input, NetEvent, SocketId, Timer};
 use super::net::Net;
@@ -32,6 +32,11 @@ pub enum CoreEvent {
         socket: SocketId,
         stream: TcpStream,
     },
+    /// Pull the RST pin (see [`SimHandle::reset`]).
+    Reset {
+        factory: bool,
+    },
+    SetFaults(Faults),
     Stop,
 }
 
@@ -136,6 +141,18 @@ impl SimHandle {
         Ok(())
     }
 
+    /// Pulls the module's RST pin: links drop, then the power-on banner and `ready` follow
+    /// on the same device path. With `factory` the flash is wiped too (saved AP, CWMODE,
+    /// UART_DEF), giving a module as fresh as a new one.
+    pub fn reset(&self, factory: bool) {
+        let _ = self.events.send(CoreEvent::Reset { factory });
+    }
+
+    /// Replaces the fault knobs for what follows (e.g. per scenario), without a restart.
+    pub fn set_faults(&self, faults: Faults) {
+        let _ = self.events.send(CoreEvent::SetFaults(faults));
+    }
+
     /// Stops every thread the module started, waiting at most two seconds; true if all ended.
     pub fn shutdown(mut self) -> bool {
         self.stop_all()
@@ -207,6 +224,11 @@ fn run_core(
             Ok(CoreEvent::Serial(bytes)) => Input::Serial(bytes),
             Ok(CoreEvent::Net(event)) => Input::Net(event),
             Ok(CoreEvent::Opened { socket, stream }) => Input::Net(net.adopt(socket, stream)),
+            Ok(CoreEvent::Reset { factory }) => Input::Reset { factory },
+            Ok(CoreEvent::SetFaults(faults)) => {
+                firmware.set_faults(faults);
+                continue;
+            }
             Ok(CoreEvent::Stop) | Err(RecvTimeoutError::Disconnected) => break,
             Err(RecvTimeoutError::Timeout) if stop.load(Ordering::SeqCst) => break,
             Err(RecvTimeoutError::Timeout) => continue,

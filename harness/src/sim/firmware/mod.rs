@@ -108,6 +108,10 @@ pub enum Input {
     Serial(Vec<u8>),
     Net(NetEvent),
     Timer(Timer),
+    /// The RST pin or the power was cycled; `factory` also wipes flash (a fresh module).
+    Reset {
+        factory: bool,
+    },
 }
 
 /// The emulated module: configuration, what is in flash, what this boot knows, and what the
@@ -144,6 +148,12 @@ impl Firmware {
         }
     }
 
+    /// Swaps the fault knobs; `reset_at_command` then counts command lines from now.
+    pub fn set_faults(&mut self, faults: super::config::Faults) {
+        self.config.faults = faults;
+        self.commands = 0;
+    }
+
     /// Feeds one input and returns what the firmware does about it, in order.
     pub fn input(&mut self, input: Input) -> Vec<Effect> {
         match input {
@@ -151,6 +161,7 @@ impl Firmware {
             Input::Net(event) => self.on_net(event),
             Input::Timer(timer) if timer.epoch == self.epoch => self.on_timer(timer.kind),
             Input::Timer(_) => {}
+            Input::Reset { factory } => self.reset(super::boot::ResetCause::PowerOn, factory),
         }
         std::mem::take(&mut self.out)
     }
@@ -192,9 +203,11 @@ impl Firmware {
         }
         let faults = &self.config.faults;
         if faults.silent.iter().any(|p| line.starts_with(p.as_bytes())) {
+            // Only the command name: the parameters may hold a Wi-Fi password.
+            let name = line.split(|&b| b == b'=').next().unwrap_or_default();
             tracing::debug!(
-                "sim: fault `silent` swallows {:?}",
-                String::from_utf8_lossy(line)
+                "sim: fault `silent` swallows {}",
+                String::from_utf8_lossy(name)
             );
             return;
         }

@@ -59,6 +59,13 @@ impl Bench {
         self.feed(Input::Net(event))
     }
 
+    /// Pulls the RST pin and lets the module boot; returns what it printed.
+    pub fn pin_reset(&mut self, factory: bool) -> Vec<u8> {
+        let mut out = self.feed(Input::Reset { factory });
+        out.extend(self.settle());
+        out
+    }
+
     /// Lets time pass until no timer is left; returns everything printed meanwhile.
     pub fn settle(&mut self) -> Vec<u8> {
         let mut out = Vec::new();

@@ -325,3 +325,31 @@ fn fault_knobs_silent_error_and_reset() {
         "the 4th command reboots instead"
     );
 }
+
+#[test]
+fn the_reset_pin_reboots_with_the_power_on_banner() {
+    let mut b = Bench::lab().joined();
+    let mut expected = banner(ResetCause::PowerOn, 115_200);
+    expected.extend(b"\r\nready\r\nWIFI CONNECTED\r\nWIFI GOT IP\r\n");
+    assert_eq!(b.pin_reset(false), expected, "plain AT+CWJAP saved the AP");
+    let mut expected = banner(ResetCause::PowerOn, 115_200);
+    expected.extend(b"\r\nready\r\n");
+    assert_eq!(b.pin_reset(true), expected, "a factory reset forgets it");
+    assert_ne!(
+        banner(ResetCause::PowerOn, 74_880),
+        banner(ResetCause::Software, 74_880)
+    );
+}
+
+#[test]
+fn faults_can_change_between_scenarios() {
+    let mut b = Bench::lab();
+    b.run(b"ATE0\r\n");
+    let mut faults = crate::sim::config::Faults::default();
+    faults.error = vec!["AT+GMR".to_string()];
+    faults.reset_at_command = Some(2);
+    b.fw.set_faults(faults);
+    assert_eq!(b.run(b"AT+GMR\r\n"), b"\r\nERROR\r\n");
+    // Counted from the change: the second line since then reboots.
+    assert!(b.run(b"AT\r\n").ends_with(b"\r\nready\r\n"));
+}
