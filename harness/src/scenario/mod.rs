@@ -21,6 +21,7 @@ mod raw_packets;
 pub mod schema;
 mod template;
 mod validate;
+mod wrap;
 mod yaml;
 
 pub use error::{ErrorKind, ScenarioError};
