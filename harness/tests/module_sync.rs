@@ -17,7 +17,7 @@ const BOOT_NOISE: &[u8] = b"\x00\xE0\x1C\x8C\xF2n\x9C\xE4\x12l\x8C\x0C\x9C\x8C\x
 async fn reset_waits_for_ready_then_syncs_and_turns_echo_off() {
     let mut boot = b"\r\nOK\r\n".to_vec();
     boot.extend_from_slice(BOOT_NOISE);
-    boot.extend_from_slice(b"\r\nready\r\n");
+    boot.extend_from_slice(b"\r\nAT version:1.7.4.0(May 11 2020 19:13:04)\r\n\r\nready\r\n");
     let (mut driver, peer) = esp(vec![
         expect("AT+RST\r\n"),
         send("AT+RST\r\n"),
@@ -32,6 +32,11 @@ async fn reset_waits_for_ready_then_syncs_and_turns_echo_off() {
     let report = driver.reset_and_sync(Duration::from_secs(3)).await.unwrap();
     assert!(report.ready_seen);
     assert_eq!(report.sync_attempts, 2);
+    assert_eq!(
+        report.boot_lines,
+        vec!["AT version:1.7.4.0(May 11 2020 19:13:04)".to_string()],
+        "the echo and the noise are left out"
+    );
     peer.finish();
 }
 

@@ -128,3 +128,17 @@ async fn dropping_the_transport_stops_its_reader_thread() {
         "slave still open: {err}"
     );
 }
+
+#[tokio::test]
+async fn opening_by_path_drops_bytes_printed_before_the_run() {
+    let (mut master, slave) = TTYPort::pair().unwrap();
+    let path = slave.name().unwrap();
+    // A module that booted before the harness opened the port: its banner waits in the pty.
+    master.write_all(b"\r\nready\r\n").unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    let mut t =
+        SerialTransport::open(&path, &SerialSettings::default(), EventSink::discard()).unwrap();
+    master.write_all(b"\r\nOK\r\n").unwrap();
+    assert_eq!(recv_until(&mut t, 6).await, b"\r\nOK\r\n");
+    drop(slave);
+}

@@ -158,7 +158,8 @@ pub struct SerialTransport {
 }
 
 impl SerialTransport {
-    /// Opens a device (`/dev/ttyUSB0`, `/dev/pts/3`) with the given line settings.
+    /// Opens a device (`/dev/ttyUSB0`, `/dev/pts/3`) with the given line settings, dropping
+    /// whatever input was waiting from before.
     pub fn open(
         path: &str,
         settings: &SerialSettings,
@@ -171,6 +172,9 @@ impl SerialTransport {
                 path: path.to_string(),
                 source,
             })?;
+        // Bytes the module printed before the port was opened (or garbled before the settings
+        // applied) belong to no run. A port that cannot flush still works, so ignore failure.
+        let _ = port.clear(serialport::ClearBuffer::Input);
         SerialTransport::from_port(port, path.to_string(), events)
     }
 

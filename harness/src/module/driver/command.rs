@@ -26,7 +26,8 @@ pub struct SyncReport {
     pub ready_seen: bool,
     /// How many sync commands it took to get `OK`.
     pub sync_attempts: u32,
-    /// Lines the firmware printed while booting (version banners, `rst cause:` lines).
+    /// Readable lines the firmware printed while booting (version banners, `rst cause:`
+    /// lines); boot noise at the wrong baud rate is left out.
     pub boot_lines: Vec<String>,
 }
 
@@ -129,7 +130,7 @@ impl ModuleDriver {
                     break;
                 }
                 AtEvent::Line(line) | AtEvent::Urc(Urc::Reboot { line })
-                    if report.boot_lines.len() < MAX_BOOT_LINES =>
+                    if report.boot_lines.len() < MAX_BOOT_LINES && is_readable(&line) =>
                 {
                     report.boot_lines.push(line)
                 }
@@ -185,6 +186,11 @@ impl ModuleDriver {
     pub(super) fn rebooted(&self, awaited: String, line: String) -> DriverError {
         DriverError::Rebooted { awaited, line }
     }
+}
+
+/// Whether a boot line is text rather than the ROM's 74880-baud output read at the AT rate.
+fn is_readable(line: &str) -> bool {
+    line.chars().all(|c| c.is_ascii_graphic() || c == ' ')
 }
 
 /// The line behind a reboot-type event, for messages.
