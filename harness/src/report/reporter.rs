@@ -150,8 +150,10 @@ impl Reporter {
                 self.open = Some(self.summary().scenarios.len() - 1);
             }
             RunEvent::ScenarioFinished { .. } => {
-                self.batch.push(ev.clone());
+                // A scenario skipped without starting has no transcript of its own; its line
+                // would only confuse the next scenario's, so it goes to the console and JUnit.
                 if let Some(idx) = self.open.take() {
+                    self.batch.push(ev.clone());
                     self.close(idx);
                 }
                 self.write_junit();
@@ -168,6 +170,31 @@ impl Reporter {
             | RunEvent::StepFinished { .. }
             | RunEvent::RunFinished { .. } => self.batch.push(ev.clone()),
         }
+    }
+
+    /// Reads `rx` until the channel closes, or until `RunFinished` has come and nothing more
+    /// arrives for `linger` (a sink clone left alive somewhere must not hang the run), then
+    /// finishes. Events after `RunFinished` within `linger` (a broker seeing the module hang up)
+    /// are still reported.
+    pub async fn consume(
+        mut self,
+        mut rx: tokio::sync::mpsc::UnboundedReceiver<Stamped>,
+        linger: std::time::Duration,
+    ) -> ReportPaths {
+        loop {
+            let next = if self.summary().totals.is_some() {
+                tokio::time::timeout(linger, rx.recv())
+                    .await
+                    .unwrap_or(None)
+            } else {
+                rx.recv().await
+            };
+            match next {
+                Some(ev) => self.handle(&ev),
+                None => break,
+            }
+        }
+        self.finish()
     }
 
     /// Writes whatever has not been written (a scenario cut short, traffic outside scenarios,
@@ -359,3 +386,15 @@ impl std::fmt::Display for ShortSecrets {
 }
 
 impl std::error::Error for ShortSecrets {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reporter_can_move_to_another_task() {
+        fn send<T: Send>() {}
+        send::<Reporter>();
+        send::<ReportPaths>();
+    }
+}
