@@ -168,11 +168,11 @@ impl Redactor {
     /// Masks, in place, every piece of a secret in `bytes`.
     pub fn mask_bytes(&self, bytes: &mut [u8]) {
         let mut marks = vec![false; bytes.len()];
-        self.mark_whole(bytes, &mut marks);
+        self.mark_pieces(bytes, &mut marks);
         apply(bytes, &marks, 0);
     }
 
-    fn mark_whole(&self, hay: &[u8], marks: &mut [bool]) {
+    fn mark_pieces(&self, hay: &[u8], marks: &mut [bool]) {
         self.bytes.mark(hay, marks);
     }
 
@@ -189,10 +189,10 @@ impl Redactor {
     }
 
     /// Masks `bytes` cut out of a longer stream (such as the last serial bytes of a failure):
-    /// whole occurrences, and also a secret's tail at the very start or its head at the very end.
+    /// every piece, and also a short tail of a secret at the very start or a short head at the end.
     pub fn mask_window(&self, bytes: &mut [u8]) {
         let mut marks = vec![false; bytes.len()];
-        self.mark_whole(bytes, &mut marks);
+        self.mark_pieces(bytes, &mut marks);
         self.mark_trailing_prefix(bytes, &mut marks);
         for s in self.secrets.iter() {
             for k in (MIN_PARTIAL_LEN..s.len()).rev() {
@@ -318,7 +318,7 @@ impl StreamRedactor {
             hay.extend_from_slice(c);
         }
         let mut marks = vec![false; hay.len()];
-        redactor.mark_whole(&hay, &mut marks);
+        redactor.mark_pieces(&hay, &mut marks);
         redactor.mark_trailing_prefix(&hay, &mut marks);
         let mut at = skip;
         for c in chunks.iter_mut() {
