@@ -154,9 +154,10 @@ fn faults_and_the_reset_pin_work_on_a_running_module() {
     let sim = spawn(SimConfig::default()).unwrap();
     let mut port = open(sim.device_path());
     exchange(&mut port, b"ATE0\r\n", b"ATE0\r\n\r\nOK\r\n");
-    let mut faults = athil::sim::Faults::default();
-    faults.error = vec!["AT+CIPMUX".to_string()];
-    sim.set_faults(faults);
+    sim.set_faults(athil::sim::Faults {
+        error: vec!["AT+CIPMUX".to_string()],
+        ..Default::default()
+    });
     exchange(&mut port, b"AT+CIPMUX?\r\n", b"\r\nERROR\r\n");
     sim.set_faults(athil::sim::Faults::default());
     exchange(&mut port, b"AT+CIPMUX?\r\n", b"+CIPMUX:0\r\n\r\nOK\r\n");

@@ -345,10 +345,11 @@ fn the_reset_pin_reboots_with_the_power_on_banner() {
 fn faults_can_change_between_scenarios() {
     let mut b = Bench::lab();
     b.run(b"ATE0\r\n");
-    let mut faults = crate::sim::config::Faults::default();
-    faults.error = vec!["AT+GMR".to_string()];
-    faults.reset_at_command = Some(2);
-    b.fw.set_faults(faults);
+    b.fw.set_faults(crate::sim::config::Faults {
+        error: vec!["AT+GMR".to_string()],
+        reset_at_command: Some(2),
+        ..Default::default()
+    });
     assert_eq!(b.run(b"AT+GMR\r\n"), b"\r\nERROR\r\n");
     // Counted from the change: the second line since then reboots.
     assert!(b.run(b"AT\r\n").ends_with(b"\r\nready\r\n"));
