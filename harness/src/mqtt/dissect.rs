@@ -98,9 +98,7 @@ pub fn dissect(data: &[u8]) -> Dissection {
         } else {
             String::new()
         };
-        let next = (pos + 1..=data.len())
-            .find(|&p| clean.is_clean(p))
-            .unwrap_or(data.len());
+        let next = resync(data, pos, &mut clean);
         let extra = &data[pos..next];
         let mut message = match previous {
             Some((p_offset, p_type, Some(declared))) => {
@@ -172,6 +170,18 @@ fn starts_packet_after_another(data: &[u8], pos: usize, clean: &mut CleanRuns) -
         _ => flags == 0,
     };
     flags_ok || clean.frames_to_end(pos)
+}
+
+/// Where to resume after bytes that start no packet: the first offset from which the rest
+/// is all valid packets; failing that, the first valid packet of 4 bytes or more (so a CONNACK
+/// between AT text and a trailing CR LF is still found); failing that, the end.
+fn resync(data: &[u8], pos: usize, clean: &mut CleanRuns) -> usize {
+    if let Some(p) = (pos + 1..data.len()).find(|&p| clean.is_clean(p)) {
+        return p;
+    }
+    (pos + 1..data.len())
+        .find(|&p| matches!(dissect_at(data, p), Ok(d) if d.is_valid() && d.length >= 4))
+        .unwrap_or(data.len())
 }
 
 fn header_len(data: &[u8], offset: usize) -> usize {
@@ -263,5 +273,106 @@ impl<'a> CleanRuns<'a> {
             memo[v] = Some(answer);
         }
         answer
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mqtt::packet::PacketType;
+
+    fn summary(d: &Dissection) -> (Vec<(usize, PacketType, usize)>, Vec<(usize, Severity)>) {
+        (
+            d.packets
+                .iter()
+                .map(|p| (p.offset, p.packet_type, p.length))
+                .collect(),
+            d.diagnostics()
+                .iter()
+                .map(|x| (x.offset, x.severity))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn serial_capture_given_as_plain_hex_still_finds_the_connack() {
+        // Seed 000's [Rx] line: "\r\n+IPD,4:" 20 02 00 00 "\r\n".
+        let data = [
+            0x0D, 0x0A, 0x2B, 0x49, 0x50, 0x44, 0x2C, 0x34, 0x3A, 0x20, 0x02, 0x00, 0x00, 0x0D,
+            0x0A,
+        ];
+        let d = dissect(&data);
+        assert_eq!(
+            summary(&d),
+            (
+                vec![(9, PacketType::Connack, 4)],
+                vec![
+                    (0, Severity::Error),
+                    (2, Severity::Warning),
+                    (13, Severity::Error)
+                ]
+            )
+        );
+        assert!(d.stream_diagnostics[0].message.contains("--serial"));
+    }
+
+    #[test]
+    fn garbage_between_packets_is_skipped_and_named() {
+        let d = dissect(&[0xC0, 0x00, 0xFF, 0xFF, 0xD0, 0x00]);
+        assert_eq!(
+            summary(&d),
+            (
+                vec![(0, PacketType::Pingreq, 2), (4, PacketType::Pingresp, 2)],
+                vec![(2, Severity::Error)]
+            )
+        );
+        assert_eq!(
+            d.stream_diagnostics[0].message,
+            "2 bytes (FF FF) at offset 2, between the PINGREQ at offset 0 and the next packet at \
+             offset 4, start no packet; if they belong to the PINGREQ, its remaining length is 2, \
+             encoded 02"
+        );
+    }
+
+    #[test]
+    fn a_wrong_first_byte_after_a_packet_is_a_packet_when_it_frames_to_the_end() {
+        // The second CONNACK has flags 0001: reported on it, not as leftovers of the first.
+        let d = dissect(&[0x20, 0x02, 0x00, 0x00, 0x21, 0x02, 0x00, 0x00]);
+        assert_eq!(
+            summary(&d),
+            (
+                vec![(0, PacketType::Connack, 4), (4, PacketType::Connack, 4)],
+                vec![(4, Severity::Error)]
+            )
+        );
+        assert!(d.packets[1].diagnostics[0]
+            .message
+            .starts_with("CONNACK's first byte must be 20"));
+    }
+
+    #[test]
+    fn an_incomplete_last_packet_is_a_packet() {
+        let d = dissect(&[0xC0, 0x00, 0x30, 0x0A, 0x00]);
+        assert_eq!(
+            summary(&d).0,
+            vec![(0, PacketType::Pingreq, 2), (2, PacketType::Publish, 3)]
+        );
+        assert!(!d.packets[1].is_complete());
+        assert!(!d.is_valid());
+    }
+
+    #[test]
+    fn offsets_can_be_mapped_into_a_capture() {
+        let mut d = dissect(&[0xC0, 0x00, 0xD0, 0x01]);
+        d.map_offsets(|o| o + 100);
+        assert_eq!(d.packets[1].offset, 102);
+        assert_eq!(d.packets[1].fields[0].offset, 102);
+        assert_eq!(d.diagnostics()[0].offset, 103);
+    }
+
+    #[test]
+    fn empty_input_has_nothing_and_is_valid() {
+        let d = dissect(&[]);
+        assert!(d.packets.is_empty() && d.is_valid());
     }
 }
