@@ -112,7 +112,9 @@ fn prepare(args: &Args) -> Result<Plan, Vec<String>> {
                     problems.extend(errs.iter().map(|e| e.to_string()));
                 }
             }
-            ModuleTarget::Virtual { base }
+            ModuleTarget::Virtual {
+                base: Box::new(base),
+            }
         }
     };
     if let Some(f) = &args.filter {

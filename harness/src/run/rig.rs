@@ -11,8 +11,9 @@ use crate::module::SerialSettings;
 
 /// The access point the virtual module offers when no rig names one.
 pub const VIRTUAL_SSID: &str = "athil-lab";
-/// Its password. Not a real secret, but treated as one so every run exercises redaction.
-pub const VIRTUAL_WIFI_PASSWORD: &str = "athil-pass";
+/// Its password. Not a real secret, but treated as one so every run exercises redaction; it
+/// shares no run of characters with the SSID, so masking it leaves the SSID readable.
+pub const VIRTUAL_WIFI_PASSWORD: &str = "wpa2-bench-key";
 
 /// One lab set-up: a module on a serial port, the Wi-Fi it joins, where the broker listens.
 #[derive(Debug, Clone, PartialEq, Deserialize)]

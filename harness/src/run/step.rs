@@ -122,18 +122,43 @@ impl StepContext<'_> {
         }
     }
 
+    /// Waits for `m` in the serial text. A final error line (`ERROR`, `FAIL`, `SEND FAIL`)
+    /// arriving first ends the wait at once: the module has answered, and waiting out the
+    /// deadline would only hide that answer.
     async fn expect_text(&mut self, m: &Matcher, t: Duration) -> Result<(), StepError> {
         let tm = m.render(&self.lookup())?;
         let what = describe(m);
-        match self.driver.wait_text(&what, |text| tm.find(text), t).await {
-            Ok(_) => Ok(()),
-            Err(e) if e.is_timeout() => Err(StepError {
+        let mut refused: Option<String> = None;
+        let waited = self
+            .driver
+            .wait_text(
+                &what,
+                |text| {
+                    if let Some(end) = tm.find(text) {
+                        return Some(end);
+                    }
+                    let (line, end) = final_error(text)?;
+                    refused = Some(line.to_owned());
+                    Some(end)
+                },
+                t,
+            )
+            .await;
+        match (waited, refused) {
+            (Ok(taken), Some(line)) => Err(StepError {
+                message: format!("the module answered {line} before {what} appeared"),
+                kind: FailureKind::Text,
+                expected: what,
+                actual: taken,
+            }),
+            (Ok(_), None) => Ok(()),
+            (Err(e), _) if e.is_timeout() => Err(StepError {
                 message: format!("{what} did not appear on the serial line within {t:?}"),
                 kind: FailureKind::Text,
                 expected: what,
                 actual: self.driver.pending_text(),
             }),
-            Err(e) => Err(e.into()),
+            (Err(e), _) => Err(e.into()),
         }
     }
 
@@ -272,10 +297,10 @@ impl StepContext<'_> {
                 .filter(|x| x.client_id == client_id)
                 .collect();
             let hit = mine.iter().find(|x| {
-                r.code.is_none_or(|c| c == x.code)
+                r.code.map_or(true, |c| c == x.code)
                     && r.reason
                         .as_ref()
-                        .is_none_or(|s| x.reason.to_string().contains(s.as_str()))
+                        .map_or(true, |s| x.reason.to_string().contains(s.as_str()))
             });
             if hit.is_some() {
                 return Ok(());
@@ -419,6 +444,20 @@ fn mismatch(c: &Comparison, what: &str, bytes: &[u8]) -> Result<(), StepError> {
     }
 }
 
+/// The first whole line of `text` that is a final error result, and the offset past it.
+fn final_error(text: &str) -> Option<(&str, usize)> {
+    let mut start = 0;
+    while let Some(nl) = text[start..].find('\n') {
+        let end = start + nl + 1;
+        let line = text[start..end - 1].trim_end_matches('\r');
+        if matches!(line, "ERROR" | "FAIL" | "SEND FAIL") {
+            return Some((line, end));
+        }
+        start = end;
+    }
+    None
+}
+
 /// A matcher as a phrase: "`SEND OK`", "line `OK`", "/regex/", "`CONNECT` then `OK`".
 pub fn describe(m: &Matcher) -> String {
     let list = |ms: &[Matcher], sep: &str| ms.iter().map(describe).collect::<Vec<_>>().join(sep);
@@ -429,5 +468,23 @@ pub fn describe(m: &Matcher) -> String {
         Matcher::InOrder(ms) => list(ms, " then "),
         Matcher::AllOf(ms) => format!("all of ({})", list(ms, ", ")),
         Matcher::AnyOf(ms) => format!("any of ({})", list(ms, ", ")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::final_error;
+
+    #[test]
+    fn a_final_error_is_found_only_as_a_whole_line() {
+        assert_eq!(final_error("+CWJAP:2\r\n\r\nFAIL\r\n"), Some(("FAIL", 18)));
+        assert_eq!(final_error("\r\nSEND FAIL\r\n"), Some(("SEND FAIL", 13)));
+        assert_eq!(
+            final_error("ERROR"),
+            None,
+            "not a line until its end arrives"
+        );
+        assert_eq!(final_error("+IPD,5:ERROR\r\n"), None);
+        assert_eq!(final_error("busy p...\r\nOK\r\n"), None);
     }
 }

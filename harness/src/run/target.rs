@@ -15,23 +15,11 @@ use crate::sim::{self, AccessPoint, Faults, Flavour, Quirks, SimConfig, SimHandl
 
 use super::rig::Wifi;
 
-/// The host names the virtual module's DNS sends to the broker gateway: every Alibaba Cloud
-/// MQTT endpoint form the seeds and the SDKs use, and OneNET's.
-pub const CLOUD_HOSTS: &[&str] = &[
-    "*.iot-as-mqtt.*.aliyuncs.com",
-    "iot-*.mqtt.iothub.aliyuncs.com",
-    "mqtt.heclouds.com",
-    "mqtts.heclouds.com",
-    "studio-mqtt.heclouds.com",
-    "183.230.40.39",
-    "183.230.40.96",
-];
-
 /// The module under test.
 #[derive(Debug, Clone)]
 pub enum ModuleTarget {
     /// The virtual ESP8266; `base` is its configuration before the scenario's overrides.
-    Virtual { base: SimConfig },
+    Virtual { base: Box<SimConfig> },
     /// A real module.
     Serial {
         path: String,
@@ -165,14 +153,16 @@ pub fn virtual_config(
     wifi: Option<&Wifi>,
 ) -> SimConfig {
     let mut c = base.clone();
-    for host in CLOUD_HOSTS.iter().rev() {
+    // Every cloud host name the seeds and SDKs use resolves to the gateway, ahead of any
+    // rule the base configuration brings.
+    for host in sim::CLOUD_HOSTS.iter().rev() {
         c.names.prepend(host, sim::Target::Socket(broker));
     }
     if let Some(w) = wifi {
-        if !c.access_points.iter().any(|ap| ap.ssid == w.ssid) {
-            c.access_points
-                .insert(0, AccessPoint::new(&w.ssid, &w.password));
-        }
+        // The rig's network is in the air with the rig's password, whatever the base said.
+        c.access_points.retain(|ap| ap.ssid != w.ssid);
+        c.access_points
+            .insert(0, AccessPoint::new(&w.ssid, &w.password));
     }
     c.access_points.extend(o.access_points.iter().cloned());
     if let Some(v) = o.firmware {
@@ -209,5 +199,31 @@ impl Attached {
             let stop = tokio::task::spawn_blocking(move || handle.shutdown());
             let _ = tokio::time::timeout(Duration::from_secs(5), stop).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rig_network_replaces_a_base_access_point_of_the_same_name() {
+        let wifi = Wifi {
+            ssid: "athil-lab".into(),
+            password: "wpa2-bench-key".into(),
+        };
+        let c = virtual_config(
+            &SimConfig::default(),
+            &VirtualOverrides::default(),
+            "127.0.0.9:1883".parse().unwrap(),
+            Some(&wifi),
+        );
+        let labs: Vec<_> = c
+            .access_points
+            .iter()
+            .filter(|a| a.ssid == "athil-lab")
+            .collect();
+        assert_eq!(labs.len(), 1);
+        assert_eq!(labs[0].password.0, "wpa2-bench-key");
     }
 }

@@ -63,10 +63,17 @@ impl Firmware {
     }
 
     /// The peer closed. In passive mode with unread data `CLOSED` waits until it is read.
+    ///
+    /// Data handed to this socket and still waiting for `SEND OK` was delivered: TCP acked it
+    /// before the peer's FIN could follow, so `SEND OK` comes out first, as on a real link (a
+    /// broker that answers DISCONNECT or a refused CONNECT by closing shows this order).
     pub(super) fn peer_closed(&mut self, socket: SocketId) {
         let Some(id) = self.session.link_of(socket) else {
             return;
         };
+        if matches!(&self.mode, super::Mode::Sending(s) if s.socket_is(socket)) {
+            self.send_ok();
+        }
         let Some(link) = self.session.links[id].as_mut() else {
             return;
         };

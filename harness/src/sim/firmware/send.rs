@@ -29,6 +29,12 @@ pub struct Sending {
     bytes: usize,
 }
 
+impl Sending {
+    pub(super) fn socket_is(&self, socket: SocketId) -> bool {
+        self.socket == socket
+    }
+}
+
 impl Firmware {
     pub(super) fn cipsend(&mut self, p: &[Param], ex: bool) {
         let (id, len) = if self.session.mux {

@@ -278,3 +278,22 @@ fn wifi_loss_closes_links() {
     assert_eq!(b.closes.len(), 1);
     assert_eq!(b.run(b"AT+CIPSTATUS\r\n"), b"STATUS:5\r\n\r\nOK\r\n");
 }
+
+/// Regression: a broker that answers a refused CONNECT (or a DISCONNECT) by closing made the
+/// sim print `CLOSED` before the `SEND OK` of the data it had already delivered, and the
+/// driver rightly failed the send. The peer's ACK precedes its FIN, so `SEND OK` comes first.
+#[test]
+fn peer_close_right_after_a_send_prints_send_ok_before_closed() {
+    let mut b = connected_single();
+    assert_eq!(b.run(b"AT+CIPSEND=2\r\n"), b"\r\nOK\r\n> ");
+    assert_eq!(b.typed(&hex("E0 00")), b"\r\nRecv 2 bytes\r\n");
+    let socket = b.last_socket();
+    // The socket took the bytes; the ACK time has not passed when the FIN arrives.
+    assert_eq!(b.net(NetEvent::Sent { socket }), b"");
+    assert_eq!(
+        b.net(NetEvent::Closed { socket }),
+        b"\r\nSEND OK\r\nCLOSED\r\n"
+    );
+    // The ACK timer firing later prints nothing more.
+    assert_eq!(b.settle(), b"");
+}
