@@ -179,9 +179,7 @@ pub(crate) fn dissect_at(data: &[u8], offset: usize) -> Result<PacketDissection,
         "remaining length",
         format!("{} bytes", rl.value),
     );
-    if rl.encoded_len > 1 {
-        r.detail(explain(rl_bytes));
-    }
+    r.detail(explain(rl_bytes));
     if !rl.is_minimal() {
         r.warning(
             offset + 1,
