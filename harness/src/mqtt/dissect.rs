@@ -281,7 +281,10 @@ mod tests {
     use super::*;
     use crate::mqtt::packet::PacketType;
 
-    fn summary(d: &Dissection) -> (Vec<(usize, PacketType, usize)>, Vec<(usize, Severity)>) {
+    /// Packets as (offset, type, length) and diagnostics as (offset, severity).
+    type Summary = (Vec<(usize, PacketType, usize)>, Vec<(usize, Severity)>);
+
+    fn summary(d: &Dissection) -> Summary {
         (
             d.packets
                 .iter()
