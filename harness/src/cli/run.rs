@@ -222,10 +222,8 @@ fn execute(args: Args, plan: Plan) -> ExitCode {
         }
         Some(totals)
     });
-    let paths = reporter.finish();
-    for p in &paths.problems {
-        eprintln!("athil run: {p}");
-    }
+    // The console has already said what could not be written, and why.
+    let _paths = reporter.finish();
     match totals {
         None => ExitCode::Usage,
         Some(t) if t.interrupted => ExitCode::Interrupted,

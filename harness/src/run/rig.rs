@@ -219,3 +219,32 @@ mod tests {
         assert!(!format!("{wifi:?}").contains(VIRTUAL_WIFI_PASSWORD));
     }
 }
+
+#[cfg(test)]
+mod shipped {
+    use super::*;
+
+    /// The rig files shipped as examples must stay loadable as the format changes.
+    #[test]
+    fn every_shipped_rig_file_loads() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/rigs");
+        let mut n = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "yaml") {
+                let rig = Rig::load(&path).unwrap_or_else(|e| panic!("{e}"));
+                assert!(
+                    rig.port.is_some(),
+                    "{}: a shipped rig names its port",
+                    path.display()
+                );
+                n += 1;
+            }
+        }
+        assert!(
+            n >= 2,
+            "expected the shipped rig examples in {}",
+            dir.display()
+        );
+    }
+}
