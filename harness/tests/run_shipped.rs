@@ -1,0 +1,186 @@
+//! `athil run scenarios/`: every shipped scenario passes against the virtual module and the
+//! broker, and every report is there: the summary line, JUnit (parsed back), one transcript and
+//! one pcap per scenario, and pcaps that tshark reads as MQTT.
+
+mod run_support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use athil::report::text::slug;
+use athil::scenario::{Action, MqttExpect};
+use quick_junit::TestCaseStatus;
+use run_support::*;
+
+#[test]
+fn every_shipped_scenario_passes_with_every_report_written() {
+    let files = scenario_files("scenarios");
+    let n = files.len();
+    assert!(n >= 9, "expected the shipped scenarios, found {files:?}");
+
+    let ran = athil_run(&["scenarios/"]);
+    assert_eq!(ran.code, Some(0), "{}", ran.both());
+    let summary = format!("athil: {n} passed, 0 failed");
+    assert!(
+        ran.stdout.lines().any(|l| l.starts_with(&summary)),
+        "no `{summary}` line:\n{}",
+        ran.both()
+    );
+    assert_eq!(ran.stdout.matches("\nPASS  ").count(), n, "{}", ran.stdout);
+    assert!(!ran.stdout.contains("FAIL"), "{}", ran.stdout);
+    // Nine scenarios of a few hundred milliseconds each; a hang would show here.
+    assert!(
+        ran.elapsed < Duration::from_secs(30),
+        "took {:?}",
+        ran.elapsed
+    );
+
+    let report = ran.junit();
+    assert_eq!(report.tests, n, "JUnit tests");
+    assert_eq!(
+        (report.failures, report.errors),
+        (0, 0),
+        "JUnit failures, errors"
+    );
+    let cases: Vec<_> = report
+        .test_suites
+        .iter()
+        .flat_map(|s| s.test_cases.iter())
+        .collect();
+    assert_eq!(cases.len(), n);
+    for c in &cases {
+        assert!(
+            matches!(c.status, TestCaseStatus::Success { .. }),
+            "{}: {:?}",
+            c.name.as_str(),
+            c.status
+        );
+    }
+    // Each case points back at its file.
+    for f in &files {
+        let rel = f
+            .strip_prefix(root())
+            .expect("under the root")
+            .to_string_lossy()
+            .into_owned();
+        let rel = rel.trim_start_matches("./");
+        assert!(
+            cases.iter().any(|c| c
+                .classname
+                .as_ref()
+                .is_some_and(|k| k.as_str().ends_with(rel))),
+            "no JUnit case for {rel}"
+        );
+    }
+
+    let transcripts = ran.files_ending(".transcript.txt");
+    let pcaps = ran.files_ending(".pcap");
+    assert_eq!(transcripts.len(), n, "{transcripts:?}");
+    assert_eq!(pcaps.len(), n, "{pcaps:?}");
+    for t in &transcripts {
+        let text = std::fs::read_to_string(t).expect("read a transcript");
+        assert!(
+            text.contains("serial >"),
+            "{} has no serial traffic",
+            t.display()
+        );
+        assert!(
+            text.contains("scenario ok"),
+            "{} does not end passed",
+            t.display()
+        );
+    }
+    for p in &pcaps {
+        // A pcap starts with its magic number and holds more than the global header.
+        let bytes = std::fs::read(p).expect("read a pcap");
+        assert!(bytes.len() > 24, "{} is empty", p.display());
+        let magic = u32::from_le_bytes(bytes[..4].try_into().expect("4 bytes"));
+        assert!(
+            [0xA1B2_C3D4, 0xA1B2_3C4D].contains(&magic),
+            "{}: magic {magic:08X}",
+            p.display()
+        );
+    }
+
+    if let Some(tshark) = tshark() {
+        check_pcaps_with_tshark(tshark, &files, &ran.out_dir());
+    }
+}
+
+/// Every pcap reads as MQTT; the pcap of each scenario that expects an accepted CONNACK holds
+/// CONNECT (1) and CONNACK (2) as tshark dissects them.
+fn check_pcaps_with_tshark(tshark: &str, files: &[PathBuf], out: &Path) {
+    let registry =
+        athil::cloud::DeviceRegistry::load_dir(root().join("fixtures/devices")).expect("devices");
+    let known = registry.names().map(str::to_owned).collect();
+    let (scenarios, errors) = athil::scenario::load_paths(files, &known);
+    assert!(errors.is_empty(), "{errors:?}");
+    let mut connecting = 0;
+    for s in &scenarios {
+        let pcap = out.join(format!("{}.pcap", slug(&s.name)));
+        let types = mqtt_types(tshark, &pcap);
+        assert!(!types.is_empty(), "{}: no MQTT in it", pcap.display());
+        if s.steps
+            .iter()
+            .any(|step| expects_accepted_connack(&step.action))
+        {
+            connecting += 1;
+            assert!(
+                types.contains(&1) && types.contains(&2),
+                "{}: MQTT types {types:?}, no CONNECT and CONNACK",
+                pcap.display()
+            );
+        }
+    }
+    assert!(
+        connecting >= 7,
+        "the shipped scenarios that connect: {connecting}"
+    );
+}
+
+/// Whether a step waits for CONNACK 0, as bytes or by fields.
+fn expects_accepted_connack(action: &Action) -> bool {
+    match action {
+        Action::Receive(bytes) => bytes.as_slice() == [0x20, 0x02, 0x00, 0x00],
+        Action::ReceiveMqtt(MqttExpect::Connack { return_code, .. }) => *return_code == Some(0),
+        _ => false,
+    }
+}
+
+/// The MQTT message types tshark finds in `pcap`, in order.
+fn mqtt_types(tshark: &str, pcap: &Path) -> Vec<u8> {
+    let out = Command::new(tshark)
+        .arg("-r")
+        .arg(pcap)
+        .args(["-Y", "mqtt", "-T", "fields", "-e", "mqtt.msgtype"])
+        .output()
+        .expect("run tshark");
+    assert!(
+        out.status.success(),
+        "tshark could not read {}: {}",
+        pcap.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .split(|c: char| c == '\n' || c == ',')
+        .filter_map(|t| t.trim().parse().ok())
+        .collect()
+}
+
+/// tshark must be there in CI; elsewhere its absence skips the pcap dissection, saying so.
+fn tshark() -> Option<&'static str> {
+    let found = Command::new("tshark")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if found {
+        return Some("tshark");
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "tshark is not installed but CI=true: .ci/run should have installed it"
+    );
+    println!("skipped: tshark is not installed (apt-get install tshark)");
+    None
+}
