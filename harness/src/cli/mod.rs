@@ -15,7 +15,11 @@ use clap::{Parser, Subcommand};
 use crate::exit::ExitCode;
 
 #[derive(Debug, Parser)]
-#[command(name = "athil", version, about = "Hardware-in-the-loop tests for AT-command modules speaking MQTT to a cloud IoT platform")]
+#[command(
+    name = "athil",
+    version,
+    about = "Hardware-in-the-loop tests for AT-command modules speaking MQTT to a cloud IoT platform"
+)]
 pub struct Cli {
     /// More logging (-v info, -vv debug, -vvv trace); ATHIL_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
