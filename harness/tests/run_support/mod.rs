@@ -415,3 +415,67 @@ pub fn scenario_outcomes(events: &[Stamped]) -> Vec<(String, Outcome)> {
         })
         .collect()
 }
+
+/// A run of one scenario that must fail at one step, checked the same way for every case: exit
+/// code 1, the step's `FAIL` line on the console, and the step named in JUnit's failure message
+/// and text.
+pub struct StepFailure {
+    pub ran: Ran,
+    /// The console's block under the failed step (message, expected, actual).
+    pub console: String,
+    /// How long the console says the step took.
+    pub step_time: Duration,
+    /// JUnit's failure message attribute and failure text.
+    pub junit_message: String,
+    pub junit_text: String,
+}
+
+pub fn expect_step_failure(file: &str, scenario: &str, label: &str, line: usize) -> StepFailure {
+    let ran = athil_run(&[file]);
+    assert_eq!(ran.code, Some(1), "{}", ran.both());
+    let (_, step_time) = failed_step_line(&ran.stdout, label, line);
+    let console = failure_block(&ran.stdout, label, line);
+    let scenario_line = format!("FAIL  {scenario}");
+    assert!(
+        ran.stdout.lines().any(|l| l.starts_with(&scenario_line)),
+        "no `{scenario_line}` line:\n{}",
+        ran.stdout
+    );
+    let report = ran.junit();
+    assert_eq!((report.tests, report.failures), (1, 1));
+    let (junit_message, junit_text) = junit_failure(case(&report, scenario));
+    let named = format!("step `{label}` (line {line})");
+    assert!(junit_message.starts_with(&named), "{junit_message}");
+    assert!(junit_text.starts_with(&named), "{junit_text}");
+    StepFailure {
+        ran,
+        console,
+        step_time,
+        junit_message,
+        junit_text,
+    }
+}
+
+impl StepFailure {
+    /// Asserts `needle` is on the console under the failed step and in JUnit's failure text.
+    pub fn shows(&self, needle: &str) -> &StepFailure {
+        assert!(
+            self.console.contains(needle),
+            "console block lacks `{needle}`:\n{}",
+            self.console
+        );
+        assert!(
+            self.junit_text.contains(needle),
+            "JUnit failure text lacks `{needle}`:\n{}",
+            self.junit_text
+        );
+        self
+    }
+
+    /// The transcript of the one scenario of the run.
+    pub fn transcript(&self) -> String {
+        let files = self.ran.files_ending(".transcript.txt");
+        assert_eq!(files.len(), 1, "{files:?}");
+        std::fs::read_to_string(&files[0]).expect("read the transcript")
+    }
+}
