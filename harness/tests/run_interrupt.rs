@@ -1,0 +1,80 @@
+//! Ctrl-C during `athil run`: the step under way ends, the scenarios after it are skipped, the
+//! reports are written for what ran, and the exit code is 130.
+
+mod run_support;
+
+use std::time::{Duration, Instant};
+
+use quick_junit::{NonSuccessKind, TestCaseStatus};
+use run_support::*;
+
+const WAITS: &str = "interrupt: a scenario that waits half a minute";
+const AFTER: &str = "interrupt: the scenario after the interrupted one";
+
+#[test]
+fn sigint_ends_the_run_with_130_and_reports_what_ran() {
+    let mut run = spawn(&[&data("interrupt")]);
+    // The step before the wait has passed, so the 30 s wait is under way.
+    assert!(
+        run.wait_for_stdout("send AT (line 5)", Duration::from_secs(15)),
+        "the first scenario never reached its wait:\n{}",
+        run.stdout_so_far()
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let sent = Instant::now();
+    run.signal("-INT");
+    let ran = run.finish(Duration::from_secs(10));
+    let after_signal = sent.elapsed();
+    assert_eq!(ran.code, Some(130), "{}", ran.both());
+    assert!(
+        after_signal < Duration::from_secs(5),
+        "exited {after_signal:?} after SIGINT"
+    );
+    assert!(ran.elapsed < Duration::from_secs(20), "{:?}", ran.elapsed);
+
+    let (_, took) = failed_step_line(&ran.stdout, "wait 30s", 7);
+    assert!(took < Duration::from_secs(10), "the wait ran {took:?}");
+    assert!(
+        ran.stdout.contains(&format!("SKIP  {AFTER}")),
+        "{}",
+        ran.stdout
+    );
+    assert!(
+        ran.stdout
+            .lines()
+            .any(|l| l.starts_with("athil: 0 passed, 1 failed, 1 skipped")
+                && l.ends_with("(interrupted)")),
+        "{}",
+        ran.stdout
+    );
+
+    let report = ran.junit();
+    assert_eq!(report.tests, 2, "both scenarios are listed");
+    match &case(&report, WAITS).status {
+        TestCaseStatus::NonSuccess {
+            kind: NonSuccessKind::Failure | NonSuccessKind::Error,
+            message,
+            ..
+        } => {
+            let m = message.as_ref().map(|m| m.as_str()).unwrap_or_default();
+            assert!(m.contains("step `wait 30s` (line 7)"), "{m}");
+            assert!(m.contains("interrupted"), "{m}");
+        }
+        other => panic!("the interrupted scenario is {other:?}"),
+    }
+    match &case(&report, AFTER).status {
+        TestCaseStatus::Skipped { message, .. } => {
+            let m = message.as_ref().map(|m| m.as_str()).unwrap_or_default();
+            assert!(m.contains("interrupted"), "{m}");
+        }
+        other => panic!("the scenario after is {other:?}, not skipped"),
+    }
+
+    let transcript = ran
+        .out_dir()
+        .join("interrupt-a-scenario-that-waits-half-a-minute.transcript.txt");
+    let text = std::fs::read_to_string(&transcript)
+        .unwrap_or_else(|e| panic!("{}: {e}\n{}", transcript.display(), ran.both()));
+    assert!(text.contains("step start      wait 30s (line 7)"), "{text}");
+    assert!(text.contains("interrupted (Ctrl-C)"), "{text}");
+}
