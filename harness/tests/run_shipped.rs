@@ -163,7 +163,7 @@ fn mqtt_types(tshark: &str, pcap: &Path) -> Vec<u8> {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout)
-        .split(|c: char| c == '\n' || c == ',')
+        .split(['\n', ','])
         .filter_map(|t| t.trim().parse().ok())
         .collect()
 }
