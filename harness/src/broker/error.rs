@@ -51,4 +51,8 @@ pub enum BrokerError {
 
     #[error("use the broker: it has been shut down")]
     ShutDown,
+
+    /// `BrokerHandle::inject` got a fault it cannot carry out (see broker/fault).
+    #[error("inject the fault `{fault}`: {reason}")]
+    Fault { fault: String, reason: String },
 }

@@ -8,6 +8,7 @@
 
 mod cloud;
 pub mod error;
+pub mod fault;
 pub mod gateway;
 mod handle;
 pub mod observed;
@@ -17,6 +18,7 @@ mod rumqttd;
 pub mod session;
 
 pub use error::BrokerError;
+pub use fault::{DelayedPacket, Direction, Fault, FaultTarget};
 pub use gateway::Listen;
 pub use handle::{Broker, BrokerConfig, BrokerHandle};
 pub use observed::{Mark, Observed, Refusal, SeenDirection, SeenPacket};

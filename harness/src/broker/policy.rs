@@ -32,6 +32,8 @@ pub enum RefusalKind {
     KeepaliveOutOfRange,
     /// Protocol level other than 3 (MQTT 3.1) or 4 (3.1.1).
     UnsupportedProtocol,
+    /// A `refuse_next_connect` fault refused it, whatever its credentials (broker/fault).
+    FaultInjected,
 }
 
 impl std::fmt::Display for RefusalKind {
@@ -45,6 +47,7 @@ impl std::fmt::Display for RefusalKind {
             RefusalKind::SecretUnavailable => "the device's secret could not be read",
             RefusalKind::KeepaliveOutOfRange => "the keepalive is out of range",
             RefusalKind::UnsupportedProtocol => "the protocol level is not supported",
+            RefusalKind::FaultInjected => "a fault was injected",
         })
     }
 }

@@ -1,0 +1,403 @@
+//! The per-connection fault machine over literal packets from seed 002 (device2's CONNECT,
+//! SUBACK `90 03 00 0A 01`, CONNACK `20 02 00 00`). The steps are written the way the session
+//! returns them for those packets.
+
+use super::*;
+use crate::broker::fault::FaultTarget;
+use crate::mqtt::{decode, parse_hex, Suback};
+use rstest::rstest;
+use std::path::PathBuf;
+
+const DEVICE2: &str = "aliyun/device2";
+
+fn hex(s: &str) -> Vec<u8> {
+    parse_hex(s).unwrap()
+}
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn devices() -> DeviceRegistry {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/devices");
+    DeviceRegistry::load_dir(dir).unwrap()
+}
+
+fn connect_002() -> Connect {
+    let mut c = Connect::new("device2|securemode=3,signmethod=hmacsha1|", 100);
+    c.username = Some("device2&a1ndPQHcX7f".into());
+    c.password = Some(b"5caeef5b9251940696b02dc80b615c3f739f46bc".to_vec());
+    c
+}
+
+/// The session's steps for an accepted seed-002 CONNECT.
+fn accepted_connect() -> Vec<Step> {
+    vec![
+        Step::FromDevice(Packet::Connect(connect_002())),
+        Step::Note("accepted client as device `aliyun/device2` (Alibaba Cloud)".into()),
+        Step::OpenUpstream,
+        Step::ToUpstream(vec![0x10, 0x00]),
+    ]
+}
+
+fn to_device(text: &str) -> Step {
+    let bytes = hex(text);
+    let (packet, _) = decode(&bytes).unwrap();
+    Step::ToDevice { bytes, packet }
+}
+
+fn writes(actions: &[Action]) -> Vec<&Write> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Write(w) => Some(w),
+            Action::Step(_) => None,
+        })
+        .collect()
+}
+
+fn notes(actions: &[Action]) -> Vec<&str> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Step(Step::Note(n)) => Some(n.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn closes(actions: &[Action]) -> bool {
+    actions
+        .iter()
+        .any(|a| matches!(a, Action::Step(Step::Close)))
+}
+
+/// A connection on which device2's CONNECT was accepted.
+fn connected(board: &FaultBoard, now: Instant) -> (ConnFaults, Vec<Action>) {
+    let mut c = ConnFaults::new(1, board);
+    let out = c.on_steps(accepted_connect(), Side::Device, now, board, &devices());
+    (c, out)
+}
+
+fn inject(board: &FaultBoard, fault: Fault) {
+    board.inject(FaultTarget::Device(DEVICE2.into()), fault);
+}
+
+#[test]
+fn claimed_device_is_found_whatever_the_sign() {
+    let mut c = connect_002();
+    c.password = Some(b"wrong".to_vec());
+    assert_eq!(claimed_device(&c, &devices()).as_deref(), Some(DEVICE2));
+    c.username = Some("nobody&a1ndPQHcX7f".into());
+    assert_eq!(claimed_device(&c, &devices()), None);
+}
+
+#[test]
+fn a_waiting_refusal_replaces_the_sessions_answer() {
+    let board = FaultBoard::default();
+    inject(&board, Fault::RefuseNextConnect { code: 5 });
+    let (c, out) = connected(&board, Instant::now());
+    assert!(matches!(
+        &out[0],
+        Action::Step(Step::FromDevice(Packet::Connect(_)))
+    ));
+    assert!(out.iter().any(|a| matches!(a,
+        Action::Step(Step::Refused { code: 5, reason, .. }) if reason.detail == "fault injected"
+            && reason.kind == RefusalKind::FaultInjected)));
+    assert_eq!(writes(&out).len(), 1);
+    assert_eq!(writes(&out)[0].bytes, hex("20 02 00 05"));
+    assert!(matches!(out.last(), Some(Action::Step(Step::Close))));
+    // Nothing went upstream, and the refused connection claimed no device.
+    assert!(!out
+        .iter()
+        .any(|a| matches!(a, Action::Step(Step::OpenUpstream | Step::ToUpstream(_)))));
+    assert!(c.device.is_none());
+    assert!(notes(&out)[0].contains("refused the CONNECT of aliyun/device2 with code 5"));
+}
+
+#[test]
+fn a_refusal_for_another_device_leaves_the_connect_alone() {
+    let board = FaultBoard::default();
+    board.inject(
+        FaultTarget::Device("aliyun/LY-1".into()),
+        Fault::RefuseNextConnect { code: 5 },
+    );
+    let (c, out) = connected(&board, Instant::now());
+    assert!(out
+        .iter()
+        .any(|a| matches!(a, Action::Step(Step::OpenUpstream))));
+    assert_eq!(c.device.as_deref(), Some(DEVICE2));
+    assert_eq!(board.waiting(), 1);
+}
+
+#[test]
+fn a_waiting_split_cuts_the_connack_in_two() {
+    let board = FaultBoard::default();
+    inject(
+        &board,
+        Fault::SplitNext {
+            segments: 2,
+            gap: ms(100),
+        },
+    );
+    let now = Instant::now();
+    let (mut c, out) = connected(&board, now);
+    assert!(notes(&out)
+        .iter()
+        .any(|n| n.contains("armed on aliyun/device2")));
+    let out = c.on_steps(
+        vec![to_device("20 02 00 00")],
+        Side::Upstream,
+        now,
+        &board,
+        &devices(),
+    );
+    let w = writes(&out);
+    assert_eq!(w.len(), 2);
+    assert_eq!(
+        (w[0].bytes.clone(), w[0].packet.clone(), w[0].gap),
+        (hex("20 02"), None, Duration::ZERO)
+    );
+    assert_eq!(w[1].bytes, hex("00 00"));
+    assert_eq!(w[1].gap, ms(100));
+    assert!(matches!(w[1].packet, Some(Packet::Connack(_))));
+    assert_eq!(
+        notes(&out),
+        ["fault: CONNACK to aliyun/device2 split into 2 segments, 100ms apart"]
+    );
+    // Only the next packet.
+    let out = c.on_steps(
+        vec![to_device("D0 00")],
+        Side::Upstream,
+        now,
+        &board,
+        &devices(),
+    );
+    assert_eq!(writes(&out).len(), 1);
+}
+
+#[test]
+fn a_delay_holds_the_next_count_packets_of_its_type_only() {
+    let board = FaultBoard::default();
+    let now = Instant::now();
+    let (mut c, _) = connected(&board, now);
+    inject(
+        &board,
+        Fault::Delay {
+            packet: DelayedPacket::Suback,
+            by: ms(2000),
+            count: Some(2),
+        },
+    );
+    c.take_delivered(&board, now);
+    let mut run = |text: &str| {
+        let out = c.on_steps(
+            vec![to_device(text)],
+            Side::Upstream,
+            now,
+            &board,
+            &devices(),
+        );
+        (writes(&out)[0].hold, notes(&out).join("|"))
+    };
+    assert_eq!(run("D0 00").0, Duration::ZERO);
+    let (hold, note) = run("90 03 00 0A 01");
+    assert_eq!(hold, ms(2000));
+    assert_eq!(note, "fault: SUBACK to aliyun/device2 held 2s");
+    assert_eq!(run("90 03 00 0B 01").0, ms(2000));
+    assert_eq!(run("90 03 00 0C 01").0, Duration::ZERO);
+}
+
+#[test]
+fn a_downlink_black_hole_swallows_packets_until_it_ends() {
+    let board = FaultBoard::default();
+    let t0 = Instant::now();
+    let (mut c, _) = connected(&board, t0);
+    inject(
+        &board,
+        Fault::BlackHole {
+            direction: Direction::Downlink,
+            duration: ms(500),
+        },
+    );
+    c.take_delivered(&board, t0);
+    let out = c.on_steps(
+        vec![to_device("D0 00")],
+        Side::Upstream,
+        t0 + ms(100),
+        &board,
+        &devices(),
+    );
+    assert!(writes(&out).is_empty());
+    assert_eq!(
+        notes(&out),
+        ["fault: downlink black hole dropped the PINGRESP to aliyun/device2"]
+    );
+    let out = c.on_steps(
+        vec![to_device("D0 00")],
+        Side::Upstream,
+        t0 + ms(500),
+        &board,
+        &devices(),
+    );
+    assert_eq!(writes(&out)[0].bytes, hex("D0 00"));
+}
+
+#[test]
+fn an_uplink_black_hole_sees_the_packet_but_forwards_nothing() {
+    let board = FaultBoard::default();
+    let t0 = Instant::now();
+    let (mut c, _) = connected(&board, t0);
+    inject(
+        &board,
+        Fault::BlackHole {
+            direction: Direction::Uplink,
+            duration: ms(500),
+        },
+    );
+    c.take_delivered(&board, t0);
+    let ping = || {
+        vec![
+            Step::FromDevice(Packet::Pingreq),
+            Step::ToUpstream(hex("C0 00")),
+        ]
+    };
+    let out = c.on_steps(ping(), Side::Device, t0 + ms(10), &board, &devices());
+    assert!(matches!(
+        &out[0],
+        Action::Step(Step::FromDevice(Packet::Pingreq))
+    ));
+    assert!(!out
+        .iter()
+        .any(|a| matches!(a, Action::Step(Step::ToUpstream(_)))));
+    assert!(notes(&out)[0].contains("uplink black hole dropped the PINGREQ"));
+    let out = c.on_steps(ping(), Side::Device, t0 + ms(600), &board, &devices());
+    assert!(out
+        .iter()
+        .any(|a| matches!(a, Action::Step(Step::ToUpstream(_)))));
+}
+
+#[test]
+fn drop_after_next_packet_forwards_it_then_closes_and_ignores_the_rest() {
+    let board = FaultBoard::default();
+    let t0 = Instant::now();
+    let (mut c, _) = connected(&board, t0);
+    inject(
+        &board,
+        Fault::DropLink {
+            after_next_packet: true,
+        },
+    );
+    assert!(!closes(&c.take_delivered(&board, t0)));
+    let steps = vec![
+        Step::FromDevice(Packet::Pingreq),
+        Step::ToUpstream(hex("C0 00")),
+        Step::FromDevice(Packet::Disconnect),
+        Step::ToUpstream(hex("E0 00")),
+    ];
+    let out = c.on_steps(steps, Side::Device, t0, &board, &devices());
+    assert_eq!(
+        out.iter()
+            .filter(|a| matches!(a, Action::Step(Step::ToUpstream(_))))
+            .count(),
+        1
+    );
+    assert!(matches!(out.last(), Some(Action::Step(Step::Close))));
+    assert!(notes(&out).iter().any(|n| n.contains("after its PINGREQ")));
+}
+
+#[rstest]
+#[case(Fault::DropLink { after_next_packet: false }, true, &[])]
+#[case(Fault::SendRaw { hex: "20 02 00".into() }, false, &[0x20, 0x02, 0x00])]
+fn immediate_faults_act_when_delivered(
+    #[case] fault: Fault,
+    #[case] close: bool,
+    #[case] raw: &[u8],
+) {
+    let board = FaultBoard::default();
+    let t0 = Instant::now();
+    let (mut c, _) = connected(&board, t0);
+    inject(&board, fault);
+    let out = c.take_delivered(&board, t0);
+    assert_eq!(closes(&out), close);
+    let w = writes(&out);
+    if raw.is_empty() {
+        assert!(w.is_empty());
+    } else {
+        assert_eq!((w[0].bytes.as_slice(), &w[0].packet), (raw, &None));
+    }
+}
+
+#[test]
+fn clearing_the_board_disarms_what_a_connection_holds() {
+    let board = FaultBoard::default();
+    let t0 = Instant::now();
+    let (mut c, _) = connected(&board, t0);
+    inject(
+        &board,
+        Fault::Delay {
+            packet: DelayedPacket::Pingresp,
+            by: ms(1000),
+            count: None,
+        },
+    );
+    c.take_delivered(&board, t0);
+    board.clear();
+    let out = c.on_steps(
+        vec![to_device("D0 00")],
+        Side::Upstream,
+        t0,
+        &board,
+        &devices(),
+    );
+    assert_eq!(writes(&out)[0].hold, Duration::ZERO);
+    assert!(notes(&out)[0].contains("cleared the faults armed on aliyun/device2"));
+}
+
+#[test]
+fn a_refusal_connack_by_the_policy_is_not_touched_by_a_waiting_split() {
+    // A refused CONNECT does not claim the device, so the split waits for an accepted one.
+    let board = FaultBoard::default();
+    inject(
+        &board,
+        Fault::SplitNext {
+            segments: 2,
+            gap: ms(10),
+        },
+    );
+    let mut c = ConnFaults::new(1, &board);
+    let refused = vec![
+        Step::FromDevice(Packet::Connect(connect_002())),
+        Step::ToDevice {
+            bytes: hex("20 02 00 04"),
+            packet: Packet::Connack(Connack {
+                session_present: false,
+                return_code: 4,
+            }),
+        },
+        Step::Close,
+    ];
+    let out = c.on_steps(refused, Side::Device, Instant::now(), &board, &devices());
+    assert_eq!(writes(&out).len(), 1);
+    assert_eq!(board.waiting(), 1);
+}
+
+#[rstest]
+#[case("20 02 00 00", 2, &["20 02", "00 00"])]
+#[case("20 02 00 00", 3, &["20 02", "00", "00"])]
+#[case("D0 00", 5, &["D0", "00"])]
+#[case("90 03 00 0A 01", 2, &["90 03 00", "0A 01"])]
+fn split_bytes_cuts_evenly(#[case] bytes: &str, #[case] k: u32, #[case] pieces: &[&str]) {
+    let expected: Vec<Vec<u8>> = pieces.iter().map(|p| hex(p)).collect();
+    assert_eq!(split_bytes(&hex(bytes), k), expected);
+}
+
+#[test]
+fn suback_type_is_matched_by_delay() {
+    let p = Packet::Suback(Suback {
+        packet_id: 10,
+        return_codes: vec![1],
+    });
+    assert!(DelayedPacket::Suback.matches(&p));
+    assert!(!DelayedPacket::Puback.matches(&p));
+}
