@@ -44,7 +44,7 @@ fn every_problem_of_every_file_is_listed_with_exit_2() {
         lines,
         vec![
             format!("ok: {DATA}/good/connect.yaml: cli check fixture, valid (4 steps; reads environment WIFI_PASSWORD)"),
-            format!("{DATA}/bad/nested/unknown_step.yml:5:5: unknown step kind `recieve`; a step is one of `send`, `write`, `expect`, `expect_not`, `receive`, `mqtt`, `receive_mqtt`, `broker_saw`, `broker_refused`, `cloud_publish`, `wait` (with optional `name`, `timeout`); did you mean `receive`?"),
+            format!("{DATA}/bad/nested/unknown_step.yml:5:5: unknown step kind `recieve`; a step is one of `send`, `write`, `expect`, `expect_not`, `receive`, `mqtt`, `receive_mqtt`, `broker_saw`, `broker_refused`, `broker_fault`, `broker_dropped`, `cloud_publish`, `wait` (with optional `name`, `timeout`); did you mean `receive`?"),
             format!("{DATA}/bad/two_problems.yaml:2:9: unknown device `aliyun/devce2`; did you mean `aliyun/device2`?"),
             format!("{DATA}/bad/two_problems.yaml:6:16: expected hex bytes: `0O` is not hex: 'O' is not a hex digit"),
             "3 problems found; 1 scenario valid".to_string(),
@@ -82,4 +82,28 @@ fn schema_goes_to_stdout_or_a_file() {
         std::fs::read_to_string(&file).unwrap(),
         athil::scenario::schema::schema_json()
     );
+}
+
+/// `athil check` reads every opaque block (`cloud`, `broker_fault`, `virtual_module`) into
+/// the type of the layer that owns it, so their problems show before a run, at their places.
+#[test]
+#[ignore = "needs cli/check.rs to read Scenario::opaque_blocks() into the broker's types"]
+fn opaque_blocks_are_checked_by_their_owners() {
+    let file = format!("{DATA}/opaque/bad_blocks.yaml");
+    let out = athil(&["check", &file]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(
+        lines[0].starts_with(&format!("{file}:7:11: unknown key `sign_mismatch_cod`;"))
+            && lines[0].ends_with("did you mean `sign_mismatch_code`?"),
+        "{text}"
+    );
+    assert!(
+        lines[1].starts_with(&format!("{file}:10:20: unknown `dealy`;"))
+            && lines[1].ends_with("did you mean `delay`?"),
+        "{text}"
+    );
+    assert_eq!(lines[2], "2 problems found; 0 scenarios valid");
 }

@@ -51,7 +51,7 @@ fn an_unknown_step_kind_lists_the_kinds_and_suggests_the_closest() {
         vec![
             "t.yaml:5:5: unknown step kind `sned`; a step is one of `send`, `write`, `expect`, \
              `expect_not`, `receive`, `mqtt`, `receive_mqtt`, `broker_saw`, `broker_refused`, \
-             `cloud_publish`, `wait` (with optional `name`, `timeout`); did you mean `send`?"
+             `broker_fault`, `broker_dropped`, `cloud_publish`, `wait` (with optional `name`, `timeout`); did you mean `send`?"
         ]
     );
 }
@@ -240,7 +240,8 @@ fn a_scenario_without_its_required_keys_says_which() {
         vec![
             "t.yaml:1:1: missing `steps`: a scenario is a list of steps",
             "t.yaml:3:1: unknown key `step` in the scenario; expected one of `name`, \
-             `description`, `device`, `vars`, `timeout`, `virtual_module`, `tags`, `steps`; \
+             `description`, `device`, `vars`, `timeout`, `virtual_module`, `cloud`, `tags`, \
+             `steps`; \
              did you mean `steps`?",
         ]
     );
@@ -256,7 +257,7 @@ fn every_problem_of_a_file_is_reported_in_file_order() {
             "t.yaml:4:16: expected hex bytes: `0G` is not hex: 'G' is not a hex digit",
             "t.yaml:5:5: unknown step kind `sned`; a step is one of `send`, `write`, `expect`, \
              `expect_not`, `receive`, `mqtt`, `receive_mqtt`, `broker_saw`, `broker_refused`, \
-             `cloud_publish`, `wait` (with optional `name`, `timeout`); did you mean `send`?",
+             `broker_fault`, `broker_dropped`, `cloud_publish`, `wait` (with optional `name`, `timeout`); did you mean `send`?",
             "t.yaml:6:11: expected a duration with a unit such as `500ms`, `2s` or `1m`, found \
              `soon` (expected number at 0)",
         ]

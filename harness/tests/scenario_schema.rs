@@ -2,8 +2,9 @@
 //! `docs/scenario-format.md` is a valid scenario that the schema accepts too.
 //!
 //! The schema check uses a small draft-07 validator below, covering the keywords schemars
-//! emits (type, enum, properties, required, additionalProperties, items, anyOf, oneOf, allOf,
-//! $ref, pattern, minimum, maximum), rather than a JSON Schema crate and its dependencies.
+//! emits (type, enum, properties, required, additionalProperties, minProperties,
+//! maxProperties, items, anyOf, oneOf, allOf, $ref, pattern, minimum, maximum), rather than a
+//! JSON Schema crate and its dependencies.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -71,6 +72,8 @@ fn every_doc_example_is_a_valid_scenario() {
         "receive_mqtt",
         "broker_saw",
         "broker_refused",
+        "broker_fault",
+        "broker_dropped",
         "cloud_publish",
         "wait",
     ];
@@ -99,6 +102,12 @@ fn the_schema_rejects_what_the_loader_rejects() {
         "name: n\ndevice: d\nsteps:\n  - write: 10 GG\n",
         "name: n\ndevice: d\nsteps:\n  - wait: soon\n",
         "name: n\nsteps:\n  - wait: 1s\n",
+        "name: n\ndevice: d\nsteps:\n  - broker_fault: {delay: {}, drop_link: {}}\n",
+        "name: n\ndevice: d\nsteps:\n  - broker_fault: {}\n",
+        "name: n\ndevice: d\nsteps:\n  - broker_fault: drop_link\n",
+        "name: n\ndevice: d\nsteps:\n  - broker_dropped: {packet: publsh}\n",
+        "name: n\ndevice: d\nsteps:\n  - wait: 1s\n    device: all\n",
+        "name: n\ndevice: d\ncloud: strict\nsteps:\n  - wait: 1s\n",
     ];
     for text in bad {
         let doc: Value = serde_yaml::from_str(text).unwrap();
@@ -161,6 +170,16 @@ fn validate(root: &Value, schema: &Value, v: &Value, at: &str, out: &mut Vec<Str
         }
     }
     if let Some(obj) = v.as_object() {
+        if let Some(min) = s.get("minProperties").and_then(Value::as_u64) {
+            if (obj.len() as u64) < min {
+                out.push(format!("{at}: fewer than {min} properties"));
+            }
+        }
+        if let Some(max) = s.get("maxProperties").and_then(Value::as_u64) {
+            if obj.len() as u64 > max {
+                out.push(format!("{at}: more than {max} properties"));
+            }
+        }
         let props = s.get("properties").and_then(Value::as_object);
         if let Some(req) = s.get("required").and_then(Value::as_array) {
             for r in req.iter().filter_map(Value::as_str) {

@@ -4,7 +4,7 @@
 
 use crate::mqtt::hex::to_hex;
 
-use super::model::{Action, Matcher, MqttExpect, MqttSend, SeenPacket};
+use super::model::{Action, FaultDevice, Matcher, MqttExpect, MqttSend, SeenPacket};
 use super::raw::RawStep;
 
 /// Labels longer than this are cut with `…`.
@@ -28,6 +28,18 @@ pub(crate) fn label(action: &Action, raw: &RawStep) -> String {
         Action::BrokerRefused(r) => match r.code {
             Some(code) => format!("broker_refused {code}"),
             None => "broker_refused".into(),
+        },
+        Action::BrokerFault { device, fault } => {
+            let name = fault.key().unwrap_or("");
+            match device {
+                FaultDevice::Scenario => format!("broker_fault {name}"),
+                FaultDevice::Named(d) => format!("broker_fault {name} on {d}"),
+                FaultDevice::All => format!("broker_fault {name} on all devices"),
+            }
+        }
+        Action::BrokerDropped(d) => match d.packet {
+            Some(p) => format!("broker_dropped {}", p.name().to_ascii_lowercase()),
+            None => "broker_dropped".into(),
         },
         Action::CloudPublish(c) => format!("cloud_publish {}", c.topic),
         Action::Wait(_) => {

@@ -38,6 +38,7 @@ pub fn load_str(
             .map(|p| error(p.location, ErrorKind::Yaml, p.message))
             .collect(),
         vars: BTreeMap::new(),
+        devices: known_devices,
     };
     if !matches!(root.kind, NodeKind::Map(_)) {
         ctx.error(
@@ -53,7 +54,7 @@ pub fn load_str(
         let at = e.location.unwrap_or(root.mark.location);
         ctx.errors.push(error(at, e.kind, e.message));
     }
-    let scenario = raw.and_then(|raw| validate::scenario(raw, &root, &mut ctx, known_devices));
+    let scenario = raw.and_then(|raw| validate::scenario(raw, &root, &mut ctx));
     match scenario {
         Some(s) if ctx.errors.is_empty() => Ok(s),
         _ => {

@@ -5,9 +5,14 @@
 //! 3. [`validate`] turns them into the [`model`] (hex, durations, templates, the device),
 //!    collecting every problem of every file with its `file:line:column`.
 //!
+//! Blocks owned by other layers (`virtual_module:`, `cloud:`, a step's `broker_fault:`) are
+//! carried as [`Opaque`] YAML with positions; [`Scenario::opaque_blocks`] lists them and
+//! [`Opaque::read`] reads one into its owner's type.
+//!
 //! Entry points: [`load_paths`] and [`load_str`]; [`schema::schema_json`] for editors.
 //! The format is documented in `docs/scenario-format.md`.
 
+mod broker_steps;
 mod de;
 mod error;
 mod label;
@@ -15,8 +20,10 @@ mod load;
 mod location;
 mod matching;
 mod model;
+mod opaque;
 mod packets;
 mod raw;
+mod raw_broker;
 mod raw_packets;
 pub mod schema;
 mod template;
@@ -29,8 +36,9 @@ pub use load::{load_paths, load_str};
 pub use location::Location;
 pub use matching::{json_subset, Mismatch, TextMatch};
 pub use model::{
-    Action, BrokerRefused, BrokerSaw, CloudPublish, ConnectSpec, FilterMatch, FilterSpec, Matcher,
-    MqttExpect, MqttSend, Pattern, Payload, PayloadMatch, PublishMatch, PublishSpec, Scenario,
-    SeenPacket, Step, VirtualModule, DEFAULT_STEP_TIMEOUT,
+    Action, BrokerDropped, BrokerRefused, BrokerSaw, CloudPublish, ConnectSpec, FaultDevice,
+    FilterMatch, FilterSpec, Matcher, MqttExpect, MqttSend, Pattern, Payload, PayloadMatch,
+    PublishMatch, PublishSpec, Scenario, SeenPacket, Step, DEFAULT_STEP_TIMEOUT,
 };
+pub use opaque::{Opaque, VirtualModule};
 pub use template::{DeviceField, Part, Template, TemplateError, Var};

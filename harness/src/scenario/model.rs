@@ -6,16 +6,14 @@
 //! environment variables).
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::mqtt::QoS;
+use crate::mqtt::{PacketType, QoS};
 
-use super::de::{read, Sink};
-use super::error::ScenarioError;
 use super::location::Location;
+use super::opaque::Opaque;
 use super::template::{Template, TemplateError};
-use super::yaml::Node;
 
 /// How long a step waits when neither it nor its scenario says (`timeout:`).
 pub const DEFAULT_STEP_TIMEOUT: Duration = Duration::from_secs(5);
@@ -33,55 +31,14 @@ pub struct Scenario {
     /// The scenario's default step timeout (its `timeout:` or [`DEFAULT_STEP_TIMEOUT`]);
     /// already applied to every [`Step::timeout`].
     pub timeout: Duration,
-    /// Settings for the built-in virtual module, unvalidated: see [`VirtualModule`].
-    pub virtual_module: Option<VirtualModule>,
+    /// Settings for the built-in virtual module, read by the simulator layer: see [`Opaque`].
+    pub virtual_module: Option<Opaque>,
+    /// The `cloud:` block: this scenario's changes to the run's cloud profile (login rules,
+    /// keepalive, topics, limits), read by the runner as the broker's profile override.
+    pub cloud: Option<Opaque>,
     pub steps: Vec<Step>,
     /// Where the scenario's name is written, for errors about the scenario as a whole.
     pub location: Location,
-}
-
-/// The `virtual_module:` block, kept as YAML for the simulator layer to read into its own
-/// config type (this layer does not know it). [`VirtualModule::read`] does that with exact
-/// positions in errors.
-#[derive(Debug, Clone, PartialEq)]
-pub struct VirtualModule {
-    pub value: serde_yaml::Value,
-    /// Where the block starts, to place errors found in it.
-    pub location: Location,
-    node: Node,
-    file: PathBuf,
-}
-
-impl VirtualModule {
-    pub(crate) fn new(value: serde_yaml::Value, node: Node, file: &Path) -> VirtualModule {
-        VirtualModule {
-            value,
-            location: node.mark.location,
-            node,
-            file: file.to_path_buf(),
-        }
-    }
-
-    /// Reads the block into the simulator's config type, reporting every problem with its
-    /// `file:line:column` (unknown keys with a suggestion), as for the rest of the scenario.
-    pub fn read<T: serde::de::DeserializeOwned>(&self) -> Result<T, Vec<ScenarioError>> {
-        let sink = Sink::default();
-        let value = read::<T>(&self.node, &sink);
-        let errors: Vec<ScenarioError> = sink
-            .into_inner()
-            .into_iter()
-            .map(|e| ScenarioError {
-                file: self.file.clone(),
-                location: e.location.or(Some(self.location)),
-                kind: e.kind,
-                message: e.message,
-            })
-            .collect();
-        match value {
-            Some(v) if errors.is_empty() => Ok(v),
-            _ => Err(errors),
-        }
-    }
 }
 
 /// One step, validated.
@@ -136,6 +93,14 @@ pub enum Action {
     BrokerRefused(BrokerRefused),
     /// `cloud_publish:` the cloud publishes this message, as the console does.
     CloudPublish(CloudPublish),
+    /// `broker_fault:` the broker misbehaves on purpose from now on (holds a CONNACK, drops
+    /// the link, splits a packet, sends raw bytes). `fault` is a mapping with exactly one key,
+    /// the fault's name (`{delay: {packet: connack, by: 2s}}`), read by the runner into the
+    /// broker's fault type.
+    BrokerFault { device: FaultDevice, fault: Opaque },
+    /// `broker_dropped:` the broker dropped a packet of the device (waiting up to the
+    /// timeout for it).
+    BrokerDropped(BrokerDropped),
     /// `wait:` do nothing for this long (serial and broker traffic is still recorded).
     Wait(Duration),
 }
@@ -360,6 +325,28 @@ pub struct BrokerRefused {
     pub reason: Option<String>,
 }
 
+/// Which connections a `broker_fault:` applies to (its step's `device:` key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FaultDevice {
+    /// No `device:` given: the scenario's device.
+    Scenario,
+    /// `device: aliyun/device3`: a device fixture name, checked against the registry.
+    Named(String),
+    /// `device: all`: every connection.
+    All,
+}
+
+/// `broker_dropped:` a packet the broker dropped. `None` fields are not checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BrokerDropped {
+    /// The connection whose CONNECT carried this client id; `None`: the scenario's device.
+    pub client_id: Option<Template>,
+    /// The dropped packet's type.
+    pub packet: Option<PacketType>,
+    /// Text the broker's stated reason contains.
+    pub reason: Option<String>,
+}
+
 /// `cloud_publish:` a message the cloud sends to a topic.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CloudPublish {
@@ -376,6 +363,22 @@ impl Scenario {
         for step in &self.steps {
             step.action.templates(&mut out);
         }
+        out
+    }
+
+    /// Every block this layer carries unread, named by its key (`virtual_module`, `cloud`,
+    /// `broker_fault`), in file order, so a tool can read each into its owner's type up front
+    /// (`athil check`, `athil run` before starting) with positions in every problem.
+    pub fn opaque_blocks(&self) -> Vec<(&'static str, &Opaque)> {
+        let mut out: Vec<(&'static str, &Opaque)> = Vec::new();
+        out.extend(self.virtual_module.iter().map(|o| ("virtual_module", o)));
+        out.extend(self.cloud.iter().map(|o| ("cloud", o)));
+        for step in &self.steps {
+            if let Action::BrokerFault { fault, .. } = &step.action {
+                out.push(("broker_fault", fault));
+            }
+        }
+        out.sort_by_key(|(_, o)| o.location);
         out
     }
 
@@ -423,6 +426,8 @@ impl Action {
             Action::BrokerSaw(_) => "broker_saw",
             Action::BrokerRefused(_) => "broker_refused",
             Action::CloudPublish(_) => "cloud_publish",
+            Action::BrokerFault { .. } => "broker_fault",
+            Action::BrokerDropped(_) => "broker_dropped",
             Action::Wait(_) => "wait",
         }
     }
@@ -441,7 +446,7 @@ impl Action {
                 }
             }
             Action::Expect(m) | Action::ExpectNot { matcher: m, .. } => m.templates(out),
-            Action::Receive(_) | Action::Wait(_) => {}
+            Action::Receive(_) | Action::Wait(_) | Action::BrokerFault { .. } => {}
             Action::Mqtt(p) => p.templates(out),
             Action::ReceiveMqtt(MqttExpect::Publish(p)) => p.templates(out),
             Action::ReceiveMqtt(_) => {}
@@ -450,6 +455,7 @@ impl Action {
                 saw.packet.templates(out);
             }
             Action::BrokerRefused(r) => out.extend(&r.client_id),
+            Action::BrokerDropped(d) => out.extend(&d.client_id),
             Action::CloudPublish(c) => {
                 out.push(&c.topic);
                 if let Payload::Text(t) = &c.payload {

@@ -27,6 +27,8 @@ pub(crate) const STEP_KINDS: &[&str] = &[
     "receive_mqtt",
     "broker_saw",
     "broker_refused",
+    "broker_fault",
+    "broker_dropped",
     "cloud_publish",
     "wait",
 ];
@@ -35,8 +37,11 @@ pub(crate) const STEP_KINDS: &[&str] = &[
 pub(crate) const STEP_COMMON: &[&str] = &["name", "timeout"];
 
 /// Keys only some kinds take, with the kinds that take them.
-pub(crate) const STEP_EXTRAS: &[(&str, &[&str])] =
-    &[("expect", &["send", "write"]), ("for", &["expect_not"])];
+pub(crate) const STEP_EXTRAS: &[(&str, &[&str])] = &[
+    ("expect", &["send", "write"]),
+    ("for", &["expect_not"]),
+    ("device", &["broker_fault"]),
+];
 
 /// A better message than serde's for unknown keys where the context is known.
 pub(crate) fn unknown_key_message(struct_name: &str, key: &str) -> Option<String> {
@@ -44,7 +49,7 @@ pub(crate) fn unknown_key_message(struct_name: &str, key: &str) -> Option<String
         "RawStep" => {
             let mut all: Vec<&str> = STEP_KINDS.to_vec();
             all.extend(STEP_COMMON);
-            all.push("for");
+            all.extend(["for", "device"]);
             Some(format!(
                 "unknown step kind `{key}`; a step is one of {} (with optional {}){}",
                 quoted_list(STEP_KINDS),
@@ -68,6 +73,7 @@ const SCENARIO_KEYS: &[&str] = &[
     "vars",
     "timeout",
     "virtual_module",
+    "cloud",
     "tags",
     "steps",
 ];
@@ -98,6 +104,8 @@ pub(crate) struct RawScenario {
     /// Settings of the built-in virtual module for this scenario (fault knobs and the like).
     #[schemars(with = "BTreeMap<String, serde_json::Value>")]
     pub virtual_module: Field<Sp<serde_yaml::Value>>,
+    /// This scenario's changes to the run's cloud profile.
+    pub cloud: Field<Sp<CloudBlock>>,
     /// Free-form labels to select scenarios by.
     pub tags: Field<Vec<String>>,
     /// The steps, run in order.
@@ -123,6 +131,10 @@ pub(crate) struct RawStep {
     pub broker_saw: Field<Sp<RawSeen>>,
     pub broker_refused: Field<Sp<RawRefused>>,
     pub cloud_publish: Field<Sp<RawCloudPublish>>,
+    pub broker_fault: Field<Sp<FaultBlock>>,
+    /// Which device a `broker_fault` applies to: a fixture name, or `all`.
+    pub device: Field<Sp<String>>,
+    pub broker_dropped: Field<Sp<RawDropped>>,
     pub wait: Field<Sp<DurationText>>,
 }
 
@@ -139,6 +151,8 @@ impl RawStep {
             !self.receive_mqtt.is_absent(),
             !self.broker_saw.is_absent(),
             !self.broker_refused.is_absent(),
+            !self.broker_fault.is_absent(),
+            !self.broker_dropped.is_absent(),
             !self.cloud_publish.is_absent(),
             !self.wait.is_absent(),
         ];
@@ -415,4 +429,5 @@ impl JsonSchema for RawFilter {
     }
 }
 
+pub(crate) use super::raw_broker::*;
 pub(crate) use super::raw_packets::*;

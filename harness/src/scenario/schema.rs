@@ -7,8 +7,8 @@ use schemars::schema::{InstanceType, RootSchema, Schema, SchemaObject};
 use schemars::JsonSchema;
 
 use super::raw::{
-    DurationText, HexText, RawCloudPublish, RawMatcher, RawMqttExpect, RawMqttSend, RawRefused,
-    RawScenario, RawSeen, RawStep, Text, STEP_EXTRAS, STEP_KINDS,
+    DurationText, FaultBlock, HexText, RawCloudPublish, RawDropped, RawMatcher, RawMqttExpect,
+    RawMqttSend, RawRefused, RawScenario, RawSeen, RawStep, Text, STEP_EXTRAS, STEP_KINDS,
 };
 
 /// The JSON Schema of a scenario file.
@@ -70,12 +70,36 @@ fn kind_schema(gen: &mut SchemaGenerator, kind: &str) -> (Schema, &'static str) 
             gen.subschema_for::<RawRefused>(),
             "The broker refused the device's CONNECT.",
         ),
+        "broker_fault" => (
+            gen.subschema_for::<FaultBlock>(),
+            "The broker misbehaves on purpose from now on: one fault, e.g. \
+             `{delay: {packet: connack, by: 2s}}`. May carry `device` (a device fixture name, \
+             or `all`; the scenario's device otherwise).",
+        ),
+        "broker_dropped" => (
+            gen.subschema_for::<RawDropped>(),
+            "The broker dropped a packet of the device (within the timeout).",
+        ),
         "cloud_publish" => (
             gen.subschema_for::<RawCloudPublish>(),
             "The cloud publishes to a topic, as the console's property set does.",
         ),
         _ => (gen.subschema_for::<DurationText>(), "Wait this long."),
     }
+}
+
+/// A `broker_fault`'s `device`.
+fn device_schema() -> Schema {
+    let mut s = SchemaObject {
+        instance_type: Some(InstanceType::String.into()),
+        ..Default::default()
+    };
+    s.metadata().description = Some(
+        "The device whose connections get the fault: a device fixture name such as \
+         `aliyun/device3`, or `all` for every connection. The scenario's device when left out."
+            .into(),
+    );
+    s.into()
 }
 
 impl JsonSchema for RawStep {
@@ -109,6 +133,7 @@ impl JsonSchema for RawStep {
                     if kinds.contains(kind) {
                         let s = match *extra {
                             "expect" => gen.subschema_for::<RawMatcher>(),
+                            "device" => device_schema(),
                             _ => gen.subschema_for::<DurationText>(),
                         };
                         obj.properties.insert((*extra).into(), s);

@@ -13,10 +13,11 @@ use super::de::{Field, Sp};
 use super::error::{closest, quoted_list, ErrorKind, ScenarioError};
 use super::label;
 use super::location::{Location, Source};
-use super::model::{Action, Matcher, Pattern, Scenario, Step, VirtualModule, DEFAULT_STEP_TIMEOUT};
+use super::model::{Action, Matcher, Pattern, Scenario, Step, DEFAULT_STEP_TIMEOUT};
+use super::opaque::Opaque;
 use super::raw::{DurationText, HexText, RawMatcher, RawScenario, RawStep, Text, STEP_KINDS};
 use super::template::{self, Template, VarScope};
-use super::yaml::Node;
+use super::yaml::{Node, NodeKind};
 
 /// Validation state for one file: where to place errors and the errors so far.
 pub(crate) struct Ctx<'a> {
@@ -24,6 +25,8 @@ pub(crate) struct Ctx<'a> {
     pub file: &'a Path,
     pub errors: Vec<ScenarioError>,
     pub vars: BTreeMap<String, Template>,
+    /// The device fixture names `device:` keys may use.
+    pub devices: &'a BTreeSet<String>,
 }
 
 impl Ctx<'_> {
@@ -104,6 +107,48 @@ impl Ctx<'_> {
         }
     }
 
+    /// Checks a device fixture name against the registry; reports an unknown one with the
+    /// closest known name (or the list, when none is close).
+    pub fn device(&mut self, sp: &Sp<String>) -> bool {
+        if self.devices.contains(&sp.value) {
+            return true;
+        }
+        let names: Vec<&str> = self.devices.iter().map(String::as_str).collect();
+        // A close name is the likely fix; the whole list only when there is none.
+        let hint = match closest(&sp.value, &names) {
+            Some(close) => format!("did you mean `{close}`?"),
+            None if names.is_empty() => "no device fixtures were found".to_string(),
+            None if names.len() > 12 => format!(
+                "known devices include {} and {} more",
+                quoted_list(&names[..12]),
+                names.len() - 12
+            ),
+            None => format!("known devices are {}", quoted_list(&names)),
+        };
+        self.error(
+            sp.mark.location,
+            ErrorKind::Device,
+            format!("unknown device `{}`; {hint}", sp.value),
+        );
+        false
+    }
+
+    /// A block kept for another layer: it must be a mapping (`what` names its contents).
+    /// `node` is the value's node in the tree, kept so the owner's errors have positions.
+    pub fn opaque(
+        &mut self,
+        value: &serde_yaml::Value,
+        at: Location,
+        node: Option<&Node>,
+        what: &str,
+    ) -> Option<Opaque> {
+        if !value.is_mapping() {
+            self.error(at, ErrorKind::Type, format!("expected a mapping of {what}"));
+            return None;
+        }
+        Some(Opaque::new(value.clone(), node?.clone(), self.file))
+    }
+
     pub fn qos(&mut self, sp: &Sp<u8>) -> Option<QoS> {
         match QoS::try_from(sp.value) {
             Ok(q) => Some(q),
@@ -174,13 +219,8 @@ impl Ctx<'_> {
 }
 
 /// Validates a whole file's raw scenario. `root` is the document's mapping, for the position
-/// of problems about the file as a whole and for the `virtual_module` tree.
-pub(crate) fn scenario(
-    raw: RawScenario,
-    root: &Node,
-    ctx: &mut Ctx<'_>,
-    known_devices: &BTreeSet<String>,
-) -> Option<Scenario> {
+/// of problems about the file as a whole and for the trees of the blocks kept opaque.
+pub(crate) fn scenario(raw: RawScenario, root: &Node, ctx: &mut Ctx<'_>) -> Option<Scenario> {
     let top = root.mark.location;
     let missing = |ctx: &mut Ctx<'_>, key: &str, why: &str| {
         ctx.error(
@@ -203,25 +243,7 @@ pub(crate) fn scenario(
         missing(ctx, "steps", "a scenario is a list of steps");
     }
     if let Some(device) = raw.device.ok() {
-        if !known_devices.contains(&device.value) {
-            let names: Vec<&str> = known_devices.iter().map(String::as_str).collect();
-            // A close name is the likely fix; the whole list only when there is none.
-            let hint = match closest(&device.value, &names) {
-                Some(close) => format!("did you mean `{close}`?"),
-                None if names.is_empty() => "no device fixtures were found".to_string(),
-                None if names.len() > 12 => format!(
-                    "known devices include {} and {} more",
-                    quoted_list(&names[..12]),
-                    names.len() - 12
-                ),
-                None => format!("known devices are {}", quoted_list(&names)),
-            };
-            ctx.error(
-                device.mark.location,
-                ErrorKind::Device,
-                format!("unknown device `{}`; {hint}", device.value),
-            );
-        }
+        ctx.device(device);
     }
     if let Some(vars) = raw.vars.ok() {
         for (name, value) in vars {
@@ -242,20 +264,17 @@ pub(crate) fn scenario(
         Some(t) => ctx.duration(t),
         None => Some(DEFAULT_STEP_TIMEOUT),
     };
-    let virtual_module = match (raw.virtual_module, root.get("virtual_module")) {
-        (Field::Ok(v), Some(node)) => {
-            if v.value.is_mapping() {
-                Some(VirtualModule::new(v.value, node.clone(), ctx.file))
-            } else {
-                ctx.error(
-                    v.mark.location,
-                    ErrorKind::Type,
-                    "expected a mapping of virtual module settings",
-                );
-                None
-            }
-        }
-        _ => None,
+    let virtual_module = raw.virtual_module.ok().and_then(|v| {
+        let node = root.get("virtual_module");
+        ctx.opaque(&v.value, v.mark.location, node, "virtual module settings")
+    });
+    let cloud = raw.cloud.ok().and_then(|c| {
+        let node = root.get("cloud");
+        ctx.opaque(&c.value.0, c.mark.location, node, "cloud profile settings")
+    });
+    let step_nodes: &[Node] = match root.get("steps").map(|n| &n.kind) {
+        Some(NodeKind::Seq(items)) => items,
+        _ => &[],
     };
     let mut steps = Vec::new();
     if let Some(raw_steps) = raw.steps.ok() {
@@ -271,7 +290,7 @@ pub(crate) fn scenario(
             .iter()
             .filter_map(|s| s.ok().map(|s| s.mark.location))
             .collect();
-        for raw_step in raw_steps {
+        for (raw_step, node) in raw_steps.iter().zip(step_nodes) {
             let Some(sp) = raw_step.ok() else { continue };
             // An unknown key already reported in this step explains a missing kind.
             let next = starts.iter().find(|l| **l > sp.mark.location);
@@ -282,7 +301,7 @@ pub(crate) fn scenario(
             });
             let index = steps.len();
             let default_timeout = timeout.unwrap_or(DEFAULT_STEP_TIMEOUT);
-            if let Some(step) = step(ctx, index, sp, default_timeout, reported) {
+            if let Some(step) = step(ctx, index, sp, node, default_timeout, reported) {
                 steps.push(step);
             }
         }
@@ -299,6 +318,7 @@ pub(crate) fn scenario(
         tags: raw.tags.into_ok().unwrap_or_default(),
         timeout: timeout?,
         virtual_module,
+        cloud,
         steps,
         location: name.mark.location,
     })
@@ -308,6 +328,7 @@ fn step(
     ctx: &mut Ctx<'_>,
     index: usize,
     sp: &Sp<RawStep>,
+    node: &Node,
     default_timeout: Duration,
     unknown_key_reported: bool,
 ) -> Option<Step> {
@@ -347,6 +368,18 @@ fn step(
                 w.mark.location,
                 ErrorKind::Value,
                 format!("`for` goes with `expect_not`, not with `{kind}`; use `timeout` here"),
+            );
+        }
+    }
+    if let Some(d) = raw.device.ok() {
+        if kind != "broker_fault" {
+            ctx.error(
+                d.mark.location,
+                ErrorKind::Value,
+                format!(
+                    "`device` goes with `broker_fault`, not with `{kind}`; other steps are \
+                     about the scenario's device"
+                ),
             );
         }
     }
@@ -394,6 +427,10 @@ fn step(
         "broker_saw" => Action::BrokerSaw(super::packets::seen(ctx, raw.broker_saw.ok()?)?),
         "broker_refused" => {
             Action::BrokerRefused(super::packets::refused(ctx, raw.broker_refused.ok()?)?)
+        }
+        "broker_fault" => super::broker_steps::fault(ctx, raw, node)?,
+        "broker_dropped" => {
+            Action::BrokerDropped(super::broker_steps::dropped(ctx, raw.broker_dropped.ok()?)?)
         }
         "cloud_publish" => {
             Action::CloudPublish(super::packets::cloud_publish(ctx, raw.cloud_publish.ok()?)?)
