@@ -87,7 +87,6 @@ fn schema_goes_to_stdout_or_a_file() {
 /// `athil check` reads every opaque block (`cloud`, `broker_fault`, `virtual_module`) into
 /// the type of the layer that owns it, so their problems show before a run, at their places.
 #[test]
-#[ignore = "needs cli/check.rs to read Scenario::opaque_blocks() into the broker's types"]
 fn opaque_blocks_are_checked_by_their_owners() {
     let file = format!("{DATA}/opaque/bad_blocks.yaml");
     let out = athil(&["check", &file]);

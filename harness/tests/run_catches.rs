@@ -54,11 +54,6 @@ fn a_suback_that_never_comes_fails_at_the_steps_deadline() {
 }
 
 #[test]
-#[ignore = "bug: a receive_mqtt that times out reports no expectation: StepContext::receive_mqtt \
-            (harness/src/run/step.rs, `self.driver.read_mqtt_packet(t).await?`) turns the \
-            DriverError into a StepError with empty `expected`/`actual`, so the console prints \
-            `waited for: (nothing)` / `arrived: (nothing)` instead of the SUBACK (packet id 10) \
-            it waited for"]
 fn a_suback_that_never_comes_says_it_was_waiting_for_a_suback() {
     let f = expect_step_failure(
         &data("fail/missing-suback.yaml"),
@@ -107,11 +102,6 @@ fn a_wrong_sign_shows_the_return_code_and_the_brokers_reason() {
 }
 
 #[test]
-#[ignore = "bug: a step's `name:` appears in no report: docs/scenario-format.md says `name:` is \
-            \"a name for reports\", but Step::name (harness/src/scenario/model.rs) is read by \
-            neither the executor (RunEvent::StepStarted carries only `label`) nor any report, so \
-            a failing step named `the CONNACK with a wrong last byte` shows only as \
-            `receive 20 02 00 01 (line 15)`"]
 fn a_failing_steps_name_is_shown_with_its_label() {
     let f = expect_step_failure(
         &data("fail/wrong-connack-byte.yaml"),

@@ -75,6 +75,9 @@ fn sigint_ends_the_run_with_130_and_reports_what_ran() {
         .join("interrupt-a-scenario-that-waits-half-a-minute.transcript.txt");
     let text = std::fs::read_to_string(&transcript)
         .unwrap_or_else(|e| panic!("{}: {e}\n{}", transcript.display(), ran.both()));
-    assert!(text.contains("step start      wait 30s (line 7)"), "{text}");
+    assert!(
+        text.contains("step start      a long quiet wait: wait 30s (line 7)"),
+        "{text}"
+    );
     assert!(text.contains("interrupted (Ctrl-C)"), "{text}");
 }

@@ -147,11 +147,6 @@ fn a_send_after_the_link_closed_fails_at_once() {
 }
 
 #[test]
-#[ignore = "bug: a send on a link the module already reported CLOSED does not say the link \
-            closed: ModuleDriver::send_data (harness/src/module/driver/socket.rs) sends \
-            AT+CIPSEND anyway although link_closed() knows, and the step fails with \
-            \"run `AT+CIPSEND=2`: the module answered ERROR after `link is not valid`\"; it \
-            should say the link closed (CLOSED seen earlier) before sending"]
 fn a_send_after_the_link_closed_says_the_link_closed() {
     let f = expect_step_failure(
         &data("fail/link-closed.yaml"),

@@ -108,17 +108,24 @@ fn a_rig_file_naming_the_port_runs_a_shipped_seed() {
 }
 
 #[test]
-#[ignore = "bug: `athil run --port P` gives the scenarios no Wi-Fi, so the README's own \
-            `athil run --port /dev/ttyUSB0 --baud 115200 scenarios/seeds/000-air601-connect.yaml` \
-            fails every shipped scenario at AT+CWJAP with `{{wifi.ssid}} has no value` \
-            (harness/src/cli/run.rs prepare/execute: Rig::wifi() returns None for a port without \
-            a rig, and nothing else fills wifi.*); and it is found only at run time, per scenario, \
-            instead of as a usage error (exit 2) before the run"]
 fn a_module_on_a_port_runs_a_shipped_seed() {
     let gateway = free_gateway();
     let module = lab_module(gateway);
     let listen = gateway.to_string();
-    let ran = athil_run(&[SEED_000, "--port", &pty(&module), "--listen", &listen]);
+    // A lab names the network on the command line and keeps its password in the environment.
+    let ran = spawn_with_env(
+        &[
+            SEED_000,
+            "--port",
+            &pty(&module),
+            "--listen",
+            &listen,
+            "--wifi-ssid",
+            SSID,
+        ],
+        &[("ATHIL_WIFI_PASSWORD", PASSWORD)],
+    )
+    .finish(RUN_LIMIT);
     assert_eq!(ran.code, Some(0), "{}", ran.both());
     assert!(
         ran.stdout.contains("athil: 1 passed, 0 failed"),

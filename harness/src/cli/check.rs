@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use crate::cloud::DeviceRegistry;
 use crate::exit::ExitCode;
+use crate::run::block_problems;
 use crate::scenario::load_paths;
 
 #[derive(Debug, clap::Args)]
@@ -30,7 +31,14 @@ pub fn run(args: Args) -> ExitCode {
         }
     };
     let known: BTreeSet<String> = registry.names().map(str::to_string).collect();
-    let (scenarios, errors) = load_paths(&args.paths, &known);
+    let (mut scenarios, mut errors) = load_paths(&args.paths, &known);
+    // The blocks other layers own are checked with their types too.
+    scenarios.retain(|s| {
+        let problems = block_problems(s);
+        let ok = problems.is_empty();
+        errors.extend(problems);
+        ok
+    });
     for s in &scenarios {
         let env = s.env_names();
         let needs = if env.is_empty() {

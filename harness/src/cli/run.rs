@@ -11,8 +11,9 @@ use crate::cloud::DeviceRegistry;
 use crate::exit::ExitCode;
 use crate::module::dialect::DialectKind;
 use crate::report::{Console, Redactor, Reporter};
-use crate::run::{virtual_overrides, EventSink, Executor, ModuleTarget, Rig, Totals};
-use crate::scenario::{load_paths, Scenario};
+use crate::run::rig::WifiSource;
+use crate::run::{block_problems, EventSink, Executor, ModuleTarget, Rig, Totals, Wifi};
+use crate::scenario::{load_paths, Scenario, Var};
 use crate::sim::SimConfig;
 
 #[derive(Debug, clap::Args)]
@@ -50,6 +51,12 @@ pub struct Args {
     /// Where the broker gateway listens [default: a free 127.x.y.z:1883].
     #[arg(long)]
     pub listen: Option<SocketAddr>,
+    /// The Wi-Fi network the module on --port joins (`{{wifi.ssid}}`).
+    #[arg(long, env = "ATHIL_WIFI_SSID", requires = "port")]
+    pub wifi_ssid: Option<String>,
+    /// The environment variable holding that network's password (`{{wifi.password}}`).
+    #[arg(long, default_value = "ATHIL_WIFI_PASSWORD", requires = "wifi_ssid")]
+    pub wifi_password_env: String,
 }
 
 pub fn run(args: Args) -> ExitCode {
@@ -70,7 +77,7 @@ struct Plan {
     scenarios: Vec<Scenario>,
     target: ModuleTarget,
     rig: Rig,
-    rig_path: PathBuf,
+    wifi: Option<Wifi>,
 }
 
 fn prepare(args: &Args) -> Result<Plan, Vec<String>> {
@@ -79,19 +86,30 @@ fn prepare(args: &Args) -> Result<Plan, Vec<String>> {
     let (mut scenarios, errors) = load_paths(&args.paths, &known);
     let mut problems: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
 
-    let (mut rig, rig_path) = match &args.rig {
+    let (mut rig, rig_path): (Rig, PathBuf) = match &args.rig {
         Some(p) => (Rig::load(p).map_err(|e| vec![e.to_string()])?, p.clone()),
         None => (Rig::virtual_module(), PathBuf::from("(virtual module)")),
     };
     if let Some(port) = &args.port {
         rig.port = Some(port.clone());
         rig.module = args.module;
+        if let Some(ssid) = &args.wifi_ssid {
+            rig.wifi = Some(WifiSource {
+                ssid: ssid.clone(),
+                password_env: Some(args.wifi_password_env.clone()),
+                password_file: None,
+            });
+        }
     }
     if let Some(b) = args.baud {
         rig.serial.baud = b;
     }
     if let Some(l) = args.listen {
         rig.broker.listen = Some(l);
+    }
+    // A real module ignores `virtual_module:`, but a typo in it is still a typo.
+    for s in &scenarios {
+        problems.extend(block_problems(s).iter().map(|e| e.to_string()));
     }
     let target = match &rig.port {
         Some(path) => ModuleTarget::Serial {
@@ -106,11 +124,6 @@ fn prepare(args: &Args) -> Result<Plan, Vec<String>> {
             };
             if let Some(b) = args.baud {
                 base.baud = b;
-            }
-            for s in &scenarios {
-                if let Err(errs) = virtual_overrides(s) {
-                    problems.extend(errs.iter().map(|e| e.to_string()));
-                }
             }
             ModuleTarget::Virtual {
                 base: Box::new(base),
@@ -127,6 +140,31 @@ fn prepare(args: &Args) -> Result<Plan, Vec<String>> {
     } else if scenarios.is_empty() && problems.is_empty() {
         problems.push("no scenario found under the given paths".into());
     }
+    let wifi = match rig.wifi(&rig_path) {
+        Ok(w) => w,
+        Err(e) => {
+            problems.push(e.to_string());
+            None
+        }
+    };
+    if wifi.is_none() {
+        // Found now, not at the CWJAP step of every scenario.
+        for s in &scenarios {
+            let needs = s
+                .templates()
+                .iter()
+                .flat_map(|t| t.vars())
+                .any(|v| matches!(v, Var::WifiSsid | Var::WifiPassword));
+            if needs {
+                problems.push(format!(
+                    "{}: the scenario joins Wi-Fi ({{{{wifi.*}}}}) but the run has no network: \
+                     give --wifi-ssid (password in ${}) or a rig file with `wifi:`",
+                    s.file.display(),
+                    args.wifi_password_env
+                ));
+            }
+        }
+    }
     if !problems.is_empty() {
         return Err(problems);
     }
@@ -135,18 +173,12 @@ fn prepare(args: &Args) -> Result<Plan, Vec<String>> {
         scenarios,
         target,
         rig,
-        rig_path,
+        wifi,
     })
 }
 
 fn execute(args: Args, plan: Plan) -> ExitCode {
-    let wifi = match plan.rig.wifi(&plan.rig_path) {
-        Ok(w) => w,
-        Err(e) => {
-            eprintln!("athil run: {e}");
-            return ExitCode::Usage;
-        }
-    };
+    let wifi = plan.wifi.clone();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

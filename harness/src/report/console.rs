@@ -158,8 +158,18 @@ impl Console {
                     &format!("scenario {name} ({})", file.display()),
                 );
             }
-            RunEvent::StepStarted { index, label, line } => {
-                self.steps.insert(*index, (label.clone(), *line));
+            RunEvent::StepStarted {
+                index,
+                label,
+                name,
+                line,
+            } => {
+                // The name (why) before the label (what), so lines still end `label (line N)`.
+                let shown = match name {
+                    Some(n) => format!("{n}: {label}"),
+                    None => label.clone(),
+                };
+                self.steps.insert(*index, (shown, *line));
             }
             RunEvent::StepFinished {
                 index,

@@ -28,7 +28,7 @@ pub fn junit_report(s: &RunSummary, transcripts: &[Option<String>], redactor: &R
                 let mut f = f.clone();
                 redactor.redact_failure(&mut f);
                 let place = match sc.failing_step() {
-                    Some(step) => format!("step `{}` (line {})", step.label, step.line),
+                    Some(step) => step.place(),
                     None => format!("step `{}`", f.step),
                 };
                 let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);

@@ -60,10 +60,23 @@ pub enum ScenarioStatus {
 pub struct StepSummary {
     pub index: usize,
     pub label: String,
+    /// The step's `name:`, if the scenario gave one.
+    pub name: Option<String>,
     pub line: usize,
     /// `None` while the step runs (or if the run stopped during it).
     pub outcome: Option<Outcome>,
     pub elapsed: Duration,
+}
+
+impl StepSummary {
+    /// Where a failure happened, for reports: ``step `receive 20 02 00 01` (line 15)``, and
+    /// the step's name after it when it has one.
+    pub fn place(&self) -> String {
+        match &self.name {
+            Some(n) => format!("step `{}` (line {}), \"{n}\"", self.label, self.line),
+            None => format!("step `{}` (line {})", self.label, self.line),
+        }
+    }
 }
 
 impl RunSummary {
@@ -99,7 +112,7 @@ impl ScenarioSummary {
             | ScenarioStatus::Skipped { .. } => return None,
         };
         Some(match self.failing_step() {
-            Some(s) => format!("step `{}` (line {})", s.label, s.line),
+            Some(s) => s.place(),
             None => format!("step `{}`", failure.step),
         })
     }
@@ -144,10 +157,16 @@ impl SummaryBuilder {
                 status: ScenarioStatus::Unfinished,
                 steps: Vec::new(),
             }),
-            RunEvent::StepStarted { index, label, line } => {
+            RunEvent::StepStarted {
+                index,
+                label,
+                name,
+                line,
+            } => {
                 let step = StepSummary {
                     index: *index,
                     label: label.clone(),
+                    name: name.clone(),
                     line: *line,
                     outcome: None,
                     elapsed: Duration::ZERO,

@@ -118,8 +118,14 @@ fn entry(out: &mut String, origin: Duration, ev: &Stamped) {
                 &format!("start {name} ({})", file.display()),
             );
         }
-        RunEvent::StepStarted { label, line, .. } => {
-            head(out, t, "step start", &format!("{label} (line {line})"));
+        RunEvent::StepStarted {
+            label, name, line, ..
+        } => {
+            let shown = match name {
+                Some(n) => format!("{n}: {label} (line {line})"),
+                None => format!("{label} (line {line})"),
+            };
+            head(out, t, "step start", &shown);
         }
         RunEvent::SerialOut { bytes: b } => bytes(out, t, "serial >", "", b),
         RunEvent::SerialIn { bytes: b } => bytes(out, t, "serial <", "", b),

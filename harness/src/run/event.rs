@@ -89,6 +89,8 @@ pub enum RunEvent {
         index: usize,
         /// Short description as written, e.g. `send AT+CIPSEND=118`.
         label: String,
+        /// The step's `name:` in the scenario, saying why the step is there.
+        name: Option<String>,
         /// Line of the step in its scenario file.
         line: usize,
     },

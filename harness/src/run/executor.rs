@@ -12,6 +12,7 @@ use crate::broker::BrokerHandle;
 use crate::cloud::DeviceRegistry;
 use crate::scenario::{Scenario, Step};
 
+use super::blocks::cloud_override;
 use super::event::{EventSink, Failure, FailureKind, Outcome, RunEvent};
 use super::rig::Wifi;
 use super::step::{StepContext, StepError};
@@ -106,6 +107,30 @@ impl Executor<'_> {
 
     async fn run_scenario(&self, s: &Scenario, stop: &mut watch::Receiver<bool>) -> Outcome {
         self.broker.mark();
+        let outcome = match cloud_override(s) {
+            Ok(o) => {
+                // The scenario's cloud rules hold for it alone.
+                self.broker.set_override(o);
+                self.run_module(s, stop).await
+            }
+            Err(errs) => Outcome::Failed(Failure {
+                step: "set-up: the scenario's cloud: block".into(),
+                message: errs
+                    .iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                kind: FailureKind::Other,
+                expected: String::new(),
+                actual: String::new(),
+                last_serial: Vec::new(),
+            }),
+        };
+        self.broker.set_override(None);
+        outcome
+    }
+
+    async fn run_module(&self, s: &Scenario, stop: &mut watch::Receiver<bool>) -> Outcome {
         let device = self.registry.get(&s.device);
         let set_up = |message: String| {
             Outcome::Failed(Failure {
@@ -162,6 +187,7 @@ impl Executor<'_> {
             self.events.emit(RunEvent::StepStarted {
                 index: step.index,
                 label: step.label.clone(),
+                name: step.name.clone(),
                 line: step.location.line,
             });
             let t0 = Instant::now();

@@ -1,6 +1,7 @@
 //! The executor: runs validated scenarios against a module and the broker, emitting
 //! [`RunEvent`]s that reports consume. It never prints.
 
+pub mod blocks;
 pub mod compare;
 pub mod event;
 pub mod executor;
@@ -9,6 +10,7 @@ pub mod step;
 pub mod target;
 pub mod values;
 
+pub use blocks::{block_problems, cloud_override};
 pub use event::*;
 pub use executor::{Executor, Totals, SYNC_DEADLINE};
 pub use rig::{Rig, RigError, Wifi};

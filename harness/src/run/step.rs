@@ -4,15 +4,15 @@
 
 use std::time::{Duration, Instant};
 
-use crate::broker::{BrokerHandle, SeenDirection};
+use crate::broker::{BrokerHandle, Fault, FaultTarget, SeenDirection};
 use crate::cloud::{Device, DeviceSecret};
 use crate::module::{DriverError, ModuleDriver};
 use crate::mqtt::{
     decode, encode, hex::to_hex, Connect, Packet, Publish, Subscribe, SubscribeFilter, Unsubscribe,
 };
 use crate::scenario::{
-    Action, BrokerRefused, BrokerSaw, ConnectSpec, Matcher, MqttExpect, MqttSend, Step,
-    TemplateError,
+    Action, BrokerDropped, BrokerRefused, BrokerSaw, ConnectSpec, FaultDevice, Matcher, MqttExpect,
+    MqttSend, Opaque, Step, TemplateError,
 };
 
 use super::compare::{compare_received, compare_seen, seen_type, Comparison};
@@ -47,16 +47,18 @@ impl From<TemplateError> for StepError {
 
 impl From<DriverError> for StepError {
     fn from(e: DriverError) -> StepError {
-        let kind = if e.is_timeout() {
-            FailureKind::Timeout
-        } else {
-            FailureKind::Other
-        };
-        StepError {
-            message: e.to_string(),
-            kind,
-            expected: String::new(),
-            actual: String::new(),
+        match e {
+            // The last serial bytes travel in the failure's own field; the one-line message
+            // stays one line (JUnit puts it in an attribute).
+            DriverError::Timeout {
+                awaited, waited, ..
+            } => StepError {
+                message: format!("{awaited}: nothing within {waited:?}"),
+                kind: FailureKind::Timeout,
+                expected: awaited,
+                actual: String::new(),
+            },
+            e => StepError::other(e.to_string()),
         }
     }
 }
@@ -108,10 +110,94 @@ impl StepContext<'_> {
                     .publish(&topic, &payload, p.qos)
                     .map_err(|e| StepError::other(format!("publish from the cloud: {e}")))
             }
+            Action::BrokerFault { device, fault } => self.broker_fault(device, fault),
+            Action::BrokerDropped(d) => self.broker_dropped(d, t).await,
             Action::Wait(d) => {
                 tokio::time::sleep(*d).await;
                 Ok(())
             }
+        }
+    }
+
+    /// Arms a fault in the gateway. The block was checked before the run started; reading it
+    /// again here cannot fail unless the check was skipped, and then it says why.
+    fn broker_fault(&self, device: &FaultDevice, block: &Opaque) -> Result<(), StepError> {
+        let fault: Fault = block.read().map_err(|errs| {
+            StepError::other(
+                errs.iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+        })?;
+        let target = match device {
+            FaultDevice::All => FaultTarget::All,
+            FaultDevice::Named(name) => FaultTarget::Device(name.clone()),
+            FaultDevice::Scenario => match self.device {
+                Some(d) => FaultTarget::Device(d.name.clone()),
+                None => {
+                    return Err(StepError::other(
+                        "the scenario names no device to aim the fault at",
+                    ))
+                }
+            },
+        };
+        self.broker
+            .inject(target, fault)
+            .map_err(|e| StepError::other(format!("inject the fault: {e}")))
+    }
+
+    /// Waits until the broker has dropped a packet of the device matching `d`.
+    async fn broker_dropped(&mut self, d: &BrokerDropped, t: Duration) -> Result<(), StepError> {
+        let client_id = match &d.client_id {
+            Some(tpl) => tpl.render(&self.lookup())?,
+            None => self.values.client_id().unwrap_or_default().to_owned(),
+        };
+        let until = Instant::now() + t;
+        loop {
+            let mine: Vec<_> = self
+                .broker
+                .drops()
+                .into_iter()
+                .filter(|x| x.client_id.as_deref() == Some(client_id.as_str()))
+                .collect();
+            let hit = mine.iter().any(|x| {
+                d.packet.map_or(true, |p| p == x.packet)
+                    && d.reason
+                        .as_ref()
+                        .map_or(true, |r| x.reason.contains(r.as_str()))
+            });
+            if hit {
+                return Ok(());
+            }
+            if Instant::now() >= until {
+                let expected = format!(
+                    "a dropped {} of `{client_id}`{}",
+                    d.packet
+                        .map_or("packet".to_owned(), |p| p.name().to_owned()),
+                    d.reason
+                        .as_ref()
+                        .map(|r| format!(" because of `{r}`"))
+                        .unwrap_or_default()
+                );
+                let actual = if mine.is_empty() {
+                    "nothing dropped".to_owned()
+                } else {
+                    mine.iter()
+                        .map(|x| format!("{}: {}", x.packet.name(), x.reason))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                };
+                return Err(StepError {
+                    message: format!(
+                        "the broker dropped nothing of `{client_id}` as expected within {t:?}"
+                    ),
+                    kind: FailureKind::Fields,
+                    expected,
+                    actual,
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 
@@ -154,7 +240,7 @@ impl StepContext<'_> {
             (Ok(_), None) => Ok(()),
             (Err(e), _) if e.is_timeout() => Err(StepError {
                 message: format!("{what} did not appear on the serial line within {t:?}"),
-                kind: FailureKind::Text,
+                kind: FailureKind::Timeout,
                 expected: what,
                 actual: self.driver.pending_text(),
             }),
@@ -209,7 +295,17 @@ impl StepContext<'_> {
     }
 
     async fn receive_mqtt(&mut self, expect: &MqttExpect, t: Duration) -> Result<(), StepError> {
-        let bytes = self.driver.read_mqtt_packet(t).await?;
+        let bytes = match self.driver.read_mqtt_packet(t).await {
+            Ok(b) => b,
+            Err(e) => {
+                // Say what was awaited, field by field, and what did arrive of the socket.
+                let pending = self.driver.socket_pending(None);
+                let mut err = StepError::from(e);
+                err.expected = expected_rows(expect, &self.lookup());
+                err.actual = format!("{pending} byte(s) of an incomplete packet");
+                return Err(err);
+            }
+        };
         let packet = match decode(&bytes) {
             Ok((p, _)) => p,
             Err(e) => {
@@ -441,6 +537,43 @@ fn mismatch(c: &Comparison, what: &str, bytes: &[u8]) -> Result<(), StepError> {
             expected: c.expected_text(),
             actual: c.actual_text(),
         }),
+    }
+}
+
+/// The fields a `receive_mqtt:` waits for, as `field: value` rows.
+fn expected_rows(expect: &MqttExpect, lookup: &dyn Fn(&str) -> Option<String>) -> String {
+    match compare_received(expect, &blank_of(expect), lookup) {
+        Ok(c) => c.expected_text(),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// An empty packet of the type `expect` names, to render the expectation's rows against.
+fn blank_of(expect: &MqttExpect) -> Packet {
+    use crate::mqtt::{Connack, QoS, Suback};
+    match expect {
+        MqttExpect::Connack { .. } => Packet::Connack(Connack {
+            session_present: false,
+            return_code: 0,
+        }),
+        MqttExpect::Publish(_) => Packet::Publish(Publish {
+            dup: false,
+            qos: QoS::AtMostOnce,
+            retain: false,
+            topic: String::new(),
+            packet_id: None,
+            payload: Vec::new(),
+        }),
+        MqttExpect::Puback { .. } => Packet::Puback { packet_id: 0 },
+        MqttExpect::Pubrec { .. } => Packet::Pubrec { packet_id: 0 },
+        MqttExpect::Pubrel { .. } => Packet::Pubrel { packet_id: 0 },
+        MqttExpect::Pubcomp { .. } => Packet::Pubcomp { packet_id: 0 },
+        MqttExpect::Suback { .. } => Packet::Suback(Suback {
+            packet_id: 0,
+            return_codes: Vec::new(),
+        }),
+        MqttExpect::Unsuback { .. } => Packet::Unsuback { packet_id: 0 },
+        MqttExpect::Pingresp => Packet::Pingresp,
     }
 }
 

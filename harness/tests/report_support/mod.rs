@@ -117,6 +117,7 @@ impl Script {
         self.push(RunEvent::StepStarted {
             index,
             label: label.into(),
+            name: None,
             line,
         })
     }

@@ -54,7 +54,10 @@ pub fn finished_steps(events: &[Stamped]) -> Vec<(String, usize, Outcome, Durati
     let mut started: Vec<(usize, String, usize)> = Vec::new();
     let mut out = Vec::new();
     for ev in events {
-        if let RunEvent::StepStarted { index, label, line } = &ev.event {
+        if let RunEvent::StepStarted {
+            index, label, line, ..
+        } = &ev.event
+        {
             started.push((*index, label.clone(), *line));
         }
         if let RunEvent::StepFinished {

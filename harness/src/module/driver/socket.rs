@@ -46,6 +46,14 @@ impl ModuleDriver {
         let len = piece.len();
         let cmd = self.dialect.send_command(link, len);
         self.discard_pending()?;
+        // The module already said CLOSED: sending would only earn an ERROR that hides why.
+        if self.link_closed(link) {
+            return Err(DriverError::LinkClosed {
+                link: key,
+                len,
+                phase: "before the send (the module had reported CLOSED)",
+            });
+        }
         self.send_line(&cmd).await?;
 
         let mut lines = Vec::new();
