@@ -16,6 +16,7 @@ use tokio::task::JoinSet;
 use tokio::time::{sleep_until, timeout, Instant};
 
 use super::error::BrokerError;
+use super::fault::{Action, ConnFaults, FaultBoard, Out, Outbox, Side, Write};
 use super::observed::{Observed, SeenDirection};
 use super::origins::Origins;
 use super::policy::CloudPolicy;
@@ -60,10 +61,12 @@ pub(crate) struct Shared {
     /// rumqttd's address.
     pub upstream: SocketAddr,
     pub next_conn: AtomicU64,
+    /// Injected faults (broker/fault).
+    pub faults: FaultBoard,
 }
 
 impl Shared {
-    fn note(&self, conn: Option<ConnId>, text: impl Into<String>) {
+    pub(crate) fn note(&self, conn: Option<ConnId>, text: impl Into<String>) {
         self.events.emit(RunEvent::BrokerNote {
             conn,
             text: text.into(),
@@ -185,6 +188,9 @@ struct Link {
     session: Session,
     device_w: OwnedWriteHalf,
     upstream: Option<(OwnedReadHalf, OwnedWriteHalf)>,
+    /// This connection's armed faults, and the server→module queue they shape.
+    faults: ConnFaults,
+    outbox: Outbox,
 }
 
 async fn serve(
@@ -209,8 +215,11 @@ async fn serve(
         session: Session::new(conn),
         device_w,
         upstream: None,
+        faults: ConnFaults::new(conn, &shared.faults),
+        outbox: Outbox::default(),
     };
     let end = link.pump(&mut device_r, &mut stop).await;
+    shared.faults.disconnected(conn);
     if end == End::Broker {
         link.linger(&mut device_r).await;
     }
@@ -229,8 +238,10 @@ impl Link {
         let connect_deadline = Instant::now() + self.shared.policy.connect_timeout;
         let mut dbuf = vec![0u8; 8192];
         let mut ubuf = vec![0u8; 8192];
+        let mut faults_changed = self.shared.faults.subscribe();
         loop {
-            let steps = tokio::select! {
+            let due = self.outbox.next_due().map(Instant::from_std);
+            let actions = tokio::select! {
                 _ = stopped(stop) => {
                     self.note("the broker is shutting down; closing");
                     return End::Shutdown;
@@ -244,7 +255,8 @@ impl Link {
                     Ok(n) => {
                         self.emit_bytes(TcpDirection::Uplink, &dbuf[..n]);
                         let cx = Context { policy: &self.shared.policy, origins: &self.shared.origins };
-                        self.session.on_device_bytes(&dbuf[..n], &cx)
+                        let steps = self.session.on_device_bytes(&dbuf[..n], &cx);
+                        self.with_faults(steps, Side::Device)
                     }
                 },
                 read = read_upstream(&mut self.upstream, &mut ubuf) => match read {
@@ -259,9 +271,15 @@ impl Link {
                     }
                     Ok(n) => {
                         let cx = Context { policy: &self.shared.policy, origins: &self.shared.origins };
-                        self.session.on_upstream_bytes(&ubuf[..n], &cx)
+                        let steps = self.session.on_upstream_bytes(&ubuf[..n], &cx);
+                        self.with_faults(steps, Side::Upstream)
                     }
                 },
+                // The board outlives every link (it is in `shared`), so this never errors.
+                _ = faults_changed.changed() => {
+                    self.faults.take_delivered(&self.shared.faults, std::time::Instant::now())
+                }
+                _ = sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => Vec::new(),
                 _ = sleep_until(connect_deadline), if !self.session.is_connected() => {
                     self.note(format!(
                         "no CONNECT within {:?}; closing, as the cloud closes idle links",
@@ -270,20 +288,57 @@ impl Link {
                     return End::Broker;
                 }
             };
-            if let Flow::Close = self.execute(steps).await {
+            if let Flow::Close = self.execute(actions).await {
+                return End::Broker;
+            }
+            if let Flow::Close = self.flush().await {
                 return End::Broker;
             }
         }
     }
 
-    async fn execute(&mut self, steps: Vec<Step>) -> Flow {
-        for step in steps {
+    /// The session's steps with this connection's faults applied (broker/fault).
+    fn with_faults(&mut self, steps: Vec<Step>, side: Side) -> Vec<Action> {
+        let now = std::time::Instant::now();
+        let devices = self.shared.policy.devices();
+        self.faults
+            .on_steps(steps, side, now, &self.shared.faults, devices)
+    }
+
+    /// Writes what is due in the outbox; a queued close ends the link once reached.
+    async fn flush(&mut self) -> Flow {
+        while let Some(out) = self.outbox.pop_due(std::time::Instant::now()) {
+            let Out::Write(w) = out else {
+                return Flow::Close;
+            };
+            let Write { bytes, packet, .. } = *w;
+            if let Flow::Close = self.send_to_device(&bytes, packet).await {
+                return Flow::Close;
+            }
+        }
+        Flow::Continue
+    }
+
+    /// Carries out actions in order; writes to the device and the close queue in the outbox
+    /// (a held packet holds what follows it), and nothing runs after a queued close.
+    async fn execute(&mut self, actions: Vec<Action>) -> Flow {
+        for action in actions {
+            if self.outbox.closing() {
+                break;
+            }
+            let now = std::time::Instant::now();
+            let step = match action {
+                Action::Write(w) => {
+                    self.outbox.push(Out::Write(Box::new(w)), now);
+                    continue;
+                }
+                Action::Step(step) => step,
+            };
             match step {
                 Step::FromDevice(packet) => self.record(TcpDirection::Uplink, packet),
                 Step::ToDevice { bytes, packet } => {
-                    if let Flow::Close = self.send_to_device(&bytes, packet).await {
-                        return Flow::Close;
-                    }
+                    let write = Write::packet(bytes, packet);
+                    self.outbox.push(Out::Write(Box::new(write)), now);
                 }
                 Step::ToUpstream(bytes) => {
                     let Some((_, w)) = &mut self.upstream else {
@@ -330,7 +385,7 @@ impl Link {
                         .record_refusal(self.conn, client_id, code, reason);
                 }
                 Step::Note(text) => self.note(text),
-                Step::Close => return Flow::Close,
+                Step::Close => self.outbox.push(Out::Close, now),
             }
         }
         Flow::Continue
@@ -347,16 +402,20 @@ impl Link {
             return_code: 3,
         });
         let _ = self
-            .send_to_device(&[0x20, 0x02, 0x00, 0x03], connack)
+            .send_to_device(&[0x20, 0x02, 0x00, 0x03], Some(connack))
             .await;
         Flow::Close
     }
 
-    async fn send_to_device(&mut self, bytes: &[u8], packet: Packet) -> Flow {
+    /// One write (one TCP segment, the socket has no delay), recording `packet` if these
+    /// bytes complete one.
+    async fn send_to_device(&mut self, bytes: &[u8], packet: Option<Packet>) -> Flow {
         match timeout(WRITE_WITHIN, self.device_w.write_all(bytes)).await {
             Ok(Ok(())) => {
                 self.emit_bytes(TcpDirection::Downlink, bytes);
-                self.record(TcpDirection::Downlink, packet);
+                if let Some(packet) = packet {
+                    self.record(TcpDirection::Downlink, packet);
+                }
                 Flow::Continue
             }
             Ok(Err(e)) => {

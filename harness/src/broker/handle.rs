@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 
 use super::cloud::{self, CloudLink};
 use super::error::BrokerError;
+use super::fault::{Fault, FaultBoard, FaultTarget, Placement};
 use super::gateway::{self, Listen, Shared};
 use super::observed::{Mark, Observed, Refusal, SeenPacket};
 use super::origins::Origins;
@@ -72,6 +73,7 @@ impl Broker {
             events,
             upstream,
             next_conn: AtomicU64::new(1),
+            faults: FaultBoard::default(),
         });
         let (stop, stopped) = watch::channel(false);
         let gateway_task = tokio::spawn(gateway::run(listener, shared.clone(), stopped.clone()));
@@ -143,9 +145,48 @@ impl BrokerHandle {
     }
 
     /// From now on, `wait_seen`, `seen` and `refusals` ignore earlier traffic (call at the
-    /// start of each scenario).
+    /// start of each scenario). Injected faults that have not fired are forgotten too.
     pub fn mark(&self) -> Mark {
+        self.clear_faults();
         self.shared.observed.mark()
+    }
+
+    /// Injects `fault` for `target` (see broker/fault/board.rs for which faults wait for a
+    /// CONNECT and which act on the live connection). Fails for a fault that cannot be carried
+    /// out (bad hex, an unknown device) or once the broker is shut down.
+    pub fn inject(&self, target: FaultTarget, fault: Fault) -> Result<(), BrokerError> {
+        if *self.stop.borrow() {
+            return Err(BrokerError::ShutDown);
+        }
+        let refused = |reason: String| BrokerError::Fault {
+            fault: fault.to_string(),
+            reason,
+        };
+        fault.validate().map_err(refused)?;
+        if let FaultTarget::Device(name) = &target {
+            if self.shared.policy.devices().get(name).is_none() {
+                return Err(refused(format!("no device `{name}` is registered")));
+            }
+        }
+        let text = format!("fault: {fault} for {target}");
+        let placement = self.shared.faults.inject(target, fault);
+        let text = match placement {
+            Placement::Waiting => format!("{text}; waits for its CONNECT"),
+            Placement::Delivered(conns) => format!("{text}; applies to conn {conns:?}"),
+        };
+        self.shared.note(None, text);
+        Ok(())
+    }
+
+    /// Forgets faults that have not fired, saying so when there were any.
+    fn clear_faults(&self) {
+        let forgotten = self.shared.faults.clear();
+        if forgotten > 0 {
+            self.shared.note(
+                None,
+                format!("fault: {forgotten} faults never fired and are cleared at the mark"),
+            );
+        }
     }
 
     /// Stops accepting, closes every device connection and the cloud link, and waits for

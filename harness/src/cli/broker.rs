@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::broker::{Broker, BrokerConfig, BrokerHandle, Listen};
+use crate::broker::{Broker, BrokerConfig, BrokerHandle, Fault, FaultTarget, Listen};
 use crate::exit::ExitCode;
 use crate::mqtt::{encode, to_hex, Packet};
 use crate::run::{EventSink, RunEvent, Stamped, TcpDirection};
@@ -24,6 +24,36 @@ pub struct Args {
     /// Directory of device YAML files (ProductKey, DeviceName, DeviceSecret).
     #[arg(long, default_value = "fixtures/devices")]
     pub devices: PathBuf,
+    /// A fault injected at start-up (repeatable): `refuse_next_connect 5`, `delay connack 2s`,
+    /// `delay suback 1s 3`, `drop_link [after_next_packet]`, `black_hole downlink 500ms`,
+    /// `split_next 2 50ms`, `send_raw 20 02 00`, or YAML such as
+    /// `{ delay: { packet: connack, by: 2s } }`. Faults wait for the next CONNECT.
+    #[arg(long = "fault", value_name = "FAULT", value_parser = parse_fault)]
+    pub faults: Vec<Fault>,
+    /// A YAML file holding a list of faults to inject at start-up, as scenarios write them.
+    #[arg(long, value_name = "FILE")]
+    pub fault_file: Option<PathBuf>,
+    /// Aim the start-up faults at this device (registry name, e.g. `aliyun/device2`) instead
+    /// of at whichever device connects first.
+    #[arg(long, value_name = "NAME")]
+    pub fault_device: Option<String>,
+}
+
+fn parse_fault(text: &str) -> Result<Fault, String> {
+    text.parse()
+}
+
+/// The `--fault` faults, then the `--fault-file` ones.
+fn startup_faults(args: &Args) -> Result<Vec<Fault>, String> {
+    let mut faults = args.faults.clone();
+    if let Some(path) = &args.fault_file {
+        let shown = path.display();
+        let text = std::fs::read_to_string(path).map_err(|e| format!("read `{shown}`: {e}"))?;
+        let listed: Vec<Fault> = serde_yaml::from_str(&text)
+            .map_err(|e| format!("read the faults in `{shown}`: {e}"))?;
+        faults.extend(listed);
+    }
+    Ok(faults)
 }
 
 pub fn run(args: Args) -> ExitCode {
@@ -41,6 +71,13 @@ pub fn run(args: Args) -> ExitCode {
 }
 
 async fn serve(args: Args) -> ExitCode {
+    let faults = match startup_faults(&args) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("athil broker: failed to {e}");
+            return ExitCode::Usage;
+        }
+    };
     let mut config = match BrokerConfig::from_devices_dir(&args.devices) {
         Ok(c) => c,
         Err(e) => {
@@ -58,6 +95,18 @@ async fn serve(args: Args) -> ExitCode {
             return ExitCode::Usage;
         }
     };
+    let target = args
+        .fault_device
+        .clone()
+        .map_or(FaultTarget::All, FaultTarget::Device);
+    // Before saying where it listens: a board connecting at once must meet the faults.
+    for fault in faults {
+        if let Err(e) = broker.inject(target.clone(), fault) {
+            eprintln!("athil broker: failed to {e}");
+            let _ = broker.shutdown(Duration::from_secs(3)).await;
+            return ExitCode::Usage;
+        }
+    }
     println!(
         "athil broker: listening on {} (rumqttd on {}), {device_count} devices from {}; Ctrl-C stops",
         broker.addr(),

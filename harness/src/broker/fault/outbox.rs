@@ -36,7 +36,8 @@ impl Write {
 /// What leaves the queue.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Out {
-    Write(Write),
+    /// Boxed: a packet is large and the queue's closes should not pay for it.
+    Write(Box<Write>),
     /// Close the link (every earlier write has been made).
     Close,
 }
@@ -64,6 +65,11 @@ impl Outbox {
 
     pub fn is_empty(&self) -> bool {
         self.queue.is_empty()
+    }
+
+    /// Whether a close is queued (nothing more should be queued behind it).
+    pub fn closing(&self) -> bool {
+        self.queue.iter().any(|q| matches!(q.out, Out::Close))
     }
 
     /// When the head of the queue may go, if there is one.
@@ -103,12 +109,12 @@ mod tests {
     }
 
     fn piece(bytes: &[u8], hold: u64, gap: u64) -> Out {
-        Out::Write(Write {
+        Out::Write(Box::new(Write {
             bytes: bytes.to_vec(),
             packet: None,
             hold: ms(hold),
             gap: ms(gap),
-        })
+        }))
     }
 
     #[test]
@@ -116,7 +122,7 @@ mod tests {
         let t0 = Instant::now();
         let mut o = Outbox::default();
         o.push(
-            Out::Write(Write::packet(vec![0xD0, 0x00], Packet::Pingresp)),
+            Out::Write(Box::new(Write::packet(vec![0xD0, 0x00], Packet::Pingresp))),
             t0,
         );
         o.push(Out::Close, t0);
