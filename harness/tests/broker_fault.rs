@@ -216,6 +216,12 @@ async fn drop_link_now_closes_the_socket_promptly() {
     // The gateway records the close after lingering for late bytes; shutting down waits for it.
     broker.shutdown(DEADLINE).await.unwrap();
     let events = drain(&mut events);
+    let notes = fault_notes(&events);
+    assert!(notes[0].starts_with("fault: drop the link now for aliyun/device2; applies to conn"));
+    assert!(
+        notes[1].starts_with("fault: armed on aliyun/device2"),
+        "{notes:?}"
+    );
     assert!(has_note(&events, "dropping the link to aliyun/device2 now"));
     assert!(events.iter().any(|s| matches!(
         s.event,

@@ -169,12 +169,13 @@ impl BrokerHandle {
             }
         }
         let text = format!("fault: {fault} for {target}");
-        let placement = self.shared.faults.inject(target, fault);
-        let text = match placement {
-            Placement::Waiting => format!("{text}; waits for its CONNECT"),
-            Placement::Delivered(conns) => format!("{text}; applies to conn {conns:?}"),
-        };
-        self.shared.note(None, text);
+        self.shared.faults.inject(target, fault, |placement| {
+            let text = match placement {
+                Placement::Waiting => format!("{text}; waits for its CONNECT"),
+                Placement::Delivered(conns) => format!("{text}; applies to conn {conns:?}"),
+            };
+            self.shared.note(None, text);
+        });
         Ok(())
     }
 

@@ -82,8 +82,15 @@ impl FaultBoard {
         self.lock().epoch
     }
 
-    /// Queues or delivers `fault` (already validated) for `target`.
-    pub fn inject(&self, target: FaultTarget, fault: Fault) -> Placement {
+    /// Queues or delivers `fault` (already validated) for `target`. `announce` runs before any
+    /// connection can see the fault, so the note saying it was injected precedes the notes of
+    /// its arming and firing.
+    pub fn inject(
+        &self,
+        target: FaultTarget,
+        fault: Fault,
+        announce: impl FnOnce(&Placement),
+    ) -> Placement {
         let placement = {
             let mut b = self.lock();
             let live: Vec<ConnId> = if fault.waits_for_connect() {
@@ -100,7 +107,7 @@ impl FaultBoard {
                     FaultTarget::Device(_) => matching.max().into_iter().collect(),
                 }
             };
-            if live.is_empty() {
+            let placement = if live.is_empty() {
                 b.waiting.push((target, fault));
                 Placement::Waiting
             } else {
@@ -108,7 +115,10 @@ impl FaultBoard {
                     b.mailbox.entry(*conn).or_default().push(fault.clone());
                 }
                 Placement::Delivered(live)
-            }
+            };
+            // Still under the lock: no connection can claim or take the fault yet.
+            announce(&placement);
+            placement
         };
         if placement != Placement::Waiting {
             self.bump();
@@ -194,6 +204,10 @@ mod tests {
         }
     }
 
+    fn put(b: &FaultBoard, target: FaultTarget, fault: Fault) -> Placement {
+        b.inject(target, fault, |_| {})
+    }
+
     fn dev(name: &str) -> FaultTarget {
         FaultTarget::Device(name.to_owned())
     }
@@ -201,7 +215,7 @@ mod tests {
     #[test]
     fn a_fault_for_an_absent_device_waits_for_its_connect() {
         let b = FaultBoard::default();
-        assert_eq!(b.inject(dev("aliyun/device2"), split()), Placement::Waiting);
+        assert_eq!(put(&b, dev("aliyun/device2"), split()), Placement::Waiting);
         let (_, other) = b.connected(1, Some("aliyun/LY-1"));
         assert!(other.is_empty());
         let (_, mine) = b.connected(2, Some("aliyun/device2"));
@@ -218,7 +232,7 @@ mod tests {
         b.connected(7, Some("aliyun/device2"));
         b.connected(8, Some("aliyun/LY-1"));
         assert_eq!(
-            b.inject(dev("aliyun/device2"), split()),
+            put(&b, dev("aliyun/device2"), split()),
             Placement::Delivered(vec![7])
         );
         assert!(rx.has_changed().unwrap());
@@ -230,11 +244,11 @@ mod tests {
     #[test]
     fn all_reaches_every_live_connection_or_the_next_one() {
         let b = FaultBoard::default();
-        assert_eq!(b.inject(FaultTarget::All, split()), Placement::Waiting);
+        assert_eq!(put(&b, FaultTarget::All, split()), Placement::Waiting);
         assert_eq!(b.connected(1, Some("aliyun/LY-1")).1, vec![split()]);
         b.connected(2, None);
         assert_eq!(
-            b.inject(FaultTarget::All, split()),
+            put(&b, FaultTarget::All, split()),
             Placement::Delivered(vec![1, 2])
         );
     }
@@ -249,11 +263,15 @@ mod tests {
             count: None,
         };
         assert_eq!(
-            b.inject(dev("aliyun/device2"), Fault::RefuseNextConnect { code: 5 }),
+            put(
+                &b,
+                dev("aliyun/device2"),
+                Fault::RefuseNextConnect { code: 5 }
+            ),
             Placement::Waiting
         );
         assert_eq!(
-            b.inject(dev("aliyun/device2"), delay.clone()),
+            put(&b, dev("aliyun/device2"), delay.clone()),
             Placement::Waiting
         );
         assert_eq!(b.take_refusal(Some("aliyun/LY-1")), None);
@@ -266,7 +284,7 @@ mod tests {
     #[test]
     fn a_refusal_for_all_takes_any_connect_even_an_unknown_device() {
         let b = FaultBoard::default();
-        b.inject(FaultTarget::All, Fault::RefuseNextConnect { code: 2 });
+        put(&b, FaultTarget::All, Fault::RefuseNextConnect { code: 2 });
         assert_eq!(b.take_refusal(None), Some(2));
     }
 
@@ -274,7 +292,7 @@ mod tests {
     fn undelivered_mail_waits_again_when_the_connection_closes() {
         let b = FaultBoard::default();
         b.connected(4, Some("aliyun/device2"));
-        b.inject(dev("aliyun/device2"), split());
+        put(&b, dev("aliyun/device2"), split());
         b.disconnected(4);
         assert_eq!(b.waiting(), 1);
         assert_eq!(b.connected(5, Some("aliyun/device2")).1, vec![split()]);
@@ -284,13 +302,42 @@ mod tests {
     fn clear_forgets_everything_and_starts_a_new_epoch() {
         let b = FaultBoard::default();
         b.connected(1, Some("aliyun/device2"));
-        b.inject(dev("aliyun/device2"), split());
-        b.inject(dev("aliyun/LY-1"), split());
+        put(&b, dev("aliyun/device2"), split());
+        put(&b, dev("aliyun/LY-1"), split());
         let before = b.epoch();
         assert_eq!(b.clear(), 2);
         assert_eq!(b.epoch(), before + 1);
         assert!(b.take_mail(1).is_empty());
         assert_eq!(b.waiting(), 0);
         assert_eq!(b.clear(), 0);
+    }
+}
+
+#[cfg(test)]
+mod announce_tests {
+    use super::*;
+
+    /// The injection's note must come before a connection can arm the fault: `announce` runs
+    /// while the board is still locked.
+    #[test]
+    fn announce_runs_before_the_fault_can_be_taken() {
+        let b = std::sync::Arc::new(FaultBoard::default());
+        b.connected(1, Some("aliyun/device2"));
+        let seen_inside = std::cell::Cell::new(None);
+        b.inject(
+            FaultTarget::All,
+            Fault::DropLink {
+                after_next_packet: false,
+            },
+            |p| {
+                // The lock is held: a connection trying to take its mail would wait.
+                seen_inside.set(Some((p.clone(), b.board.try_lock().is_err())));
+            },
+        );
+        assert_eq!(
+            seen_inside.take(),
+            Some((Placement::Delivered(vec![1]), true))
+        );
+        assert_eq!(b.take_mail(1).len(), 1);
     }
 }

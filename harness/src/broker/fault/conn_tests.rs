@@ -80,7 +80,7 @@ fn connected(board: &FaultBoard, now: Instant) -> (ConnFaults, Vec<Action>) {
 }
 
 fn inject(board: &FaultBoard, fault: Fault) {
-    board.inject(FaultTarget::Device(DEVICE2.into()), fault);
+    board.inject(FaultTarget::Device(DEVICE2.into()), fault, |_| {});
 }
 
 #[test]
@@ -121,6 +121,7 @@ fn a_refusal_for_another_device_leaves_the_connect_alone() {
     board.inject(
         FaultTarget::Device("aliyun/LY-1".into()),
         Fault::RefuseNextConnect { code: 5 },
+        |_| {},
     );
     let (c, out) = connected(&board, Instant::now());
     assert!(out
