@@ -90,6 +90,8 @@ fn pyserial_firmware_gets_the_brokers_connack_through_the_simulated_module() {
     let (sim, _sim_lines) = start_sim(&["--ap", &ap, "--map", &map], &link);
 
     let child = Command::new(python)
+        // -B: no __pycache__ left in the source tree.
+        .arg("-B")
         .arg(script("firmware_host.py"))
         .arg(&link)
         .args([SSID, HOST, "1883", &seed_002_connect()])
