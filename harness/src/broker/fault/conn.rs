@@ -307,7 +307,8 @@ impl ConnFaults {
                         close_after = Some(what.name().to_owned());
                     }
                 }
-                Step::ToUpstream(_) | Step::OpenUpstream if swallowing => {}
+                // The cloud never got the packet: nothing goes on, and nothing answers it.
+                Step::ToUpstream(_) | Step::OpenUpstream | Step::ToDevice { .. } if swallowing => {}
                 Step::ToDevice { bytes, packet } => self.downlink(bytes, packet, now, &mut out),
                 // Every other step (upstream writes, notes, refusals, close, and any the
                 // session grows) passes unchanged: faults only touch what they name.

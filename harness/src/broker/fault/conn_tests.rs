@@ -303,6 +303,13 @@ fn an_uplink_black_hole_sees_the_packet_but_forwards_nothing() {
         .iter()
         .any(|a| matches!(a, Action::Step(Step::ToUpstream(_)))));
     assert!(notes(&out)[0].contains("uplink black hole dropped the PINGREQ"));
+    // Nor does the gateway answer for the cloud (a SUBACK it would have written itself).
+    let subscribe = vec![
+        Step::FromDevice(Packet::Pingreq),
+        to_device("90 03 00 0A 80"),
+    ];
+    let out = c.on_steps(subscribe, Side::Device, t0 + ms(20), &board, &devices());
+    assert!(writes(&out).is_empty());
     let out = c.on_steps(ping(), Side::Device, t0 + ms(600), &board, &devices());
     assert!(out
         .iter()
