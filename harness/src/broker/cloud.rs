@@ -1,6 +1,7 @@
 //! The cloud: an in-process rumqttd link ([`CloudLink`]) that subscribes to every topic,
-//! records each uplink that reaches it, and publishes downlinks as the console's property set
-//! does (seed 002).
+//! records each uplink that reaches it, answers property and event posts as the real cloud
+//! does (`…/post_reply`, profile key `thing`), and publishes downlinks as the console's
+//! property set does (seed 002).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -14,16 +15,25 @@ use super::error::BrokerError;
 use super::gateway::{stopped, Shared};
 use super::observed::SeenDirection;
 use super::origins::{Origin, Publisher};
+use super::profile::thing;
 use crate::mqtt::{Packet, Publish, QoS};
-use crate::run::RunEvent;
+use crate::run::{ConnId, RunEvent};
 
 /// How long rumqttd may take to confirm the cloud's subscription to `#`.
 const SUBSCRIBED_WITHIN: Duration = Duration::from_secs(5);
 
-/// The cloud's sending half.
+/// The cloud's sending half. Clones share the one link (the replies to posts go out through
+/// the receiving task's clone).
+#[derive(Clone)]
 pub(crate) struct CloudLink {
     /// `None` once closed.
-    tx: Mutex<Option<LinkTx>>,
+    tx: Arc<Mutex<Option<LinkTx>>>,
+}
+
+/// The cloud's receiving half, with a way to answer what it receives.
+pub(crate) struct CloudInbox {
+    rx: LinkRx,
+    link: CloudLink,
 }
 
 impl std::fmt::Debug for CloudLink {
@@ -38,7 +48,7 @@ impl CloudLink {
     pub(crate) async fn open(
         mut tx: LinkTx,
         mut rx: LinkRx,
-    ) -> Result<(CloudLink, LinkRx), BrokerError> {
+    ) -> Result<(CloudLink, CloudInbox), BrokerError> {
         let fail = |reason: String| BrokerError::CloudLink { reason };
         tx.subscribe("#")
             .map_err(|e| fail(format!("subscribe to `#`: {e}")))?;
@@ -57,16 +67,39 @@ impl CloudLink {
                 }
             }
         }
+        let link = CloudLink {
+            tx: Arc::new(Mutex::new(Some(tx))),
+        };
         Ok((
-            CloudLink {
-                tx: Mutex::new(Some(tx)),
+            link.clone(),
+            CloudInbox {
+                rx,
+                link: link.clone(),
             },
-            rx,
         ))
     }
 
     /// Publishes a downlink; devices subscribed to `topic` receive it at `qos`.
     pub(crate) fn publish(
+        &self,
+        shared: &Shared,
+        topic: &str,
+        payload: &[u8],
+        qos: QoS,
+    ) -> Result<(), BrokerError> {
+        self.send(shared, topic, payload, qos)?;
+        shared.events.emit(RunEvent::BrokerNote {
+            conn: None,
+            text: format!(
+                "the cloud published {} bytes to {topic} at QoS {}",
+                payload.len(),
+                qos as u8
+            ),
+        });
+        Ok(())
+    }
+
+    fn send(
         &self,
         shared: &Shared,
         topic: &str,
@@ -100,16 +133,26 @@ impl CloudLink {
             .ok_or_else(|| fail("the cloud link is closed".to_owned()))?;
         tx.publish(topic.to_owned(), payload.to_vec())
             .map_err(|e| fail(e.to_string()))?;
-        drop(guard);
-        shared.events.emit(RunEvent::BrokerNote {
-            conn: None,
-            text: format!(
-                "the cloud published {} bytes to {topic} at QoS {}",
-                payload.len(),
-                qos as u8
-            ),
-        });
         Ok(())
+    }
+
+    /// Answers a device's property or event post as the cloud does (§2.8), if the profile
+    /// says so. The reply reaches the device only if it subscribed to it or receives pushed
+    /// downlinks (`topics.implicit`), as on the real cloud.
+    fn answer(&self, shared: &Shared, conn: Option<ConnId>, post: &Publish) {
+        let profile = shared.policy.profile();
+        let Some(reply) = thing::reply_to(&profile.thing, &post.topic, &post.payload) else {
+            return;
+        };
+        let qos = QoS::try_from(profile.thing.reply_qos).unwrap_or(QoS::AtMostOnce);
+        let text = match self.send(shared, &reply.topic, &reply.payload, qos) {
+            Ok(()) => format!(
+                "the cloud answered the post on {} with code {} on {} at QoS {}",
+                post.topic, reply.code, reply.topic, qos as u8
+            ),
+            Err(e) => format!("failed to {e}"),
+        };
+        shared.events.emit(RunEvent::BrokerNote { conn, text });
     }
 
     /// Leaves rumqttd, so the router stops queueing for a link nobody reads. Later
@@ -128,7 +171,12 @@ impl CloudLink {
 
 /// Records every PUBLISH the cloud receives until `stop`; the cloud's own downlinks, which
 /// come back through its `#` subscription, are not uplinks and are skipped.
-pub(crate) async fn observe(mut rx: LinkRx, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+pub(crate) async fn observe(
+    inbox: CloudInbox,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let CloudInbox { mut rx, link } = inbox;
     loop {
         let next = tokio::select! {
             _ = stopped(&mut stop) => return,
@@ -166,8 +214,12 @@ pub(crate) async fn observe(mut rx: LinkRx, shared: Arc<Shared>, mut stop: watch
             packet_id: None,
             payload,
         });
+        let from_device = client_id.is_some() || conn.is_some();
         shared
             .observed
-            .record_packet(SeenDirection::AtCloud, conn, client_id, packet);
+            .record_packet(SeenDirection::AtCloud, conn, client_id, packet.clone());
+        if let (true, Packet::Publish(post)) = (from_device, &packet) {
+            link.answer(&shared, conn, post);
+        }
     }
 }

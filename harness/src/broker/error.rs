@@ -33,6 +33,9 @@ pub enum BrokerError {
     #[error("load the device registry from `{}`: {reason}", dir.display())]
     Devices { dir: PathBuf, reason: String },
 
+    #[error("load the cloud profile from `{}`: {reason}", path.display())]
+    Profile { path: PathBuf, reason: String },
+
     #[error("publish from the cloud to `{topic}`: {reason}")]
     Publish { topic: String, reason: String },
 

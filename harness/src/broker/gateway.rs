@@ -20,6 +20,7 @@ use super::fault::{Action, ConnFaults, FaultBoard, Out, Outbox, Side, Write};
 use super::observed::{Observed, SeenDirection};
 use super::origins::Origins;
 use super::policy::CloudPolicy;
+use super::profile::timers::Timers;
 use super::session::{Context, Session, Step};
 use crate::mqtt::{Connack, Packet};
 use crate::run::{ConnId, EventSink, RunEvent, TcpDirection};
@@ -235,7 +236,8 @@ impl Link {
         device_r: &mut OwnedReadHalf,
         stop: &mut watch::Receiver<bool>,
     ) -> End {
-        let connect_deadline = Instant::now() + self.shared.policy.connect_timeout;
+        // The profile's CONNECT deadline, idle timer and one-login-per-device kick.
+        let mut timers = Timers::start(&self.shared.policy, self.conn);
         let mut dbuf = vec![0u8; 8192];
         let mut ubuf = vec![0u8; 8192];
         let mut faults_changed = self.shared.faults.subscribe();
@@ -254,16 +256,9 @@ impl Link {
                     }
                     Ok(n) => {
                         self.emit_bytes(TcpDirection::Uplink, &dbuf[..n]);
-                        let devices = self.shared.policy.devices();
-                        match self.faults.screen(&dbuf[..n], &self.shared.faults, devices) {
-                            // A fault refuses this CONNECT: the session never sees it.
-                            Some(refused) => refused,
-                            None => {
-                                let cx = Context { policy: &self.shared.policy, origins: &self.shared.origins };
-                                let steps = self.session.on_device_bytes(&dbuf[..n], &cx);
-                                self.with_faults(steps, Side::Device)
-                            }
-                        }
+                        let cx = Context { policy: &self.shared.policy, origins: &self.shared.origins };
+                        let steps = self.session.on_device_bytes(&dbuf[..n], &cx);
+                        self.with_faults(steps, Side::Device)
                     }
                 },
                 read = read_upstream(&mut self.upstream, &mut ubuf) => match read {
@@ -287,14 +282,11 @@ impl Link {
                     self.faults.take_delivered(&self.shared.faults, std::time::Instant::now())
                 }
                 _ = sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => Vec::new(),
-                _ = sleep_until(connect_deadline), if !self.session.is_connected() => {
-                    self.note(format!(
-                        "no CONNECT within {:?}; closing, as the cloud closes idle links",
-                        self.shared.policy.connect_timeout
-                    ));
-                    return End::Broker;
+                fired = timers.fired(&self.shared.policy, self.session.is_connected()) => {
+                    self.session.on_timer(fired).into_iter().map(Action::Step).collect()
                 }
             };
+            timers.update(&mut self.session);
             if let Flow::Close = self.execute(actions).await {
                 return End::Broker;
             }
@@ -391,6 +383,12 @@ impl Link {
                         .observed
                         .record_refusal(self.conn, client_id, code, reason);
                 }
+                Step::Dropped { packet, reason } => self.shared.observed.record_drop(
+                    self.conn,
+                    self.session.client_id().map(str::to_owned),
+                    packet,
+                    reason,
+                ),
                 Step::Note(text) => self.note(text),
                 Step::Close => self.outbox.push(Out::Close, now),
             }

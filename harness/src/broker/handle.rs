@@ -14,9 +14,10 @@ use super::cloud::{self, CloudLink};
 use super::error::BrokerError;
 use super::fault::{Fault, FaultBoard, FaultTarget, Placement};
 use super::gateway::{self, Listen, Shared};
-use super::observed::{Mark, Observed, Refusal, SeenPacket};
+use super::observed::{Dropped, Mark, Observed, Refusal, SeenPacket};
 use super::origins::Origins;
 use super::policy::CloudPolicy;
+use super::profile::{CloudProfile, ProfileOverride};
 use super::rumqttd::Rumqttd;
 use crate::cloud::DeviceRegistry;
 use crate::mqtt::QoS;
@@ -27,8 +28,11 @@ use crate::run::EventSink;
 pub struct BrokerConfig {
     /// Where modules connect. Default: a random 127.x.y.z on port 1883.
     pub listen: Listen,
-    /// The cloud's rules and its device registry.
+    /// The device registry (and the questions the gateway asks of it).
     pub policy: CloudPolicy,
+    /// The cloud's rules for the whole run (`athil broker --profile`); scenarios change them
+    /// with [`BrokerHandle::set_override`].
+    pub profile: CloudProfile,
 }
 
 impl BrokerConfig {
@@ -37,6 +41,7 @@ impl BrokerConfig {
         BrokerConfig {
             listen: Listen::default(),
             policy: CloudPolicy::new(devices),
+            profile: CloudProfile::default(),
         }
     }
 
@@ -66,8 +71,10 @@ impl Broker {
         let rumqttd = Rumqttd::start().await?;
         let upstream = rumqttd.addr;
         let (cloud, cloud_rx) = CloudLink::open(rumqttd.cloud_tx, rumqttd.cloud_rx).await?;
+        let mut policy = config.policy;
+        policy.install(config.profile);
         let shared = Arc::new(Shared {
-            policy: config.policy,
+            policy,
             origins: Origins::default(),
             observed: Observed::default(),
             events,
@@ -142,6 +149,32 @@ impl BrokerHandle {
     /// Every refused CONNECT since the mark, in order.
     pub fn refusals(&self) -> Vec<Refusal> {
         self.shared.observed.refusals()
+    }
+
+    /// Every packet the cloud did not take since the mark (an unpermitted or oversized
+    /// PUBLISH, a refused subscription), in order, each with its reason.
+    pub fn drops(&self) -> Vec<Dropped> {
+        self.shared.observed.drops()
+    }
+
+    /// Applies a scenario's profile override over the run's profile, from the next packet on;
+    /// `None` goes back to the run's profile. Says so in the event stream when it changes
+    /// anything.
+    pub fn set_override(&self, o: Option<ProfileOverride>) {
+        let before = self.shared.policy.profile();
+        self.shared.policy.set_override(o.as_ref());
+        if *before != *self.shared.policy.profile() {
+            let text = match &o {
+                Some(_) => "cloud profile: the scenario's override applies",
+                None => "cloud profile: back to the run's profile",
+            };
+            self.shared.note(None, text);
+        }
+    }
+
+    /// The profile in force now (the run's, with the current override).
+    pub fn profile(&self) -> CloudProfile {
+        CloudProfile::clone(&self.shared.policy.profile())
     }
 
     /// From now on, `wait_seen`, `seen` and `refusals` ignore earlier traffic (call at the

@@ -14,6 +14,7 @@ mod handle;
 pub mod observed;
 pub mod origins;
 pub mod policy;
+pub mod profile;
 mod rumqttd;
 pub mod session;
 
@@ -21,5 +22,6 @@ pub use error::BrokerError;
 pub use fault::{DelayedPacket, Direction, Fault, FaultTarget};
 pub use gateway::Listen;
 pub use handle::{Broker, BrokerConfig, BrokerHandle};
-pub use observed::{Mark, Observed, Refusal, SeenDirection, SeenPacket};
+pub use observed::{Dropped, Mark, Observed, Refusal, SeenDirection, SeenPacket};
 pub use policy::{Admission, CloudPolicy, ConnectDecision, RefusalKind, RefusalReason};
+pub use profile::{CloudProfile, ProfileOverride};

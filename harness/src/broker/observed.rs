@@ -1,6 +1,6 @@
 //! What the broker saw: [`Observed`] keeps every packet each device sent and received, every
-//! uplink that reached the cloud, and every refusal, in one ordered record that assertions
-//! (the runner's `broker_saw` step) wait on with a deadline.
+//! uplink that reached the cloud, every refusal and every packet the cloud dropped, in one
+//! ordered record that assertions (the runner's `broker_saw` step) wait on with a deadline.
 
 use std::sync::Mutex;
 #[cfg(test)]
@@ -11,7 +11,7 @@ use tokio::sync::watch;
 
 use super::error::BrokerError;
 use super::policy::RefusalReason;
-use crate::mqtt::Packet;
+use crate::mqtt::{Packet, PacketType};
 use crate::run::ConnId;
 
 /// Where in the path module → gateway → rumqttd → cloud a packet was seen.
@@ -61,6 +61,32 @@ impl std::fmt::Display for Refusal {
     }
 }
 
+/// A packet from a device that the cloud did not take (an unpermitted or oversized PUBLISH, a
+/// refused subscription), with why, as `drops()` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dropped {
+    pub seq: u64,
+    pub at: SystemTime,
+    pub conn: ConnId,
+    /// The MQTT client id of that connection.
+    pub client_id: Option<String>,
+    pub packet: PacketType,
+    /// One line, e.g. "device a1ndPQHcX7f/device2 may not publish to … (cloud log code 9236)".
+    pub reason: String,
+}
+
+impl std::fmt::Display for Dropped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "dropped a {} from client {:?}: {}",
+            self.packet.name(),
+            self.client_id.as_deref().unwrap_or("?"),
+            self.reason
+        )
+    }
+}
+
 /// A point in the record: `wait_seen`, `seen` and `refusals` look only at what came after the
 /// current mark, so each scenario sees its own traffic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -72,6 +98,7 @@ struct Record {
     mark: u64,
     seen: Vec<SeenPacket>,
     refusals: Vec<Refusal>,
+    drops: Vec<Dropped>,
 }
 
 /// The shared record; cheap to read, written by every session and the cloud link.
@@ -139,6 +166,30 @@ impl Observed {
         self.changed.send_replace(seq);
     }
 
+    pub fn record_drop(
+        &self,
+        conn: ConnId,
+        client_id: Option<String>,
+        packet: PacketType,
+        reason: String,
+    ) {
+        let seq = {
+            let mut r = self.lock();
+            let seq = r.next_seq;
+            r.next_seq += 1;
+            r.drops.push(Dropped {
+                seq,
+                at: SystemTime::now(),
+                conn,
+                client_id,
+                packet,
+                reason,
+            });
+            seq
+        };
+        self.changed.send_replace(seq);
+    }
+
     /// From now on, queries see only what happens after this call.
     pub fn mark(&self) -> Mark {
         let mut r = self.lock();
@@ -162,6 +213,13 @@ impl Observed {
             .filter(|p| p.seq >= mark)
             .cloned()
             .collect()
+    }
+
+    /// Every dropped packet since the current mark, in order.
+    pub fn drops(&self) -> Vec<Dropped> {
+        let r = self.lock();
+        let mark = r.mark;
+        r.drops.iter().filter(|d| d.seq >= mark).cloned().collect()
     }
 
     /// The first packet since the mark that matches, waiting for it until `deadline`.
@@ -286,5 +344,20 @@ mod tests {
         assert!(err.is_err());
         ping(&o, "new");
         assert_eq!(o.seen().len(), 1);
+    }
+
+    #[test]
+    fn drops_are_kept_since_the_mark() {
+        let o = Observed::default();
+        o.record_drop(1, Some("old".into()), PacketType::Publish, "before".into());
+        o.mark();
+        o.record_drop(2, Some("new".into()), PacketType::Subscribe, "after".into());
+        let drops = o.drops();
+        assert_eq!(drops.len(), 1);
+        assert_eq!((drops[0].conn, drops[0].packet), (2, PacketType::Subscribe));
+        assert_eq!(
+            drops[0].to_string(),
+            "dropped a SUBSCRIBE from client \"new\": after"
+        );
     }
 }

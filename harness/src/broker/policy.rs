@@ -1,18 +1,26 @@
-//! What the impersonated cloud allows: [`CloudPolicy`] decides each CONNECT (accept, or refuse
-//! with a CONNACK code and a [`RefusalReason`]), the QoS a SUBACK grants, and which uplinks are
-//! protocol violations. Sessions ask it; they never decide cloud behaviour themselves.
-//!
-//! This is the seam where a full cloud profile (topic permissions, limits, injected faults)
-//! grows: add a rule here and a question the session asks, and the gateway stays the same.
+//! What the impersonated cloud allows: [`CloudPolicy`] holds the device registry and the
+//! [`CloudProfile`] in force (the run's, with a scenario's override) and answers the session's
+//! questions: is this CONNECT accepted (else which CONNACK code and why), what a SUBACK grants,
+//! what becomes of this PUBLISH, may this filter be subscribed. Sessions ask it; they never
+//! decide cloud behaviour themselves. The rules themselves are data, in `profile/`.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use super::profile::config::{Implicit, RetainRule, Span, Violation, WillRule};
+use super::profile::keepalive::{self, Verdict};
+use super::profile::limits;
+use super::profile::logins::Logins;
+use super::profile::topics::Permissions;
+use super::profile::{CloudProfile, ProfileOverride};
 use crate::cloud::onenet::device_resource;
 use crate::cloud::{
     verify_aliyun_connect, Device, DeviceRegistry, DeviceStatus, OneNetAuth, Platform, Refusal,
     Token,
 };
 use crate::mqtt::{Connect, Publish, QoS};
+use crate::run::ConnId;
 
 /// Why a CONNECT was refused, in words an assertion can match on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,7 +36,7 @@ pub enum RefusalKind {
     DeviceDisabled,
     /// The harness could not read the device's secret (an unset variable, a missing file).
     SecretUnavailable,
-    /// Keepalive outside the cloud's window (Alibaba Cloud: below 30 s).
+    /// Keepalive outside the cloud's window (Alibaba Cloud: 30–1200 s).
     KeepaliveOutOfRange,
     /// Protocol level other than 3 (MQTT 3.1) or 4 (3.1.1).
     UnsupportedProtocol,
@@ -65,17 +73,28 @@ impl std::fmt::Display for RefusalReason {
     }
 }
 
-/// A CONNECT the cloud lets in.
+/// A CONNECT the cloud lets in, with what the login decided for the rest of the connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Admission {
     /// Registry name, e.g. `aliyun/device2`.
     pub device: String,
     pub platform: Platform,
+    /// ProductKey (OneNET: product id) and DeviceName (OneNET: device id or name).
+    pub product_key: String,
+    pub device_name: String,
     /// The client id the gateway uses towards rumqttd: one per *device*, so that a second
     /// login of the same device takes over the first, as both clouds do.
     pub upstream_client_id: String,
-    /// OneNET token products grant QoS 0 at most; everything else grants 1.
+    /// The SUBACK grant: the profile's (Alibaba Cloud: 1); OneNET token products 0.
     pub granted_qos: u8,
+    /// The keepalive the server's idle timer uses (capped at the profile's maximum).
+    pub keepalive: u16,
+    /// Whether the CONNECT's will goes upstream (the cloud ignores wills by default).
+    pub keep_will: bool,
+    /// The downlink filters this device receives without SUBSCRIBE, rendered (may be empty).
+    pub implicit_filters: Vec<String>,
+    /// Lines for the transcript: a capped keepalive, an ignored will.
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,37 +110,126 @@ pub enum ConnectDecision {
 /// What the gateway does with a PUBLISH from a device.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UplinkVerdict {
-    Forward,
-    /// Close the connection; the text says why (for the transcript).
+    /// Send this (possibly changed, e.g. retain cleared) upstream; the note says what changed.
+    Forward {
+        publish: Publish,
+        note: Option<String>,
+    },
+    /// Discard it, acknowledging a QoS 1 PUBLISH; the text says why (for `drops()`).
+    Drop(String),
+    /// Close the connection; the text says why (for the transcript and `drops()`).
     Disconnect(String),
 }
 
-/// The cloud's rules, over a device registry.
-#[derive(Debug, Clone)]
+/// What `connect_timeout` must differ from for the field to override the profile.
+const LEGACY_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The cloud's rules and its device registry.
+#[derive(Debug)]
 pub struct CloudPolicy {
     devices: DeviceRegistry,
-    /// Alibaba Cloud refuses keepalives below this with CONNACK 3 (Link SDK 4; §2.4).
-    pub aliyun_min_keepalive: u16,
-    /// CONNACK code for a wrong sign. Whether the live cloud says 4 or 5 is unconfirmed
-    /// (aliyun-onenet.md §0.6); 4 is what community logs show.
-    pub sign_mismatch_code: u8,
-    /// A link that sends no CONNECT within this is closed. Seed 000 reports the cloud closing
-    /// a silent link after about 10 s (unconfirmed by any document, aliyun-onenet.md §5).
+    /// Kept so callers that set it before profiles existed still work: a value other than
+    /// 10 s replaces the profile's `login.connect_timeout` when the broker starts. New code
+    /// sets `BrokerConfig::profile` instead.
     pub connect_timeout: Duration,
+    /// The run's profile (set when the broker starts).
+    base: CloudProfile,
+    /// `base` with the scenario's override, swapped whole so a reader never sees half of one.
+    current: RwLock<Arc<CloudProfile>>,
+    logins: Arc<Logins>,
+    /// Numbers upstream client ids when one device may hold several connections.
+    next_login: AtomicU64,
+}
+
+impl Clone for CloudPolicy {
+    /// The same registry and profiles; nobody logged in.
+    fn clone(&self) -> Self {
+        CloudPolicy {
+            devices: self.devices.clone(),
+            connect_timeout: self.connect_timeout,
+            base: self.base.clone(),
+            current: RwLock::new(self.profile()),
+            logins: Arc::default(),
+            next_login: AtomicU64::new(0),
+        }
+    }
 }
 
 impl CloudPolicy {
+    /// The documented defaults ([`CloudProfile::default`]) over `devices`.
     pub fn new(devices: DeviceRegistry) -> CloudPolicy {
         CloudPolicy {
             devices,
-            aliyun_min_keepalive: 30,
-            sign_mismatch_code: 4,
-            connect_timeout: Duration::from_secs(10),
+            connect_timeout: LEGACY_CONNECT_TIMEOUT,
+            base: CloudProfile::default(),
+            current: RwLock::new(Arc::new(CloudProfile::default())),
+            logins: Arc::default(),
+            next_login: AtomicU64::new(0),
         }
     }
 
     pub fn devices(&self) -> &DeviceRegistry {
         &self.devices
+    }
+
+    /// Makes `profile` the run's profile (and the one in force), folding in a changed
+    /// legacy `connect_timeout`.
+    pub fn install(&mut self, mut profile: CloudProfile) {
+        if self.connect_timeout != LEGACY_CONNECT_TIMEOUT {
+            profile.login.connect_timeout = Span(self.connect_timeout);
+        }
+        self.current = RwLock::new(Arc::new(profile.clone()));
+        self.base = profile;
+    }
+
+    /// The profile in force now.
+    pub fn profile(&self) -> Arc<CloudProfile> {
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Applies a scenario's override over the run's profile; `None` goes back to the run's.
+    pub fn set_override(&self, o: Option<&ProfileOverride>) {
+        let next = Arc::new(match o {
+            Some(o) => self.base.with(o),
+            None => self.base.clone(),
+        });
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = next;
+    }
+
+    /// How long a link may stay without CONNECT, from the profile in force.
+    pub fn connect_timeout(&self) -> Duration {
+        self.profile().login.connect_timeout.0
+    }
+
+    /// Records that `device` logged in on `conn`; returns the connection it kicks, if the
+    /// profile keeps one connection per device.
+    pub fn login(&self, device: &str, conn: ConnId) -> Option<ConnId> {
+        let kicked = self.logins.login(device, conn);
+        kicked.filter(|_| self.profile().login.one_connection_per_device)
+    }
+
+    /// Completes when a newer login of `conn`'s device replaces it (one connection per
+    /// device); never completes when the profile lets a device hold several.
+    pub async fn replaced(&self, conn: ConnId) -> ConnId {
+        let newer = self.logins.replaced(conn).await;
+        if self.profile().login.one_connection_per_device {
+            newer
+        } else {
+            std::future::pending().await
+        }
+    }
+
+    /// The login table, for a connection task to log out of when it ends.
+    pub(crate) fn logins(&self) -> Arc<Logins> {
+        self.logins.clone()
+    }
+
+    /// The connection that replaced `conn`, if any (for explaining why rumqttd let go of it).
+    pub fn replaced_by(&self, conn: ConnId) -> Option<ConnId> {
+        self.logins.replaced_by(conn)
     }
 
     /// Decides a CONNECT as the cloud its device belongs to would.
@@ -150,30 +258,33 @@ impl CloudPolicy {
     }
 
     fn decide_aliyun(&self, connect: &Connect) -> ConnectDecision {
+        let profile = self.profile();
+        let codes = &profile.login;
         let accepted = match verify_aliyun_connect(connect, &self.devices) {
             Ok(a) => a,
             Err(refusal) => {
                 let (kind, code) = match &refusal {
-                    Refusal::MalformedClientId(_) | Refusal::UnsupportedSignMethod { .. } => {
-                        (RefusalKind::MalformedClientId, refusal.connack_code())
-                    }
+                    Refusal::MalformedClientId(_) | Refusal::UnsupportedSignMethod { .. } => (
+                        RefusalKind::MalformedClientId,
+                        codes.malformed_client_id_code,
+                    ),
                     Refusal::MissingUsername { .. }
                     | Refusal::UsernameNotDnPk { .. }
                     | Refusal::UsernameReversed { .. }
                     | Refusal::MissingPassword { .. } => {
-                        (RefusalKind::BadCredentials, refusal.connack_code())
+                        (RefusalKind::BadCredentials, codes.bad_credentials_code)
                     }
                     Refusal::UnknownDevice { .. } => {
-                        (RefusalKind::UnknownDevice, refusal.connack_code())
+                        (RefusalKind::UnknownDevice, codes.unknown_device_code)
                     }
                     Refusal::DeviceDisabled { .. } => {
-                        (RefusalKind::DeviceDisabled, refusal.connack_code())
+                        (RefusalKind::DeviceDisabled, codes.disabled_device_code)
                     }
                     Refusal::SecretUnavailable { .. } => {
                         (RefusalKind::SecretUnavailable, refusal.connack_code())
                     }
                     Refusal::SignMismatch { .. } => {
-                        (RefusalKind::SignMismatch, self.sign_mismatch_code)
+                        (RefusalKind::SignMismatch, codes.sign_mismatch_code)
                     }
                 };
                 let device = connect.username.as_deref().and_then(|u| {
@@ -183,26 +294,61 @@ impl CloudPolicy {
                 return refuse(code, kind, redact(refusal.to_string(), device));
             }
         };
-        if connect.keepalive < self.aliyun_min_keepalive {
-            return refuse(
-                3,
-                RefusalKind::KeepaliveOutOfRange,
-                format!(
-                    "keepalive {} s is below Alibaba Cloud's minimum of {} s",
-                    connect.keepalive, self.aliyun_min_keepalive
-                ),
-            );
+        let mut notes = Vec::new();
+        let keepalive = match keepalive::decide(&profile.keepalive, connect.keepalive) {
+            Verdict::Refuse { code, detail } => {
+                return refuse(code, RefusalKind::KeepaliveOutOfRange, detail)
+            }
+            Verdict::Accept { effective, note } => {
+                notes.extend(note);
+                effective
+            }
+        };
+        let keep_will = profile.protocol.will == WillRule::Keep;
+        if let (Some(will), false) = (&connect.will, keep_will) {
+            notes.push(format!(
+                "the CONNECT carries a will on {}; the cloud has no wills, it will never be \
+                 published (§2.5)",
+                will.topic
+            ));
+        }
+        let implicit = match profile.topics.implicit {
+            Implicit::Always => true,
+            Implicit::Never => false,
+            Implicit::Sdk => accepted.params.other("_ss") == Some("1"),
+        };
+        let permissions = Permissions::new(
+            &profile.topics,
+            &accepted.product_key,
+            &accepted.device_name,
+        );
+        let implicit_filters = if implicit {
+            permissions.implicit_filters()
+        } else {
+            Vec::new()
+        };
+        let mut upstream_client_id = format!("{}.{}", accepted.product_key, accepted.device_name);
+        if !profile.login.one_connection_per_device {
+            let n = self.next_login.fetch_add(1, Ordering::Relaxed);
+            upstream_client_id.push_str(&format!(".{n}"));
         }
         ConnectDecision::Accept(Admission {
             device: accepted.device,
             platform: Platform::Aliyun,
-            upstream_client_id: format!("{}.{}", accepted.product_key, accepted.device_name),
-            granted_qos: 1,
+            product_key: accepted.product_key,
+            device_name: accepted.device_name,
+            upstream_client_id,
+            granted_qos: profile.protocol.granted_qos,
+            keepalive,
+            keep_will,
+            implicit_filters,
+            notes,
         })
     }
 
     /// OneNET: client id = device id (legacy) or device name (token), username = product id,
     /// password = auth info (legacy) or a token. Both refuse bad credentials with CONNACK 4.
+    /// The Alibaba Cloud profile does not apply (only its idle timer does).
     fn decide_onenet(&self, connect: &Connect, product_id: &str) -> ConnectDecision {
         let Some(device) = self.devices.find_onenet(product_id, &connect.client_id) else {
             return refuse(
@@ -252,12 +398,18 @@ impl CloudPolicy {
         ConnectDecision::Accept(Admission {
             device: device.name.clone(),
             platform: Platform::Onenet,
+            product_key: device.product_key.clone(),
+            device_name: device.device_name.clone(),
             upstream_client_id: format!("onenet.{}.{}", device.product_key, device.device_name),
             granted_qos: match device.onenet_auth {
                 OneNetAuth::Legacy => 1,
                 // "granted Qos最大为0" (aliyun-onenet.md §3.2).
                 OneNetAuth::Token => 0,
             },
+            keepalive: connect.keepalive,
+            keep_will: true,
+            implicit_filters: Vec::new(),
+            notes: Vec::new(),
         })
     }
 
@@ -271,17 +423,84 @@ impl CloudPolicy {
         }
     }
 
-    /// Whether a device's PUBLISH is allowed on this cloud.
-    pub fn uplink(&self, _admission: &Admission, publish: &Publish) -> UplinkVerdict {
-        if publish.qos == QoS::ExactlyOnce {
-            // Neither cloud has QoS 2; what Alibaba Cloud does with one is unconfirmed
-            // (aliyun-onenet.md §5 suggests a disconnect), OneNET documents a disconnect.
-            return UplinkVerdict::Disconnect(format!(
-                "PUBLISH to {} asks for QoS 2, which the cloud does not support",
-                publish.topic
-            ));
+    /// What becomes of a device's PUBLISH on this cloud (§2.5, §2.6, §2.7).
+    pub fn uplink(&self, admission: &Admission, publish: &Publish) -> UplinkVerdict {
+        let forward = |publish: Publish| UplinkVerdict::Forward {
+            publish,
+            note: None,
+        };
+        if admission.platform == Platform::Onenet {
+            if publish.qos == QoS::ExactlyOnce {
+                // OneNET documents a disconnect (mqtts-design.md §2.2).
+                return UplinkVerdict::Disconnect(format!(
+                    "the PUBLISH to {} asks for QoS 2, which OneNET does not support",
+                    publish.topic
+                ));
+            }
+            return forward(publish.clone());
         }
-        UplinkVerdict::Forward
+        let profile = self.profile();
+        if publish.qos == QoS::ExactlyOnce {
+            return violation(
+                profile.protocol.qos2_publish,
+                format!(
+                    "the PUBLISH to {} asks for QoS 2, which the cloud does not support (§2.5)",
+                    publish.topic
+                ),
+            );
+        }
+        if let Err(why) =
+            limits::check_payload(&profile.limits, &publish.topic, publish.payload.len())
+        {
+            return violation(profile.limits.oversize_payload, why);
+        }
+        if let Err(why) = limits::check_topic(&profile.limits, &publish.topic) {
+            return violation(profile.topics.unpermitted_publish, why);
+        }
+        let permissions = Permissions::new(
+            &profile.topics,
+            &admission.product_key,
+            &admission.device_name,
+        );
+        if let Err(why) = permissions.may_publish(&publish.topic) {
+            return violation(profile.topics.unpermitted_publish, why);
+        }
+        if publish.retain && profile.protocol.retain == RetainRule::Clear {
+            return UplinkVerdict::Forward {
+                publish: Publish {
+                    retain: false,
+                    ..publish.clone()
+                },
+                note: Some(format!(
+                    "the PUBLISH to {} asks to be retained; the cloud has no retained \
+                     messages, it is delivered once and not kept (§2.5)",
+                    publish.topic
+                )),
+            };
+        }
+        forward(publish.clone())
+    }
+
+    /// `Ok` when the device may subscribe to `filter` (§2.6, §2.7), else why not.
+    pub fn subscription(&self, admission: &Admission, filter: &str) -> Result<(), String> {
+        if admission.platform == Platform::Onenet {
+            return Ok(());
+        }
+        let profile = self.profile();
+        limits::check_topic(&profile.limits, filter)?;
+        Permissions::new(
+            &profile.topics,
+            &admission.product_key,
+            &admission.device_name,
+        )
+        .may_subscribe(filter)
+    }
+}
+
+fn violation(action: Violation, why: String) -> UplinkVerdict {
+    match action {
+        Violation::Drop => UplinkVerdict::Drop(why),
+        Violation::Disconnect => UplinkVerdict::Disconnect(why),
     }
 }
 
@@ -327,6 +546,11 @@ mod tests {
 
     const SIGN_002: &str = "5caeef5b9251940696b02dc80b615c3f739f46bc";
 
+    /// The Python SDK's CONNECT captured in aliyun-onenet.md §1.7 (device probe-dev-01).
+    const SDK_CLIENT_ID: &str = "a1TestPK001&probe-dev-01|securemode=3,signmethod=hmacsha1,\
+        ext=1,_ss=1,lan=Python,_v=1.2.13,timestamp=1795293157|";
+    const SDK_SIGN: &str = "d7deb05048291a11c756e700c96174f05c0b3aa9";
+
     fn policy() -> CloudPolicy {
         let device2 = Device::aliyun(
             "aliyun/device2",
@@ -334,6 +558,19 @@ mod tests {
             "device2",
             DeviceSecret::new("1448e1c58996469449813ed68e3b0fed"),
         );
+        let probe = Device::aliyun(
+            "aliyun/probe-dev-01",
+            "a1TestPK001",
+            "probe-dev-01",
+            DeviceSecret::new("0123456789abcdef0123456789abcdef"),
+        );
+        let mut disabled = Device::aliyun(
+            "aliyun/LY-1",
+            "a10zwkUxQUS",
+            "LY-1",
+            DeviceSecret::new("d8b9915513b05d4de32fbed04566edd8"),
+        );
+        disabled.status = DeviceStatus::Disabled;
         let mut onenet = Device::aliyun(
             "onenet/657077",
             "20190156",
@@ -342,7 +579,21 @@ mod tests {
         );
         onenet.platform = Platform::Onenet;
         onenet.secret = SecretSource::Inline(DeviceSecret::new("sn888"));
-        CloudPolicy::new(DeviceRegistry::from_devices([device2, onenet]).unwrap())
+        CloudPolicy::new(DeviceRegistry::from_devices([device2, probe, disabled, onenet]).unwrap())
+    }
+
+    fn sdk_connect() -> Connect {
+        let mut c = Connect::new(SDK_CLIENT_ID, 60);
+        c.username = Some("probe-dev-01&a1TestPK001".into());
+        c.password = Some(SDK_SIGN.as_bytes().to_vec());
+        c
+    }
+
+    fn accepted(p: &CloudPolicy, c: &Connect) -> Admission {
+        match p.decide_connect(c) {
+            ConnectDecision::Accept(a) => a,
+            ConnectDecision::Refuse { code, reason } => panic!("refused with {code}: {reason}"),
+        }
     }
 
     /// Seed 002's accepted CONNECT, field by field.
@@ -364,10 +615,160 @@ mod tests {
             ConnectDecision::Accept(Admission {
                 device: "aliyun/device2".into(),
                 platform: Platform::Aliyun,
+                product_key: "a1ndPQHcX7f".into(),
+                device_name: "device2".into(),
                 upstream_client_id: "a1ndPQHcX7f.device2".into(),
                 granted_qos: 1,
+                keepalive: 100,
+                keep_will: false,
+                // A hand-built client id without `_ss=1` gets only what it subscribes to.
+                implicit_filters: Vec::new(),
+                notes: Vec::new(),
             })
         );
+    }
+
+    #[test]
+    fn the_python_sdks_client_id_is_accepted_with_its_pushed_downlinks() {
+        let a = accepted(&policy(), &sdk_connect());
+        assert_eq!(a.device, "aliyun/probe-dev-01");
+        assert_eq!(
+            a.implicit_filters,
+            [
+                "/sys/a1TestPK001/probe-dev-01/#",
+                "/broadcast/a1TestPK001/#",
+                "/ota/device/upgrade/a1TestPK001/probe-dev-01"
+            ]
+        );
+        let never = ProfileOverride {
+            topics: Some(crate::broker::profile::config::TopicsOverride {
+                implicit: Some(Implicit::Never),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let p = policy();
+        p.set_override(Some(&never));
+        assert!(accepted(&p, &sdk_connect()).implicit_filters.is_empty());
+        p.set_override(None);
+        assert_eq!(accepted(&p, &sdk_connect()).implicit_filters.len(), 3);
+    }
+
+    #[test]
+    fn a_disabled_device_is_code_5_and_the_codes_follow_the_profile() {
+        let mut c = Connect::new("LY-1|securemode=3,signmethod=hmacsha1|", 100);
+        c.username = Some("LY-1&a10zwkUxQUS".into());
+        c.password = Some(b"7a03368e740ff9efb8318c6ba2a0260f2a596f87".to_vec());
+        let p = policy();
+        let ConnectDecision::Refuse { code, reason } = p.decide_connect(&c) else {
+            panic!("accepted a disabled device")
+        };
+        assert_eq!((code, reason.kind), (5, RefusalKind::DeviceDisabled));
+        let o: ProfileOverride =
+            serde_yaml::from_str("login: { disabled_device_code: 4, sign_mismatch_code: 5 }")
+                .unwrap();
+        p.set_override(Some(&o));
+        assert!(matches!(
+            p.decide_connect(&c),
+            ConnectDecision::Refuse { code: 4, .. }
+        ));
+        let wrong = connect_002(
+            "device2|securemode=3,signmethod=hmacsha1|",
+            "5caeef5b9251940696b02dc80b615c3f739f46bd",
+        );
+        assert!(matches!(
+            p.decide_connect(&wrong),
+            ConnectDecision::Refuse { code: 5, .. }
+        ));
+    }
+
+    #[test]
+    fn keepalive_above_1200_is_capped_with_a_note_and_a_will_is_ignored() {
+        let mut c = sdk_connect();
+        c.keepalive = 5000;
+        c.will = Some(crate::mqtt::Will {
+            topic: "/a1TestPK001/probe-dev-01/user/gone".into(),
+            message: b"bye".to_vec(),
+            qos: QoS::AtMostOnce,
+            retain: false,
+        });
+        let a = accepted(&policy(), &c);
+        assert_eq!((a.keepalive, a.keep_will), (1200, false));
+        assert_eq!(a.notes.len(), 2, "{:?}", a.notes);
+        assert!(a.notes[0].contains("5000 s"), "{:?}", a.notes);
+        assert!(a.notes[1].contains("will"), "{:?}", a.notes);
+    }
+
+    #[test]
+    fn uplink_verdicts_follow_the_profile() {
+        let p = policy();
+        let a = accepted(&p, &sdk_connect());
+        let publish = |topic: &str, qos: QoS, retain: bool| Publish {
+            dup: false,
+            qos,
+            retain,
+            topic: topic.to_owned(),
+            packet_id: (qos != QoS::AtMostOnce).then_some(1),
+            payload: b"{}".to_vec(),
+        };
+        let own = "/sys/a1TestPK001/probe-dev-01/thing/event/property/post";
+        let foreign = "/sys/a1ndPQHcX7f/device2/thing/event/property/post";
+        assert!(matches!(
+            p.uplink(&a, &publish(own, QoS::AtLeastOnce, false)),
+            UplinkVerdict::Forward { note: None, .. }
+        ));
+        assert!(matches!(
+            p.uplink(&a, &publish(foreign, QoS::AtLeastOnce, false)),
+            UplinkVerdict::Drop(why) if why.contains("9236")
+        ));
+        assert!(matches!(
+            p.uplink(&a, &publish(own, QoS::ExactlyOnce, false)),
+            UplinkVerdict::Disconnect(_)
+        ));
+        let UplinkVerdict::Forward {
+            publish: sent,
+            note,
+        } = p.uplink(&a, &publish(own, QoS::AtMostOnce, true))
+        else {
+            panic!("a retained publish was not forwarded")
+        };
+        assert!(!sent.retain && note.is_some());
+        let mut big = publish(own, QoS::AtMostOnce, false);
+        big.payload = vec![b'x'; 256 * 1024 + 1];
+        assert!(matches!(p.uplink(&a, &big), UplinkVerdict::Disconnect(_)));
+        let o: ProfileOverride = serde_yaml::from_str(
+            "topics: { unpermitted_publish: disconnect }\nlimits: { oversize_payload: drop }",
+        )
+        .unwrap();
+        p.set_override(Some(&o));
+        assert!(matches!(
+            p.uplink(&a, &publish(foreign, QoS::AtMostOnce, false)),
+            UplinkVerdict::Disconnect(_)
+        ));
+        assert!(matches!(p.uplink(&a, &big), UplinkVerdict::Drop(_)));
+    }
+
+    #[test]
+    fn a_second_login_replaces_the_first_unless_the_profile_allows_several() {
+        let p = policy();
+        assert_eq!(p.login("aliyun/device2", 1), None);
+        assert_eq!(p.login("aliyun/device2", 2), Some(1));
+        assert_eq!(p.replaced_by(1), Some(2));
+        let o: ProfileOverride =
+            serde_yaml::from_str("login: { one_connection_per_device: false }").unwrap();
+        p.set_override(Some(&o));
+        assert_eq!(p.login("aliyun/device2", 3), None);
+        let a = accepted(&p, &sdk_connect());
+        let b = accepted(&p, &sdk_connect());
+        assert_ne!(a.upstream_client_id, b.upstream_client_id);
+    }
+
+    #[test]
+    fn a_changed_legacy_connect_timeout_wins_at_install() {
+        let mut p = policy();
+        p.connect_timeout = Duration::from_millis(400);
+        p.install(CloudProfile::default());
+        assert_eq!(p.connect_timeout(), Duration::from_millis(400));
     }
 
     #[rstest]

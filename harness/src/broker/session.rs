@@ -5,23 +5,46 @@
 //! What it changes on the way, and why:
 //! - CONNECT is answered here per the cloud's rules ([`CloudPolicy`]); a refusal is CONNACK
 //!   `20 02 00 0X` then close, as the cloud does (rumqttd alone would drop the socket). An
-//!   accepted CONNECT goes upstream without credentials and under a per-device client id.
-//! - SUBSCRIBE goes upstream asking QoS 1 for every filter, so every downlink arrives with a
-//!   packet id; the SUBACK the device sees carries the cloud's grant (Alibaba Cloud: `01`
-//!   whatever was asked, seeds 002/003), not rumqttd's echo of the request.
+//!   accepted CONNECT goes upstream without credentials, will or keepalive of its own (the
+//!   gateway runs the cloud's idle timer) under a per-device client id.
+//! - Downlinks the cloud pushes without SUBSCRIBE (`topics.implicit_filters`, §0.9) are
+//!   subscribed upstream on the device's behalf right after its CONNECT; their SUBACK never
+//!   reaches the device. A filter the device subscribes to that those cover is answered here
+//!   and not sent upstream, where rumqttd would deliver every message twice (one copy per
+//!   matching filter).
+//! - SUBSCRIBE: a filter the device may not have gets `80` here (and a drop record), the rest
+//!   go upstream asking QoS 1, so every downlink arrives with a packet id; the SUBACK the
+//!   device sees carries the cloud's grant (Alibaba Cloud: `01` whatever was asked, seeds
+//!   002/003), not rumqttd's echo of the request.
+//! - PUBLISH: the cloud's verdict ([`CloudPolicy::uplink`]) forwards, drops (acknowledging a
+//!   QoS 1 one) or disconnects.
 //! - A downlink PUBLISH reaches the device at the publisher's QoS ([`Origins`]): QoS 0 ones
 //!   are acknowledged upstream here and delivered as `30 …`, as seed 002's property set was.
 
+use std::collections::HashMap;
+use std::time::Duration;
+
 use crate::mqtt::framer::{FrameError, Framer};
-use crate::mqtt::{decode, encode, Connect, Packet, Publish, QoS, Suback, Subscribe};
+use crate::mqtt::{
+    decode, encode, Connect, Packet, PacketType, Publish, QoS, Suback, Subscribe, SubscribeFilter,
+    Unsubscribe,
+};
 use crate::run::ConnId;
 
 use super::origins::{Origin, Origins, Publisher};
 use super::policy::{Admission, CloudPolicy, ConnectDecision, RefusalReason, UplinkVerdict};
+use super::profile::keepalive;
+use super::profile::timers::Fired;
+use super::profile::topics::covers;
 
-/// Largest packet a device may send: Alibaba Cloud's 256 KB message limit plus room for the
-/// topic and headers. Longer announcements close the link before the bytes arrive.
-pub const MAX_UPLINK_PACKET: usize = 256 * 1024 + 1024;
+/// Largest packet a device may send: rumqttd's own payload limit (1 MiB) plus room for the
+/// topic and headers. Longer announcements close the link before the bytes arrive; the
+/// cloud's smaller limit (`limits.max_payload`, 256 KB) is the profile's to apply.
+pub const MAX_UPLINK_PACKET: usize = 1024 * 1024 + 1024;
+
+/// Packet id of the SUBSCRIBE the gateway sends for the implicit downlinks. Any id works:
+/// it goes upstream before anything of the device's, so its SUBACK is the first one back.
+const IMPLICIT_SUBSCRIBE_ID: u16 = 0xFFFF;
 
 /// What the gateway must do, in order.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,6 +63,9 @@ pub enum Step {
         code: u8,
         reason: RefusalReason,
     },
+    /// The cloud did not take a packet from the device (record it for `drops()`); a `Note`
+    /// with the same reason precedes it.
+    Dropped { packet: PacketType, reason: String },
     /// A decision worth a line in the transcript.
     Note(String),
     /// Close the connection (the broker's side closes).
@@ -52,10 +78,35 @@ pub struct Context<'a> {
     pub origins: &'a Origins,
 }
 
+/// What a connected device holds, as the gateway tracks it.
+#[derive(Debug, Default)]
+struct Subscriptions {
+    /// Every filter granted to the device (for the per-connection limit and to tell a
+    /// downlink it asked for from one pushed to it).
+    granted: Vec<String>,
+    /// Of those, the ones subscribed upstream (not covered by an implicit filter).
+    upstream: Vec<String>,
+    /// The implicit filters subscribed upstream on the device's behalf.
+    implicit: Vec<String>,
+    /// The implicit SUBSCRIBE's id until its SUBACK comes back (and is kept from the device).
+    implicit_suback: Option<u16>,
+    /// SUBSCRIBEs waiting for rumqttd: packet id → each filter's return code, `None` for
+    /// those asked upstream, in the device's order.
+    pending: HashMap<u16, Vec<Option<u8>>>,
+    /// Copies rumqttd still owes of a message several upstream filters match, by message.
+    duplicates: HashMap<(String, Vec<u8>), u32>,
+}
+
+#[derive(Debug)]
+struct Proxy {
+    admission: Admission,
+    subs: Subscriptions,
+}
+
 #[derive(Debug)]
 enum State {
     AwaitingConnect,
-    Proxying(Admission),
+    Proxying(Box<Proxy>),
     Closed,
 }
 
@@ -67,6 +118,10 @@ pub struct Session {
     client_id: Option<String>,
     from_device: Framer,
     from_upstream: Framer,
+    /// The device sent a packet that restarts the server's idle timer since the last look.
+    heard: bool,
+    /// How long the device may stay silent once connected.
+    idle_limit: Option<Duration>,
 }
 
 impl Session {
@@ -77,6 +132,8 @@ impl Session {
             client_id: None,
             from_device: Framer::with_limit(MAX_UPLINK_PACKET),
             from_upstream: Framer::new(),
+            heard: false,
+            idle_limit: None,
         }
     }
 
@@ -91,6 +148,44 @@ impl Session {
 
     pub fn is_closed(&self) -> bool {
         matches!(self.state, State::Closed)
+    }
+
+    /// Whether the device sent a packet that restarts the idle timer (accepted CONNECT,
+    /// PUBLISH, SUBSCRIBE, PINGREQ, PUBACK: §2.4) since the last call.
+    pub fn take_heard(&mut self) -> bool {
+        std::mem::take(&mut self.heard) && self.is_connected()
+    }
+
+    /// How long the device may stay silent (`timeout_factor` × its keepalive), once connected.
+    pub fn idle_limit(&self) -> Option<Duration> {
+        self.idle_limit.filter(|_| self.is_connected())
+    }
+
+    /// A timer ran out (see `profile/timers.rs`): say why, and close.
+    pub fn on_timer(&mut self, fired: Fired) -> Vec<Step> {
+        let mut steps = Vec::new();
+        if self.is_closed() {
+            return steps;
+        }
+        let why = match (fired, &self.state) {
+            (Fired::NoConnect(within), _) => {
+                format!("no CONNECT within {within:?}; closing, as the cloud closes idle links")
+            }
+            (Fired::Silent(limit), State::Proxying(p)) => format!(
+                "the device sent no PUBLISH, SUBSCRIBE, PINGREQ or PUBACK for {limit:?} \
+                 ({:.1} × its keepalive of {} s); closing, as the cloud does (§2.4)",
+                limit.as_secs_f64() / f64::from(p.admission.keepalive.max(1)),
+                p.admission.keepalive
+            ),
+            (Fired::Replaced(newer), State::Proxying(p)) => format!(
+                "device `{}` logged in again on conn {newer}; closing this older connection, \
+                 as the cloud keeps one connection per device (§2.2)",
+                p.admission.device
+            ),
+            (Fired::Silent(_) | Fired::Replaced(_), _) => return steps,
+        };
+        self.close_with(&mut steps, why);
+        steps
     }
 
     /// Bytes the device sent.
@@ -129,19 +224,16 @@ impl Session {
     /// Bytes rumqttd sent towards the device.
     pub fn on_upstream_bytes(&mut self, bytes: &[u8], cx: &Context) -> Vec<Step> {
         let mut steps = Vec::new();
-        let State::Proxying(admission) = &self.state else {
+        if !self.is_connected() {
             return steps;
-        };
-        let admission = admission.clone();
+        }
         self.from_upstream.push(bytes);
-        while !self.is_closed() {
+        while self.is_connected() {
             match self.from_upstream.next_packet_at() {
                 Ok(None) => break,
                 Err(e) => self.malformed(&mut steps, "rumqttd's", e),
                 Ok(Some((at, raw))) => match decode(&raw) {
-                    Ok((packet, _)) => {
-                        self.on_upstream_packet(packet, raw, &admission, cx, &mut steps)
-                    }
+                    Ok((packet, _)) => self.on_upstream_packet(packet, raw, cx, &mut steps),
                     Err(e) => self.close_with(
                         &mut steps,
                         format!("rumqttd sent a malformed packet at offset {at} ({e}); closing"),
@@ -168,6 +260,13 @@ impl Session {
         self.state = State::Closed;
     }
 
+    fn proxy(&mut self) -> Option<&mut Proxy> {
+        match &mut self.state {
+            State::Proxying(p) => Some(p),
+            State::AwaitingConnect | State::Closed => None,
+        }
+    }
+
     fn on_device_packet(
         &mut self,
         packet: Packet,
@@ -175,56 +274,35 @@ impl Session {
         cx: &Context,
         steps: &mut Vec<Step>,
     ) {
-        let admission = match &self.state {
-            State::Closed => return,
-            State::AwaitingConnect => return self.on_connect(packet, cx, steps),
-            State::Proxying(a) => a.clone(),
-        };
+        if matches!(self.state, State::AwaitingConnect) {
+            return self.on_connect(packet, cx, steps);
+        }
+        if self.is_closed() {
+            return;
+        }
         match packet {
             Packet::Connect(_) => self.close_with(
                 steps,
                 "a second CONNECT on a connected link is a protocol violation; closing".to_owned(),
             ),
-            Packet::Publish(publish) => match cx.policy.uplink(&admission, &publish) {
-                UplinkVerdict::Disconnect(why) => self.close_with(steps, format!("{why}; closing")),
-                UplinkVerdict::Forward => {
-                    cx.origins.remember(
-                        &publish.topic,
-                        &publish.payload,
-                        Origin {
-                            publisher: Publisher::Device {
-                                conn: self.conn,
-                                client_id: self.client_id.clone(),
-                            },
-                            qos: publish.qos,
-                        },
-                    );
-                    steps.push(Step::ToUpstream(raw));
-                }
-            },
-            Packet::Subscribe(subscribe) => {
-                let upstream = Subscribe {
-                    packet_id: subscribe.packet_id,
-                    filters: subscribe
-                        .filters
-                        .iter()
-                        .map(|f| crate::mqtt::SubscribeFilter {
-                            filter: f.filter.clone(),
-                            qos: QoS::AtLeastOnce,
-                        })
-                        .collect(),
-                };
-                if upstream == subscribe {
-                    steps.push(Step::ToUpstream(raw));
-                } else {
-                    self.encode_upstream(Packet::Subscribe(upstream), steps);
-                }
+            Packet::Publish(publish) => {
+                self.heard = true;
+                self.uplink(publish, raw, cx, steps);
             }
+            Packet::Subscribe(subscribe) => {
+                self.heard = true;
+                self.subscribe(subscribe, raw, cx, steps);
+            }
+            Packet::Unsubscribe(unsubscribe) => self.unsubscribe(unsubscribe, raw, steps),
             Packet::Disconnect => {
                 // MQTT 3.1.1 §3.14.4: the server closes the connection after DISCONNECT. Closing
                 // here (not waiting for rumqttd to) makes the transcript say why.
                 steps.push(Step::ToUpstream(raw));
                 self.close_with(steps, "the device sent DISCONNECT; closing".to_owned());
+            }
+            Packet::Pingreq | Packet::Puback { .. } => {
+                self.heard = true;
+                steps.push(Step::ToUpstream(raw));
             }
             _ => steps.push(Step::ToUpstream(raw)),
         }
@@ -241,7 +319,7 @@ impl Session {
             );
         };
         self.client_id = Some(connect.client_id.clone());
-        match cx.policy.decide_connect(&connect) {
+        let admission = match cx.policy.decide_connect(&connect) {
             ConnectDecision::Refuse { code, reason } => {
                 steps.push(Step::Refused {
                     client_id: connect.client_id.clone(),
@@ -258,17 +336,207 @@ impl Session {
                 });
                 steps.push(Step::Close);
                 self.state = State::Closed;
+                return;
             }
-            ConnectDecision::Accept(admission) => {
-                steps.push(Step::Note(format!(
-                    "accepted client {:?} as device `{}` ({})",
-                    connect.client_id, admission.device, admission.platform
-                )));
-                let upstream = upstream_connect(&connect, &admission);
-                self.state = State::Proxying(admission);
-                steps.push(Step::OpenUpstream);
-                self.encode_upstream(Packet::Connect(upstream), steps);
+            ConnectDecision::Accept(admission) => admission,
+        };
+        steps.push(Step::Note(format!(
+            "accepted client {:?} as device `{}` ({})",
+            connect.client_id, admission.device, admission.platform
+        )));
+        steps.extend(admission.notes.iter().cloned().map(Step::Note));
+        if let Some(old) = cx.policy.login(&admission.device, self.conn) {
+            steps.push(Step::Note(format!(
+                "device `{}` was logged in on conn {old}; this login takes over",
+                admission.device
+            )));
+        }
+        let profile = cx.policy.profile();
+        self.idle_limit = keepalive::idle_limit(&profile.keepalive, admission.keepalive);
+        self.heard = true;
+        let upstream = upstream_connect(&connect, &admission);
+        let implicit = admission.implicit_filters.clone();
+        self.state = State::Proxying(Box::new(Proxy {
+            admission,
+            subs: Subscriptions::default(),
+        }));
+        steps.push(Step::OpenUpstream);
+        self.encode_upstream(Packet::Connect(upstream), steps);
+        if !implicit.is_empty() {
+            steps.push(Step::Note(format!(
+                "delivering {} to this device without SUBSCRIBE, as the cloud pushes them \
+                 (topics.implicit)",
+                implicit.join(", ")
+            )));
+            let subscribe = Subscribe {
+                packet_id: IMPLICIT_SUBSCRIBE_ID,
+                filters: implicit
+                    .iter()
+                    .map(|f| SubscribeFilter {
+                        filter: f.clone(),
+                        qos: QoS::AtLeastOnce,
+                    })
+                    .collect(),
+            };
+            if let Some(p) = self.proxy() {
+                p.subs.implicit = implicit;
+                p.subs.implicit_suback = Some(IMPLICIT_SUBSCRIBE_ID);
             }
+            self.encode_upstream(Packet::Subscribe(subscribe), steps);
+        }
+    }
+
+    fn uplink(&mut self, publish: Publish, raw: Vec<u8>, cx: &Context, steps: &mut Vec<Step>) {
+        let Some(p) = self.proxy() else { return };
+        match cx.policy.uplink(&p.admission, &publish) {
+            UplinkVerdict::Forward {
+                publish: forwarded,
+                note,
+            } => {
+                steps.extend(note.map(Step::Note));
+                cx.origins.remember(
+                    &forwarded.topic,
+                    &forwarded.payload,
+                    Origin {
+                        publisher: Publisher::Device {
+                            conn: self.conn,
+                            client_id: self.client_id.clone(),
+                        },
+                        qos: forwarded.qos,
+                    },
+                );
+                if forwarded == publish {
+                    steps.push(Step::ToUpstream(raw));
+                } else {
+                    self.encode_upstream(Packet::Publish(forwarded), steps);
+                }
+            }
+            UplinkVerdict::Drop(why) => {
+                drop_packet(steps, PacketType::Publish, why);
+                if let (QoS::AtLeastOnce, Some(id)) = (publish.qos, publish.packet_id) {
+                    // §5: the cloud acknowledges what it discards, so the device does not
+                    // resend it for ever.
+                    self.encode_to_device(Packet::Puback { packet_id: id }, steps);
+                }
+            }
+            UplinkVerdict::Disconnect(why) => {
+                steps.push(Step::Dropped {
+                    packet: PacketType::Publish,
+                    reason: why.clone(),
+                });
+                self.close_with(steps, format!("{why}; closing"));
+            }
+        }
+    }
+
+    fn subscribe(
+        &mut self,
+        subscribe: Subscribe,
+        raw: Vec<u8>,
+        cx: &Context,
+        steps: &mut Vec<Step>,
+    ) {
+        let limits = cx.policy.profile().limits.clone();
+        let Some(p) = self.proxy() else { return };
+        let local_grant = cx.policy.granted(&p.admission, 0);
+        let count = subscribe.filters.len();
+        let mut codes: Vec<Option<u8>> = Vec::with_capacity(count);
+        let mut ask: Vec<SubscribeFilter> = Vec::new();
+        if count > limits.max_filters_per_subscribe {
+            drop_packet(
+                steps,
+                PacketType::Subscribe,
+                format!(
+                    "the SUBSCRIBE holds {count} filters; the cloud takes at most {} per \
+                     SUBSCRIBE (§2.7), every one is refused",
+                    limits.max_filters_per_subscribe
+                ),
+            );
+            codes = vec![Some(0x80); count];
+        } else {
+            for f in &subscribe.filters {
+                if let Err(why) = cx.policy.subscription(&p.admission, &f.filter) {
+                    drop_packet(steps, PacketType::Subscribe, why);
+                    codes.push(Some(0x80));
+                    continue;
+                }
+                let known = p.subs.granted.contains(&f.filter);
+                if !known && p.subs.granted.len() >= limits.max_subscriptions {
+                    drop_packet(
+                        steps,
+                        PacketType::Subscribe,
+                        format!(
+                            "{} would be subscription {} of this connection; the cloud allows {} \
+                             (§2.7)",
+                            f.filter,
+                            p.subs.granted.len() + 1,
+                            limits.max_subscriptions
+                        ),
+                    );
+                    codes.push(Some(0x80));
+                    continue;
+                }
+                if !known {
+                    p.subs.granted.push(f.filter.clone());
+                }
+                if p.subs.implicit.iter().any(|i| covers(i, &f.filter)) {
+                    codes.push(Some(local_grant));
+                } else {
+                    if !p.subs.upstream.contains(&f.filter) {
+                        p.subs.upstream.push(f.filter.clone());
+                    }
+                    codes.push(None);
+                    ask.push(SubscribeFilter {
+                        filter: f.filter.clone(),
+                        qos: QoS::AtLeastOnce,
+                    });
+                }
+            }
+        }
+        if ask.is_empty() {
+            let suback = Suback {
+                packet_id: subscribe.packet_id,
+                return_codes: codes.into_iter().map(|c| c.unwrap_or(0x80)).collect(),
+            };
+            return self.encode_to_device(Packet::Suback(suback), steps);
+        }
+        p.subs.pending.insert(subscribe.packet_id, codes);
+        let upstream = Subscribe {
+            packet_id: subscribe.packet_id,
+            filters: ask,
+        };
+        if upstream == subscribe {
+            steps.push(Step::ToUpstream(raw));
+        } else {
+            self.encode_upstream(Packet::Subscribe(upstream), steps);
+        }
+    }
+
+    /// Filters covered by the implicit ones were never subscribed upstream: they are answered
+    /// here, and rumqttd never hears of them (nor loses an implicit filter of the same name).
+    fn unsubscribe(&mut self, unsubscribe: Unsubscribe, raw: Vec<u8>, steps: &mut Vec<Step>) {
+        let Some(p) = self.proxy() else { return };
+        let subs = &mut p.subs;
+        subs.granted.retain(|g| !unsubscribe.filters.contains(g));
+        subs.upstream.retain(|g| !unsubscribe.filters.contains(g));
+        let ask: Vec<String> = unsubscribe
+            .filters
+            .iter()
+            .filter(|f| !subs.implicit.iter().any(|i| covers(i, f)))
+            .cloned()
+            .collect();
+        if ask.is_empty() {
+            let id = unsubscribe.packet_id;
+            return self.encode_to_device(Packet::Unsuback { packet_id: id }, steps);
+        }
+        if ask == unsubscribe.filters {
+            steps.push(Step::ToUpstream(raw));
+        } else {
+            let upstream = Unsubscribe {
+                packet_id: unsubscribe.packet_id,
+                filters: ask,
+            };
+            self.encode_upstream(Packet::Unsubscribe(upstream), steps);
         }
     }
 
@@ -276,29 +544,11 @@ impl Session {
         &mut self,
         packet: Packet,
         raw: Vec<u8>,
-        admission: &Admission,
         cx: &Context,
         steps: &mut Vec<Step>,
     ) {
         match packet {
-            Packet::Suback(suback) => {
-                let granted = Suback {
-                    packet_id: suback.packet_id,
-                    return_codes: suback
-                        .return_codes
-                        .iter()
-                        .map(|&c| cx.policy.granted(admission, c))
-                        .collect(),
-                };
-                if granted == suback {
-                    steps.push(Step::ToDevice {
-                        bytes: raw,
-                        packet: Packet::Suback(suback),
-                    });
-                } else {
-                    self.encode_to_device(Packet::Suback(granted), steps);
-                }
-            }
+            Packet::Suback(suback) => self.suback(suback, raw, cx, steps),
             Packet::Publish(publish) => self.downlink(publish, raw, cx, steps),
             other => steps.push(Step::ToDevice {
                 bytes: raw,
@@ -307,12 +557,92 @@ impl Session {
         }
     }
 
-    /// Delivers a downlink at its publisher's QoS (see the module doc).
+    fn suback(&mut self, suback: Suback, raw: Vec<u8>, cx: &Context, steps: &mut Vec<Step>) {
+        let Some(p) = self.proxy() else { return };
+        if p.subs.implicit_suback == Some(suback.packet_id) {
+            p.subs.implicit_suback = None;
+            if suback.return_codes.iter().any(|c| c & 0x80 != 0) {
+                steps.push(Step::Note(format!(
+                    "rumqttd refused an implicit subscription (SUBACK {}); some pushed \
+                     downlinks will not arrive",
+                    crate::mqtt::to_hex(&suback.return_codes)
+                )));
+            }
+            return;
+        }
+        let mut upstream = suback.return_codes.iter().copied();
+        let return_codes: Vec<u8> = match p.subs.pending.remove(&suback.packet_id) {
+            Some(codes) => codes
+                .into_iter()
+                .map(|c| match c {
+                    Some(local) => local,
+                    None => cx
+                        .policy
+                        .granted(&p.admission, upstream.next().unwrap_or(0x80)),
+                })
+                .collect(),
+            None => upstream
+                .map(|c| cx.policy.granted(&p.admission, c))
+                .collect(),
+        };
+        let granted = Suback {
+            packet_id: suback.packet_id,
+            return_codes,
+        };
+        if granted == suback {
+            steps.push(Step::ToDevice {
+                bytes: raw,
+                packet: Packet::Suback(suback),
+            });
+        } else {
+            self.encode_to_device(Packet::Suback(granted), steps);
+        }
+    }
+
+    /// Delivers a downlink once, at its publisher's QoS (see the module doc).
     fn downlink(&mut self, publish: Publish, raw: Vec<u8>, cx: &Context, steps: &mut Vec<Step>) {
-        let wanted = cx
-            .origins
-            .lookup(&publish.topic, &publish.payload)
-            .map(|o| o.qos);
+        let origin = cx.origins.lookup(&publish.topic, &publish.payload);
+        let Some(p) = self.proxy() else { return };
+        let subs = &mut p.subs;
+        let asked = subs.granted.iter().any(|g| covers(g, &publish.topic));
+        let from_device = matches!(
+            origin,
+            Some(Origin {
+                publisher: Publisher::Device { .. },
+                ..
+            })
+        );
+        let key = (publish.topic.clone(), publish.payload.clone());
+        let owed = subs.duplicates.get(&key).copied().unwrap_or(0);
+        // Implicit filters bring what the cloud pushes, not what devices publish (the device's
+        // own uplinks on /sys/… would otherwise come back to it).
+        let skip = if owed > 0 {
+            if owed == 1 {
+                subs.duplicates.remove(&key);
+            } else {
+                subs.duplicates.insert(key, owed - 1);
+            }
+            true
+        } else {
+            let matching = subs
+                .upstream
+                .iter()
+                .chain(&subs.implicit)
+                .filter(|f| covers(f, &publish.topic))
+                .count();
+            if matching > 1 {
+                subs.duplicates.insert(key, (matching - 1) as u32);
+            }
+            from_device && !asked
+        };
+        if skip {
+            if let (QoS::AtLeastOnce, Some(id)) = (publish.qos, publish.packet_id) {
+                let [hi, lo] = id.to_be_bytes();
+                steps.push(Step::ToUpstream(vec![0x40, 0x02, hi, lo]));
+            }
+            return;
+        }
+        let wanted = origin.map(|o| o.qos);
         match (publish.qos, publish.packet_id, wanted) {
             (QoS::AtLeastOnce, Some(id), Some(QoS::AtMostOnce)) => {
                 let [hi, lo] = id.to_be_bytes();
@@ -369,6 +699,15 @@ impl Session {
     }
 }
 
+/// A note and a drop record with the same reason.
+fn drop_packet(steps: &mut Vec<Step>, packet: PacketType, reason: String) {
+    steps.push(Step::Note(format!(
+        "dropped the {}: {reason}",
+        packet.name()
+    )));
+    steps.push(Step::Dropped { packet, reason });
+}
+
 /// "CONNECT", "PUBLISH", … for a framed packet's first byte (framing guarantees a valid type).
 fn describe_raw(raw: &[u8]) -> &'static str {
     raw.first()
@@ -376,22 +715,18 @@ fn describe_raw(raw: &[u8]) -> &'static str {
         .map_or("packet", |t| t.name())
 }
 
-/// The CONNECT rumqttd gets: MQTT 3.1.1, the device's session flag, keepalive and will, under
-/// the per-device client id and without credentials (the gateway already checked them and
-/// rumqttd has no auth configured). rumqttd refuses keepalive 0, which MQTT allows ("no
-/// keepalive"), so 0 becomes the longest keepalive there is.
+/// The CONNECT rumqttd gets: MQTT 3.1.1, the device's session flag and (if the profile keeps
+/// it) will, under the per-device client id and without credentials (the gateway already
+/// checked them and rumqttd has no auth configured). The keepalive is the longest there is:
+/// the gateway runs the cloud's idle timer itself, and rumqttd must not close first.
 fn upstream_connect(connect: &Connect, admission: &Admission) -> Connect {
     Connect {
         protocol_name: "MQTT".to_owned(),
         protocol_level: 4,
         clean_session: connect.clean_session,
-        keepalive: if connect.keepalive == 0 {
-            u16::MAX
-        } else {
-            connect.keepalive
-        },
+        keepalive: u16::MAX,
         client_id: admission.upstream_client_id.clone(),
-        will: connect.will.clone(),
+        will: connect.will.clone().filter(|_| admission.keep_will),
         username: None,
         password: None,
     }

@@ -1,6 +1,7 @@
 //! The session fed seed 002's literal bytes, one direction at a time.
 
 use super::*;
+use crate::broker::profile::ProfileOverride;
 use crate::cloud::{Device, DeviceRegistry, DeviceSecret};
 use crate::mqtt::parse_hex;
 
@@ -32,7 +33,14 @@ fn policy() -> CloudPolicy {
         "device2",
         DeviceSecret::new("1448e1c58996469449813ed68e3b0fed"),
     );
-    CloudPolicy::new(DeviceRegistry::from_devices([device2]).expect("one device"))
+    // The Python SDK's device of aliyun-onenet.md §1.7.
+    let probe = Device::aliyun(
+        "aliyun/probe-dev-01",
+        "a1TestPK001",
+        "probe-dev-01",
+        DeviceSecret::new("0123456789abcdef0123456789abcdef"),
+    );
+    CloudPolicy::new(DeviceRegistry::from_devices([device2, probe]).expect("two devices"))
 }
 
 /// A session past seed 002's CONNECT, as the gateway would hold it.
@@ -85,7 +93,8 @@ fn accepted_connect_goes_upstream_without_credentials_under_the_device_id() {
     };
     assert_eq!(
         (c.client_id.as_str(), c.username, c.password, c.keepalive),
-        ("a1ndPQHcX7f.device2", None, None, 100)
+        // The gateway runs the idle timer: rumqttd gets the longest keepalive there is.
+        ("a1ndPQHcX7f.device2", None, None, u16::MAX)
     );
     assert_eq!(
         s.client_id(),
@@ -233,9 +242,15 @@ fn uplink_publish_is_forwarded_verbatim_and_remembered() {
         origins: &origins,
     };
     let mut s = connected(&policy, &origins);
-    let post = hex("30 0B 00 04 2F 75 70 31 7B 22 61 22 7D");
+    // `{"a"}` to the custom topic /a1ndPQHcX7f/device2/user/up1.
+    let post = hex(
+        "30 24 00 1D 2F 61 31 6E 64 50 51 48 63 58 37 66 2F 64 65 76 69 63 65 32 2F \
+        75 73 65 72 2F 75 70 31 7B 22 61 22 7D",
+    );
     assert_eq!(to_upstream(&s.on_device_bytes(&post, &cx)), vec![post]);
-    let origin = origins.lookup("/up1", br#"{"a"}"#).expect("remembered");
+    let origin = origins
+        .lookup("/a1ndPQHcX7f/device2/user/up1", br#"{"a"}"#)
+        .expect("remembered");
     assert_eq!(origin.qos, QoS::AtMostOnce);
     assert_eq!(
         origin.publisher,
@@ -327,4 +342,307 @@ fn disconnect_is_forwarded_then_the_broker_closes() {
     let steps = s.on_device_bytes(&hex("E0 00"), &cx);
     assert_eq!(to_upstream(&steps), vec![hex("E0 00")]);
     assert_eq!(steps.last(), Some(&Step::Close));
+}
+
+/// Seed 002's SUBSCRIBE with device2 turned into device3 and packet id 0B.
+const FOREIGN_SUBSCRIBE: &str = "82 38 00 0B 00 33 2F 73 79 73 2F 61 31 6E 64 50 51 48 63 58 37 \
+    66 2F 64 65 76 69 63 65 33 2F 74 68 69 6E 67 2F 73 65 72 76 69 63 65 2F 70 72 6F 70 65 72 74 \
+    79 2F 73 65 74 00";
+/// `{}` at QoS 1, packet id 7, to device3's property post.
+const FOREIGN_POST_QOS1: &str = "32 38 00 32 2F 73 79 73 2F 61 31 6E 64 50 51 48 63 58 37 66 2F \
+    64 65 76 69 63 65 33 2F 74 68 69 6E 67 2F 65 76 65 6E 74 2F 70 72 6F 70 65 72 74 79 2F 70 6F \
+    73 74 00 07 7B 7D";
+
+fn drops(steps: &[Step]) -> Vec<(PacketType, String)> {
+    steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::Dropped { packet, reason } => Some((*packet, reason.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn sdk_connect() -> Vec<u8> {
+    let mut c = Connect::new(
+        "a1TestPK001&probe-dev-01|securemode=3,signmethod=hmacsha1,ext=1,_ss=1,lan=Python,\
+         _v=1.2.13,timestamp=1795293157|",
+        60,
+    );
+    c.username = Some("probe-dev-01&a1TestPK001".into());
+    c.password = Some(b"d7deb05048291a11c756e700c96174f05c0b3aa9".to_vec());
+    encode(&Packet::Connect(c)).unwrap()
+}
+
+fn publish_bytes(topic: &str, payload: &[u8], qos: QoS, packet_id: Option<u16>) -> Vec<u8> {
+    encode(&Packet::Publish(Publish {
+        dup: false,
+        qos,
+        retain: false,
+        topic: topic.to_owned(),
+        packet_id,
+        payload: payload.to_vec(),
+    }))
+    .unwrap()
+}
+
+#[test]
+fn a_foreign_filter_gets_80_here_and_a_drop_record() {
+    let (policy, origins) = (policy(), Origins::default());
+    let cx = Context {
+        policy: &policy,
+        origins: &origins,
+    };
+    let mut s = connected(&policy, &origins);
+    let steps = s.on_device_bytes(&hex(FOREIGN_SUBSCRIBE), &cx);
+    assert_eq!(to_device(&steps), vec![hex("90 03 00 0B 80")]);
+    assert!(to_upstream(&steps).is_empty(), "{steps:?}");
+    let d = drops(&steps);
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0].0, PacketType::Subscribe);
+    assert!(
+        d[0].1.contains("device3") && d[0].1.contains("9236"),
+        "{}",
+        d[0].1
+    );
+    assert!(s.is_connected());
+    // The link goes on.
+    assert_eq!(
+        to_upstream(&s.on_device_bytes(&hex("C0 00"), &cx)),
+        vec![hex("C0 00")]
+    );
+}
+
+#[test]
+fn a_mixed_subscribe_merges_local_refusals_with_rumqttds_grant() {
+    let (policy, origins) = (policy(), Origins::default());
+    let cx = Context {
+        policy: &policy,
+        origins: &origins,
+    };
+    let mut s = connected(&policy, &origins);
+    let subscribe = Subscribe {
+        packet_id: 0x0C,
+        filters: vec![
+            SubscribeFilter {
+                filter: "/sys/a1ndPQHcX7f/device3/thing/service/property/set".into(),
+                qos: QoS::AtMostOnce,
+            },
+            SubscribeFilter {
+                filter: "/sys/a1ndPQHcX7f/device2/thing/service/property/set".into(),
+                qos: QoS::AtMostOnce,
+            },
+        ],
+    };
+    let steps = s.on_device_bytes(&encode(&Packet::Subscribe(subscribe)).unwrap(), &cx);
+    // Only device2's own filter goes upstream, at QoS 1, under the device's packet id.
+    let mut want = hex(SUBSCRIBE);
+    want[3] = 0x0C;
+    *want.last_mut().unwrap() = 0x01;
+    assert_eq!(to_upstream(&steps), vec![want]);
+    assert!(to_device(&steps).is_empty());
+    assert_eq!(
+        to_device(&s.on_upstream_bytes(&hex("90 03 00 0C 00"), &cx)),
+        vec![hex("90 04 00 0C 80 01")]
+    );
+}
+
+#[test]
+fn too_many_filters_in_one_subscribe_are_all_refused() {
+    let (policy, origins) = (policy(), Origins::default());
+    let cx = Context {
+        policy: &policy,
+        origins: &origins,
+    };
+    let mut s = connected(&policy, &origins);
+    let filters = (0..9)
+        .map(|i| SubscribeFilter {
+            filter: format!("/a1ndPQHcX7f/device2/user/t{i}"),
+            qos: QoS::AtMostOnce,
+        })
+        .collect();
+    let subscribe = encode(&Packet::Subscribe(Subscribe {
+        packet_id: 1,
+        filters,
+    }))
+    .unwrap();
+    let steps = s.on_device_bytes(&subscribe, &cx);
+    assert_eq!(
+        to_device(&steps),
+        vec![hex("90 0B 00 01 80 80 80 80 80 80 80 80 80")]
+    );
+    assert!(drops(&steps)[0].1.contains("9 filters"), "{steps:?}");
+}
+
+#[test]
+fn an_unpermitted_qos_1_publish_is_acknowledged_and_dropped() {
+    let (policy, origins) = (policy(), Origins::default());
+    let cx = Context {
+        policy: &policy,
+        origins: &origins,
+    };
+    let mut s = connected(&policy, &origins);
+    let steps = s.on_device_bytes(&hex(FOREIGN_POST_QOS1), &cx);
+    assert!(to_upstream(&steps).is_empty(), "{steps:?}");
+    assert_eq!(to_device(&steps), vec![hex("40 02 00 07")]);
+    assert_eq!(drops(&steps)[0].0, PacketType::Publish);
+    assert!(s.is_connected());
+}
+
+#[test]
+fn an_sdk_login_subscribes_its_pushed_downlinks_upstream_and_hides_that_suback() {
+    let (policy, origins) = (policy(), Origins::default());
+    let cx = Context {
+        policy: &policy,
+        origins: &origins,
+    };
+    let mut s = Session::new(3);
+    let steps = s.on_device_bytes(&sdk_connect(), &cx);
+    let up = to_upstream(&steps);
+    assert_eq!(up.len(), 2, "{steps:?}");
+    let (Packet::Subscribe(implicit), _) = decode(&up[1]).unwrap() else {
+        panic!("no implicit SUBSCRIBE upstream")
+    };
+    let filters: Vec<&str> = implicit.filters.iter().map(|f| f.filter.as_str()).collect();
+    assert_eq!(
+        filters,
+        [
+            "/sys/a1TestPK001/probe-dev-01/#",
+            "/broadcast/a1TestPK001/#",
+            "/ota/device/upgrade/a1TestPK001/probe-dev-01"
+        ]
+    );
+    // rumqttd's SUBACK for it never reaches the device.
+    let steps = s.on_upstream_bytes(&hex("20 02 00 00 90 05 FF FF 01 01 01"), &cx);
+    assert_eq!(to_device(&steps), vec![hex("20 02 00 00")]);
+    // A filter those cover is answered here and not subscribed twice upstream.
+    let subscribe = encode(&Packet::Subscribe(Subscribe {
+        packet_id: 0xFFFF,
+        filters: vec![SubscribeFilter {
+            filter: "/sys/a1TestPK001/probe-dev-01/thing/service/property/set".into(),
+            qos: QoS::AtMostOnce,
+        }],
+    }))
+    .unwrap();
+    let steps = s.on_device_bytes(&subscribe, &cx);
+    assert!(to_upstream(&steps).is_empty(), "{steps:?}");
+    assert_eq!(to_device(&steps), vec![hex("90 03 FF FF 01")]);
+    // Unsubscribing it is answered here too.
+    let unsubscribe = encode(&Packet::Unsubscribe(Unsubscribe {
+        packet_id: 9,
+        filters: vec!["/sys/a1TestPK001/probe-dev-01/thing/service/property/set".into()],
+    }))
+    .unwrap();
+    let steps = s.on_device_bytes(&unsubscribe, &cx);
+    assert!(to_upstream(&steps).is_empty(), "{steps:?}");
+    assert_eq!(to_device(&steps), vec![hex("B0 02 00 09")]);
+}
+
+#[test]
+fn pushed_downlinks_carry_the_clouds_messages_not_the_devices_own() {
+    let (policy, origins) = (policy(), Origins::default());
+    let cx = Context {
+        policy: &policy,
+        origins: &origins,
+    };
+    let mut s = Session::new(3);
+    s.on_device_bytes(&sdk_connect(), &cx);
+    let post = "/sys/a1TestPK001/probe-dev-01/thing/event/property/post";
+    let steps = s.on_device_bytes(&publish_bytes(post, b"{}", QoS::AtMostOnce, None), &cx);
+    assert_eq!(to_upstream(&steps).len(), 1);
+    // rumqttd sends the device's own post back through /sys/…/#: acknowledged, not delivered.
+    let steps = s.on_upstream_bytes(&publish_bytes(post, b"{}", QoS::AtLeastOnce, Some(1)), &cx);
+    assert_eq!(to_upstream(&steps), vec![hex("40 02 00 01")]);
+    assert!(to_device(&steps).is_empty(), "{steps:?}");
+    // The cloud's reply arrives without SUBSCRIBE.
+    let reply = "/sys/a1TestPK001/probe-dev-01/thing/event/property/post_reply";
+    origins.remember(
+        reply,
+        b"{}",
+        Origin {
+            publisher: Publisher::Cloud,
+            qos: QoS::AtMostOnce,
+        },
+    );
+    let steps = s.on_upstream_bytes(&publish_bytes(reply, b"{}", QoS::AtLeastOnce, Some(2)), &cx);
+    assert_eq!(to_upstream(&steps), vec![hex("40 02 00 02")]);
+    assert_eq!(
+        to_device(&steps),
+        vec![publish_bytes(reply, b"{}", QoS::AtMostOnce, None)]
+    );
+}
+
+#[test]
+fn a_message_two_upstream_filters_match_reaches_the_device_once() {
+    let (policy, origins) = (policy(), Origins::default());
+    let open: ProfileOverride =
+        serde_yaml::from_str("topics: { enforce: false, implicit: always }").unwrap();
+    policy.set_override(Some(&open));
+    let cx = Context {
+        policy: &policy,
+        origins: &origins,
+    };
+    let mut s = connected(&policy, &origins);
+    // Not covered by /sys/a1ndPQHcX7f/device2/#, so it goes upstream too.
+    let subscribe = encode(&Packet::Subscribe(Subscribe {
+        packet_id: 5,
+        filters: vec![SubscribeFilter {
+            filter: "/sys/+/device2/thing/service/property/set".into(),
+            qos: QoS::AtMostOnce,
+        }],
+    }))
+    .unwrap();
+    assert_eq!(to_upstream(&s.on_device_bytes(&subscribe, &cx)).len(), 1);
+    let set = "/sys/a1ndPQHcX7f/device2/thing/service/property/set";
+    origins.remember(
+        set,
+        b"x",
+        Origin {
+            publisher: Publisher::Cloud,
+            qos: QoS::AtLeastOnce,
+        },
+    );
+    let first = publish_bytes(set, b"x", QoS::AtLeastOnce, Some(1));
+    let second = publish_bytes(set, b"x", QoS::AtLeastOnce, Some(2));
+    assert_eq!(to_device(&s.on_upstream_bytes(&first, &cx)), vec![first]);
+    let steps = s.on_upstream_bytes(&second, &cx);
+    assert!(to_device(&steps).is_empty(), "{steps:?}");
+    assert_eq!(to_upstream(&steps), vec![hex("40 02 00 02")]);
+}
+
+#[test]
+fn silence_and_a_newer_login_close_with_a_note() {
+    let (policy, origins) = (policy(), Origins::default());
+    let mut s = connected(&policy, &origins);
+    assert!(s.take_heard(), "the CONNECT starts the idle timer");
+    assert!(!s.take_heard());
+    assert_eq!(s.idle_limit(), Some(Duration::from_secs(150)));
+    let steps = s.on_timer(Fired::Silent(Duration::from_secs(150)));
+    assert!(
+        matches!(&steps[0], Step::Note(n) if n.contains("1.5 × its keepalive of 100 s")),
+        "{steps:?}"
+    );
+    assert_eq!(steps.last(), Some(&Step::Close));
+    assert!(s.is_closed());
+    let mut s = connected(&policy, &origins);
+    let steps = s.on_timer(Fired::Replaced(9));
+    assert!(
+        matches!(&steps[0], Step::Note(n) if n.contains("logged in again on conn 9")),
+        "{steps:?}"
+    );
+}
+
+#[test]
+fn only_the_documented_packets_restart_the_idle_timer() {
+    let (policy, origins) = (policy(), Origins::default());
+    let cx = Context {
+        policy: &policy,
+        origins: &origins,
+    };
+    let mut s = connected(&policy, &origins);
+    s.take_heard();
+    s.on_device_bytes(&hex("A2 05 00 01 00 01 2F"), &cx);
+    assert!(!s.take_heard(), "UNSUBSCRIBE is not in §2.4's list");
+    s.on_device_bytes(&hex("C0 00"), &cx);
+    assert!(s.take_heard(), "PINGREQ is");
 }

@@ -24,6 +24,10 @@ pub struct Args {
     /// Directory of device YAML files (ProductKey, DeviceName, DeviceSecret).
     #[arg(long, default_value = "fixtures/devices")]
     pub devices: PathBuf,
+    /// Cloud profile (YAML): the rules the gateway plays, e.g. fixtures/profiles/aliyun.yaml.
+    /// Absent keys keep the documented defaults (docs/cloud-fidelity.md).
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<PathBuf>,
     /// A fault injected at start-up (repeatable): `refuse_next_connect 5`, `delay connack 2s`,
     /// `delay suback 1s 3`, `drop_link [after_next_packet]`, `black_hole downlink 500ms`,
     /// `split_next 2 50ms`, `send_raw 20 02 00`, or YAML such as
@@ -86,6 +90,15 @@ async fn serve(args: Args) -> ExitCode {
         }
     };
     config.listen = Listen::Addr(args.listen);
+    if let Some(path) = &args.profile {
+        match crate::broker::CloudProfile::load(path) {
+            Ok(p) => config.profile = p,
+            Err(e) => {
+                eprintln!("athil broker: failed to {e}");
+                return ExitCode::Usage;
+            }
+        }
+    }
     let device_count = config.policy.devices().len();
     let (events, mut rx) = EventSink::channel();
     let broker: BrokerHandle = match Broker::start(config, events).await {

@@ -1,0 +1,156 @@
+//! The cloud profile as a third-party client sees it: Python's paho-mqtt 1.6 (Debian's
+//! python3-paho-mqtt, v1 callback API) against the gateway. Right credentials are accepted,
+//! wrong ones refused with rc 4; a subscription to another device's topic is granted 128
+//! (0x80) and the link stays up; a property post receives the cloud's post_reply.
+//!
+//! As in broker_interop.rs: without Python and paho the test is skipped with a printed reason,
+//! except under `CI=true`, where their absence is a failure.
+
+mod broker_profile_support;
+mod broker_support;
+
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use broker_profile_support::*;
+use broker_support::*;
+
+/// A Python that can import paho-mqtt (Debian's package installs for /usr/bin/python3, which
+/// a pyenv shim earlier on PATH may hide).
+fn python_with_paho() -> Option<&'static str> {
+    let found = ["/usr/bin/python3", "python3"].into_iter().find(|py| {
+        Command::new(py)
+            .args(["-c", "import paho.mqtt.client"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    });
+    if found.is_none() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "python3 with paho-mqtt is not installed, and CI=true: .ci/run should install it"
+        );
+        eprintln!(
+            "skipped: python3 with paho-mqtt is not installed (CI=true makes this a failure)"
+        );
+    }
+    found
+}
+
+/// Runs a child to completion, killing it (and failing the test) past `within`.
+fn finish(mut child: Child, within: Duration) -> Output {
+    let deadline = Instant::now() + within;
+    loop {
+        match child.try_wait().expect("poll the child") {
+            Some(_) => return child.wait_with_output().expect("collect output"),
+            None if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let out = child.wait_with_output().expect("collect output");
+                panic!(
+                    "paho did not finish within {within:?}; stdout {:?} stderr {:?}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            // A child process has no readiness signal to await; a short poll is the simplest
+            // bounded wait.
+            None => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
+}
+
+/// Connects; when accepted, subscribes to another device's property/set and to its own
+/// post_reply, posts a property at QoS 1 and prints the reply. One line per fact.
+const PAHO_SCRIPT: &str = r#"
+import sys, time
+import paho.mqtt.client as mqtt
+host, port, cid, user, pw, foreign, reply_topic, post_topic = sys.argv[1:9]
+try:
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION1, client_id=cid, protocol=mqtt.MQTTv311)
+except AttributeError:
+    c = mqtt.Client(client_id=cid, protocol=mqtt.MQTTv311)
+c.username_pw_set(user, pw)
+res = {}
+c.on_connect = lambda cl, ud, flags, rc: res.setdefault("rc", rc)
+c.on_subscribe = lambda cl, ud, mid, granted: res.setdefault(mid, granted)
+c.on_message = lambda cl, ud, msg: res.setdefault("reply", msg.payload.decode())
+def wait(key):
+    deadline = time.time() + 5
+    while key not in res and time.time() < deadline:
+        time.sleep(0.02)
+    return res.get(key)
+c.connect(host, int(port), 60)
+c.loop_start()
+rc = wait("rc")
+print("rc=%s" % rc)
+if rc == 0:
+    _, mid = c.subscribe(foreign, 1)
+    print("foreign granted=%s" % (wait(mid),))
+    _, mid = c.subscribe(reply_topic, 0)
+    print("reply granted=%s" % (wait(mid),))
+    c.publish(post_topic, '{"id":"77","version":"1.0","params":{"PowerSwitch":1},"method":"thing.event.property.post"}', qos=1)
+    print("reply=%s" % wait("reply"))
+    print("connected=%s" % c.is_connected())
+    c.disconnect()
+c.loop_stop()
+"#;
+
+fn run_paho(python: &str, addr: std::net::SocketAddr, password: &str) -> String {
+    let child = Command::new(python)
+        .args([
+            "-c",
+            PAHO_SCRIPT,
+            &addr.ip().to_string(),
+            &addr.port().to_string(),
+        ])
+        .args([CLIENT_ID_002, USERNAME_002, password])
+        .args([
+            "/sys/a1ndPQHcX7f/device3/thing/service/property/set",
+            "/sys/a1ndPQHcX7f/device2/thing/event/property/post_reply",
+            POST_TOPIC_002,
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start python");
+    let out = finish(child, Duration::from_secs(20));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "paho failed: stdout {stdout:?} stderr {:?}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+#[tokio::test]
+async fn paho_meets_the_clouds_login_permissions_and_replies() {
+    let Some(python) = python_with_paho() else {
+        return;
+    };
+    let (broker, _events) = start_profile("{}").await;
+    let addr = broker.addr();
+    let refused = tokio::task::spawn_blocking(move || run_paho(python, addr, "not-the-sign"))
+        .await
+        .unwrap();
+    assert_eq!(refused.trim(), "rc=4");
+    let accepted = tokio::task::spawn_blocking(move || run_paho(python, addr, SIGN_002))
+        .await
+        .unwrap();
+    let lines: Vec<&str> = accepted.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "rc=0",
+            "foreign granted=(128,)",
+            "reply granted=(1,)",
+            r#"reply={"code":200,"data":{},"id":"77","message":"success","method":"thing.event.property.post","version":"1.0"}"#,
+            "connected=True",
+        ],
+        "{accepted}"
+    );
+    assert_eq!(broker.refusals().len(), 1);
+    assert_eq!(broker.drops().len(), 1, "{:?}", broker.drops());
+    broker.shutdown(DEADLINE).await.unwrap();
+}
