@@ -511,3 +511,21 @@ async fn mark_disarms_what_a_live_connection_holds() {
     ));
     broker.shutdown(DEADLINE).await.unwrap();
 }
+
+/// A refused login is not a login: it must not take over the device's live connection (as an
+/// accepted second login does).
+#[tokio::test]
+async fn a_refused_connect_leaves_the_devices_live_connection_alone() {
+    let (broker, _events) = start().await;
+    let mut live = RawClient::connect_002(broker.addr()).await;
+    broker
+        .inject(device2(), Fault::RefuseNextConnect { code: 5 })
+        .unwrap();
+    let mut second = RawClient::connect(broker.addr()).await;
+    second.send(&hex(CONNECT_002)).await;
+    assert_eq!(second.recv().await, hex("20 02 00 05"));
+    second.expect_closed(Duration::from_secs(2)).await;
+    live.send(&hex("C0 00")).await;
+    assert_eq!(live.recv().await, hex("D0 00"));
+    broker.shutdown(DEADLINE).await.unwrap();
+}

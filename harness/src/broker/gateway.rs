@@ -256,9 +256,16 @@ impl Link {
                     }
                     Ok(n) => {
                         self.emit_bytes(TcpDirection::Uplink, &dbuf[..n]);
-                        let cx = Context { policy: &self.shared.policy, origins: &self.shared.origins };
-                        let steps = self.session.on_device_bytes(&dbuf[..n], &cx);
-                        self.with_faults(steps, Side::Device)
+                        let devices = self.shared.policy.devices();
+                        match self.faults.screen(&dbuf[..n], &self.shared.faults, devices) {
+                            // A fault refuses this CONNECT: the session never sees it.
+                            Some(refused) => refused,
+                            None => {
+                                let cx = Context { policy: &self.shared.policy, origins: &self.shared.origins };
+                                let steps = self.session.on_device_bytes(&dbuf[..n], &cx);
+                                self.with_faults(steps, Side::Device)
+                            }
+                        }
                     }
                 },
                 read = read_upstream(&mut self.upstream, &mut ubuf) => match read {

@@ -11,7 +11,7 @@ use super::spec::{DelayedPacket, Direction, Fault};
 use crate::broker::policy::{RefusalKind, RefusalReason};
 use crate::broker::session::Step;
 use crate::cloud::DeviceRegistry;
-use crate::mqtt::{to_hex, Connack, Connect, Packet};
+use crate::mqtt::{decode, frame_len, to_hex, Connack, Connect, Packet};
 use crate::run::ConnId;
 
 /// Where the steps came from.
@@ -51,6 +51,9 @@ pub struct ConnFaults {
     split: Option<(u32, Duration)>,
     black_holes: Vec<(Direction, Instant)>,
     drop_after_next: bool,
+    /// A copy of the device's bytes until its first packet is whole (see [`ConnFaults::screen`]);
+    /// None once it is.
+    first: Option<Vec<u8>>,
 }
 
 /// The registry device a CONNECT claims to be, whether or not its credentials hold:
@@ -106,7 +109,60 @@ impl ConnFaults {
             split: None,
             black_holes: Vec::new(),
             drop_after_next: false,
+            first: Some(Vec::new()),
         }
+    }
+
+    /// The device's bytes before the session sees them. Once they complete a first packet that
+    /// is a CONNECT and a `refuse_next_connect` waits for the device it claims, returns what
+    /// replaces the session's answer: the session never sees that CONNECT, so no cloud rule
+    /// runs for it (a login that would kick the device's live connection, say). Otherwise
+    /// `None`: hand the bytes to the session. Costs nothing after the first packet.
+    pub fn screen(
+        &mut self,
+        bytes: &[u8],
+        board: &FaultBoard,
+        devices: &DeviceRegistry,
+    ) -> Option<Vec<Action>> {
+        let buf = self.first.as_mut()?;
+        buf.extend_from_slice(bytes);
+        let len = match frame_len(buf) {
+            Ok(Some(len)) if buf[0] >> 4 == 1 => len,
+            Ok(None) if buf[0] >> 4 == 1 => return None,
+            // Not a CONNECT, or not framable: the session answers that.
+            Ok(_) | Err(_) => {
+                self.first = None;
+                return None;
+            }
+        };
+        let raw = self.first.take()?;
+        let Ok((Packet::Connect(connect), _)) = decode(&raw[..len]) else {
+            return None;
+        };
+        let claimed = claimed_device(&connect, devices);
+        let code = board.take_refusal(claimed.as_deref())?;
+        self.client_id = Some(connect.client_id.clone());
+        let who = claimed.unwrap_or_else(|| format!("client {:?}", connect.client_id));
+        let client_id = connect.client_id.clone();
+        Some(vec![
+            Action::Step(Step::FromDevice(Packet::Connect(connect))),
+            note(format!(
+                "fault: refused the CONNECT of {who} with code {code}, whatever its credentials"
+            )),
+            Action::Step(Step::Refused {
+                client_id,
+                code,
+                reason: fault_refusal(),
+            }),
+            Action::Write(Write::packet(
+                vec![0x20, 0x02, 0x00, code],
+                Packet::Connack(Connack {
+                    session_present: false,
+                    return_code: code,
+                }),
+            )),
+            Action::Step(Step::Close),
+        ])
     }
 
     /// The device as notes name it.
@@ -233,14 +289,9 @@ impl ConnFaults {
                     if let Packet::Connect(connect) = &packet {
                         let rest: Vec<Step> = steps.by_ref().collect();
                         let accepted = rest.iter().any(|s| matches!(s, Step::OpenUpstream));
-                        if let Some(refused) = self.on_connect(connect, accepted, board, devices) {
-                            out.push(Action::Step(Step::FromDevice(packet)));
-                            out.extend(refused);
-                            return out;
-                        }
+                        self.on_connect(connect, accepted, devices);
                         out.push(Action::Step(Step::FromDevice(packet)));
-                        let armed = self.claim(board, now);
-                        out.extend(armed);
+                        out.extend(self.claim(board, now));
                         steps = rest.into_iter().peekable();
                     } else {
                         out.push(Action::Step(Step::FromDevice(packet)));
@@ -256,7 +307,8 @@ impl ConnFaults {
                         close_after = Some(what.name().to_owned());
                     }
                 }
-                Step::ToUpstream(_) | Step::OpenUpstream if swallowing => {}
+                // The cloud never got the packet: nothing goes on, and nothing answers it.
+                Step::ToUpstream(_) | Step::OpenUpstream | Step::ToDevice { .. } if swallowing => {}
                 Step::ToDevice { bytes, packet } => self.downlink(bytes, packet, now, &mut out),
                 // Every other step (upstream writes, notes, refusals, close, and any the
                 // session grows) passes unchanged: faults only touch what they name.
@@ -278,43 +330,12 @@ impl ConnFaults {
         out
     }
 
-    /// A CONNECT: a waiting refusal aimed at the device it claims answers it (returned: the
-    /// actions that replace the session's answer); an accepted one names the device.
-    fn on_connect(
-        &mut self,
-        connect: &Connect,
-        accepted: bool,
-        board: &FaultBoard,
-        devices: &DeviceRegistry,
-    ) -> Option<Vec<Action>> {
+    /// A CONNECT the session answered: an accepted one names the device.
+    fn on_connect(&mut self, connect: &Connect, accepted: bool, devices: &DeviceRegistry) {
         self.client_id = Some(connect.client_id.clone());
-        let claimed = claimed_device(connect, devices);
-        if let Some(code) = board.take_refusal(claimed.as_deref()) {
-            let who = claimed.unwrap_or_else(|| format!("client {:?}", connect.client_id));
-            return Some(vec![
-                note(format!(
-                    "fault: refused the CONNECT of {who} with code {code}, whatever its \
-                     credentials"
-                )),
-                Action::Step(Step::Refused {
-                    client_id: connect.client_id.clone(),
-                    code,
-                    reason: fault_refusal(),
-                }),
-                Action::Write(Write::packet(
-                    vec![0x20, 0x02, 0x00, code],
-                    Packet::Connack(Connack {
-                        session_present: false,
-                        return_code: code,
-                    }),
-                )),
-                Action::Step(Step::Close),
-            ]);
-        }
         if accepted {
-            self.device = claimed;
+            self.device = claimed_device(connect, devices);
         }
-        None
     }
 
     /// Registers an accepted connection with the board and arms what waited for it.

@@ -92,11 +92,21 @@ fn claimed_device_is_found_whatever_the_sign() {
     assert_eq!(claimed_device(&c, &devices()), None);
 }
 
+fn connect_bytes() -> Vec<u8> {
+    crate::mqtt::encode(&Packet::Connect(connect_002())).unwrap()
+}
+
 #[test]
-fn a_waiting_refusal_replaces_the_sessions_answer() {
+fn a_waiting_refusal_answers_the_connect_before_the_session_sees_it() {
     let board = FaultBoard::default();
     inject(&board, Fault::RefuseNextConnect { code: 5 });
-    let (c, out) = connected(&board, Instant::now());
+    let mut c = ConnFaults::new(1, &board);
+    let bytes = connect_bytes();
+    // Half a CONNECT: nothing to decide yet, the session gets the bytes.
+    assert_eq!(c.screen(&bytes[..20], &board, &devices()), None);
+    let out = c
+        .screen(&bytes[20..], &board, &devices())
+        .expect("the refusal answers");
     assert!(matches!(
         &out[0],
         Action::Step(Step::FromDevice(Packet::Connect(_)))
@@ -107,27 +117,48 @@ fn a_waiting_refusal_replaces_the_sessions_answer() {
     assert_eq!(writes(&out).len(), 1);
     assert_eq!(writes(&out)[0].bytes, hex("20 02 00 05"));
     assert!(matches!(out.last(), Some(Action::Step(Step::Close))));
-    // Nothing went upstream, and the refused connection claimed no device.
-    assert!(!out
-        .iter()
-        .any(|a| matches!(a, Action::Step(Step::OpenUpstream | Step::ToUpstream(_)))));
-    assert!(c.device.is_none());
     assert!(notes(&out)[0].contains("refused the CONNECT of aliyun/device2 with code 5"));
+    assert!(c.device.is_none());
+    assert_eq!(board.waiting(), 0);
 }
 
 #[test]
-fn a_refusal_for_another_device_leaves_the_connect_alone() {
+fn a_refusal_for_another_device_leaves_the_connect_to_the_session() {
     let board = FaultBoard::default();
     board.inject(
         FaultTarget::Device("aliyun/LY-1".into()),
         Fault::RefuseNextConnect { code: 5 },
         |_| {},
     );
-    let (c, out) = connected(&board, Instant::now());
+    let mut c = ConnFaults::new(1, &board);
+    assert_eq!(c.screen(&connect_bytes(), &board, &devices()), None);
+    assert_eq!(board.waiting(), 1);
+    let out = c.on_steps(
+        accepted_connect(),
+        Side::Device,
+        Instant::now(),
+        &board,
+        &devices(),
+    );
     assert!(out
         .iter()
         .any(|a| matches!(a, Action::Step(Step::OpenUpstream))));
     assert_eq!(c.device.as_deref(), Some(DEVICE2));
+}
+
+#[test]
+fn only_the_first_packet_is_screened() {
+    let board = FaultBoard::default();
+    let mut c = ConnFaults::new(1, &board);
+    assert_eq!(c.screen(&connect_bytes(), &board, &devices()), None);
+    inject(&board, Fault::RefuseNextConnect { code: 5 });
+    // A second CONNECT on the link is the session's protocol error, not a login.
+    assert_eq!(c.screen(&connect_bytes(), &board, &devices()), None);
+    assert_eq!(board.waiting(), 1);
+    // A link that opens with something else is not screened either.
+    let mut other = ConnFaults::new(2, &board);
+    assert_eq!(other.screen(&hex("C0 00"), &board, &devices()), None);
+    assert_eq!(other.screen(&connect_bytes(), &board, &devices()), None);
     assert_eq!(board.waiting(), 1);
 }
 
@@ -272,6 +303,13 @@ fn an_uplink_black_hole_sees_the_packet_but_forwards_nothing() {
         .iter()
         .any(|a| matches!(a, Action::Step(Step::ToUpstream(_)))));
     assert!(notes(&out)[0].contains("uplink black hole dropped the PINGREQ"));
+    // Nor does the gateway answer for the cloud (a SUBACK it would have written itself).
+    let subscribe = vec![
+        Step::FromDevice(Packet::Pingreq),
+        to_device("90 03 00 0A 80"),
+    ];
+    let out = c.on_steps(subscribe, Side::Device, t0 + ms(20), &board, &devices());
+    assert!(writes(&out).is_empty());
     let out = c.on_steps(ping(), Side::Device, t0 + ms(600), &board, &devices());
     assert!(out
         .iter()

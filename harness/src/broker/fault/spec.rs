@@ -90,7 +90,8 @@ pub enum DelayedPacket {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
-    /// Module → cloud: the device's packets reach the gateway but go no further.
+    /// Module → cloud: the device's packets reach the gateway (recorded as seen) but go no
+    /// further, and nothing answers them.
     Uplink,
     /// Cloud → module: nothing reaches the device.
     Downlink,
