@@ -43,6 +43,8 @@ fn pyserial_types_at_commands_and_reads_the_modules_exact_replies() {
 
     let started = Instant::now();
     let child = Command::new(python)
+        // -B: no __pycache__ left in the source tree.
+        .arg("-B")
         .arg(script("at_exchange.py"))
         .arg(&link)
         .args(["AT", "AT+GMR", r#"AT+CWJAP="athil-lab","wrong-pass""#])

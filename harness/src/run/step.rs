@@ -301,6 +301,7 @@ impl StepContext<'_> {
                 // Say what was awaited, field by field, and what did arrive of the socket.
                 let pending = self.driver.socket_pending(None);
                 let mut err = StepError::from(e);
+                err.kind = FailureKind::Fields;
                 err.expected = expected_rows(expect, &self.lookup());
                 err.actual = format!("{pending} byte(s) of an incomplete packet");
                 return Err(err);
