@@ -270,8 +270,16 @@ impl Link {
                 },
                 read = read_upstream(&mut self.upstream, &mut ubuf) => match read {
                     Ok(0) => {
-                        self.note("rumqttd closed its side (keepalive expired, or a new login of \
-                                   the same device took over); closing");
+                        // rumqttd lets go of a client id that logs in again; the gateway's own
+                        // kick (profile/timers.rs) usually closes first, but not always.
+                        self.note(match self.shared.policy.replaced_by(self.conn) {
+                            Some(newer) => format!(
+                                "rumqttd let go of this connection: the device logged in again \
+                                 on conn {newer}; closing, as the cloud keeps one connection \
+                                 per device (§2.2)"
+                            ),
+                            None => "rumqttd closed its side; closing".to_owned(),
+                        });
                         return End::Broker;
                     }
                     Err(e) => {
