@@ -1,7 +1,8 @@
 //! The cloud profile as a third-party client sees it: Python's paho-mqtt 1.6 (Debian's
 //! python3-paho-mqtt, v1 callback API) against the gateway. Right credentials are accepted,
 //! wrong ones refused with rc 4; a subscription to another device's topic is granted 128
-//! (0x80) and the link stays up; a property post receives the cloud's post_reply.
+//! (0x80) and the link stays up; a property post receives the cloud's post_reply. Also
+//! `athil broker --profile FILE` as a process.
 //!
 //! As in broker_interop.rs: without Python and paho the test is skipped with a printed reason,
 //! except under `CI=true`, where their absence is a failure.
@@ -9,6 +10,8 @@
 mod broker_profile_support;
 mod broker_support;
 
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -153,4 +156,66 @@ async fn paho_meets_the_clouds_login_permissions_and_replies() {
     assert_eq!(broker.refusals().len(), 1);
     assert_eq!(broker.drops().len(), 1, "{:?}", broker.drops());
     broker.shutdown(DEADLINE).await.unwrap();
+}
+
+/// `athil broker --profile` plays the file's rules (here keepalive at least 200 s, so seed
+/// 002's keepalive 100 gets CONNACK 3), and a profile with an unknown key stops it with exit
+/// code 2 and the file's name.
+#[tokio::test]
+async fn athil_broker_plays_the_profile_file_it_is_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(&bad, "keepalive: { minimum: 200 }\n").unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_athil"))
+        .args(["broker", "--listen", "127.78.0.9:1883", "--devices"])
+        .arg(broker_profile_support::devices_dir())
+        .arg("--profile")
+        .arg(&bad)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start athil broker");
+    let out = tokio::task::spawn_blocking(move || finish(child, DEADLINE))
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("failed to load the cloud profile from") && stderr.contains("bad.yaml"),
+        "{stderr}"
+    );
+
+    let good = dir.path().join("strict.yaml");
+    std::fs::write(&good, "keepalive: { min: 200 }\n").unwrap();
+    let port_octet = (std::process::id() % 200 + 20) as u8;
+    let listen: SocketAddr = format!("127.78.{port_octet}.9:1883").parse().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_athil"))
+        .args(["broker", "--listen", &listen.to_string(), "--devices"])
+        .arg(broker_profile_support::devices_dir())
+        .arg("--profile")
+        .arg(&good)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start athil broker");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, lines) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let banner = lines
+        .recv_timeout(DEADLINE)
+        .expect("athil broker prints its banner");
+    assert!(
+        banner.contains(&format!("listening on {listen}")),
+        "{banner}"
+    );
+    let mut c = RawClient::connect(listen).await;
+    c.send(&hex(CONNECT_002)).await;
+    assert_eq!(c.recv().await, hex("20 02 00 03"));
+    c.expect_closed(Duration::from_secs(2)).await;
+    let _ = child.kill();
+    let _ = tokio::task::spawn_blocking(move || child.wait()).await;
 }
