@@ -5,6 +5,7 @@ mod broker_support;
 
 use std::time::{Duration, Instant};
 
+use athil::broker::profile::Span;
 use athil::broker::{RefusalKind, SeenDirection};
 use athil::mqtt::{Packet, QoS};
 use athil::run::{RunEvent, TcpDirection};
@@ -262,7 +263,7 @@ async fn every_byte_and_packet_both_ways_reaches_the_event_stream() {
 #[tokio::test]
 async fn half_a_packet_then_silence_hangs_nothing() {
     let mut config = config();
-    config.policy.connect_timeout = Duration::from_millis(400);
+    config.profile.login.connect_timeout = Span(Duration::from_millis(400));
     let (broker, _events) = start_with(config).await;
     let mut stalled = RawClient::connect(broker.addr()).await;
     stalled.send(&hex(CONNECT_002)[..10]).await;

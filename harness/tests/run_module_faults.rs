@@ -45,7 +45,7 @@ fn a_silent_module_fails_at_the_deadline_and_the_run_goes_on() {
     let block = failure_block(&ran.stdout, "send AT+CIPSEND=118", 15);
     assert!(
         block.contains("`>` did not appear on the serial line within 1s")
-            && block.contains("expected: `>`"),
+            && block.contains("waited for: `>`"),
         "{block}"
     );
     assert!(

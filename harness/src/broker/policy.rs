@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::profile::config::{Implicit, RetainRule, Span, Violation, WillRule};
+use super::profile::config::{Implicit, RetainRule, Violation, WillRule};
 use super::profile::keepalive::{self, Verdict};
 use super::profile::limits;
 use super::profile::logins::Logins;
@@ -121,17 +121,10 @@ pub enum UplinkVerdict {
     Disconnect(String),
 }
 
-/// What `connect_timeout` must differ from for the field to override the profile.
-const LEGACY_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// The cloud's rules and its device registry.
 #[derive(Debug)]
 pub struct CloudPolicy {
     devices: DeviceRegistry,
-    /// Kept so callers that set it before profiles existed still work: a value other than
-    /// 10 s replaces the profile's `login.connect_timeout` when the broker starts. New code
-    /// sets `BrokerConfig::profile` instead.
-    pub connect_timeout: Duration,
     /// The run's profile (set when the broker starts).
     base: CloudProfile,
     /// `base` with the scenario's override, swapped whole so a reader never sees half of one.
@@ -146,7 +139,6 @@ impl Clone for CloudPolicy {
     fn clone(&self) -> Self {
         CloudPolicy {
             devices: self.devices.clone(),
-            connect_timeout: self.connect_timeout,
             base: self.base.clone(),
             current: RwLock::new(self.profile()),
             logins: Arc::default(),
@@ -160,7 +152,6 @@ impl CloudPolicy {
     pub fn new(devices: DeviceRegistry) -> CloudPolicy {
         CloudPolicy {
             devices,
-            connect_timeout: LEGACY_CONNECT_TIMEOUT,
             base: CloudProfile::default(),
             current: RwLock::new(Arc::new(CloudProfile::default())),
             logins: Arc::default(),
@@ -172,12 +163,8 @@ impl CloudPolicy {
         &self.devices
     }
 
-    /// Makes `profile` the run's profile (and the one in force), folding in a changed
-    /// legacy `connect_timeout`.
-    pub fn install(&mut self, mut profile: CloudProfile) {
-        if self.connect_timeout != LEGACY_CONNECT_TIMEOUT {
-            profile.login.connect_timeout = Span(self.connect_timeout);
-        }
+    /// Makes `profile` the run's profile (and the one in force).
+    pub fn install(&mut self, profile: CloudProfile) {
         self.current = RwLock::new(Arc::new(profile.clone()));
         self.base = profile;
     }

@@ -1,6 +1,7 @@
 //! CloudPolicy's decisions on literal CONNECTs and PUBLISHes: the seeds', the Python SDK's
 //! (aliyun-onenet.md §1.7), and how each follows the profile in force.
 
+use super::super::profile::Span;
 use super::*;
 use crate::cloud::{DeviceSecret, SecretSource};
 use rstest::rstest;
@@ -224,10 +225,11 @@ fn a_second_login_replaces_the_first_unless_the_profile_allows_several() {
 }
 
 #[test]
-fn a_changed_legacy_connect_timeout_wins_at_install() {
+fn the_installed_profile_sets_the_connect_timeout() {
     let mut p = policy();
-    p.connect_timeout = Duration::from_millis(400);
-    p.install(CloudProfile::default());
+    let mut profile = CloudProfile::default();
+    profile.login.connect_timeout = Span(Duration::from_millis(400));
+    p.install(profile);
     assert_eq!(p.connect_timeout(), Duration::from_millis(400));
 }
 
