@@ -9,69 +9,13 @@ mod broker_support;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use athil::broker::{RefusalKind, SeenDirection};
 use athil::mqtt::{Packet, QoS};
 use broker_support::*;
-
-/// Whether a tool is usable; skips (or fails under CI) when it is not.
-fn available(tool: &str, works: bool) -> bool {
-    if works {
-        return true;
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{tool} is not installed, and CI=true: .ci/run should have installed it");
-    }
-    eprintln!("skipped: {tool} is not installed (set CI=true to make this a failure)");
-    false
-}
-
-fn has_command(name: &str) -> bool {
-    Command::new(name)
-        .arg("--help")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok()
-}
-
-/// A Python that can import paho-mqtt. Debian's package installs for the system Python, which
-/// a pyenv shim earlier on PATH may hide, so both are tried.
-fn python_with_paho() -> Option<&'static str> {
-    ["python3", "/usr/bin/python3"].into_iter().find(|py| {
-        Command::new(py)
-            .args(["-c", "import paho.mqtt.client"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    })
-}
-
-/// Runs a child to completion, killing it (and failing the test) past `within`.
-fn finish(mut child: Child, within: Duration) -> Output {
-    let deadline = Instant::now() + within;
-    loop {
-        match child.try_wait().expect("poll the child") {
-            Some(_) => return child.wait_with_output().expect("collect output"),
-            None if Instant::now() >= deadline => {
-                let _ = child.kill();
-                let out = child.wait_with_output().expect("collect output");
-                panic!(
-                    "the tool did not finish within {within:?}; stdout {:?} stderr {:?}",
-                    String::from_utf8_lossy(&out.stdout),
-                    String::from_utf8_lossy(&out.stderr)
-                );
-            }
-            // A child process has no readiness signal to await; a short poll is the simplest
-            // bounded wait.
-            None => std::thread::sleep(Duration::from_millis(20)),
-        }
-    }
-}
 
 fn mosquitto_pub(addr: SocketAddr, password: &str) -> Command {
     let mut cmd = Command::new("mosquitto_pub");

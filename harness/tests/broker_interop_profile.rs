@@ -12,56 +12,11 @@ mod broker_support;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use broker_profile_support::*;
 use broker_support::*;
-
-/// A Python that can import paho-mqtt (Debian's package installs for /usr/bin/python3, which
-/// a pyenv shim earlier on PATH may hide).
-fn python_with_paho() -> Option<&'static str> {
-    let found = ["/usr/bin/python3", "python3"].into_iter().find(|py| {
-        Command::new(py)
-            .args(["-c", "import paho.mqtt.client"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    });
-    if found.is_none() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "python3 with paho-mqtt is not installed, and CI=true: .ci/run should install it"
-        );
-        eprintln!(
-            "skipped: python3 with paho-mqtt is not installed (CI=true makes this a failure)"
-        );
-    }
-    found
-}
-
-/// Runs a child to completion, killing it (and failing the test) past `within`.
-fn finish(mut child: Child, within: Duration) -> Output {
-    let deadline = Instant::now() + within;
-    loop {
-        match child.try_wait().expect("poll the child") {
-            Some(_) => return child.wait_with_output().expect("collect output"),
-            None if Instant::now() >= deadline => {
-                let _ = child.kill();
-                let out = child.wait_with_output().expect("collect output");
-                panic!(
-                    "paho did not finish within {within:?}; stdout {:?} stderr {:?}",
-                    String::from_utf8_lossy(&out.stdout),
-                    String::from_utf8_lossy(&out.stderr)
-                );
-            }
-            // A child process has no readiness signal to await; a short poll is the simplest
-            // bounded wait.
-            None => std::thread::sleep(Duration::from_millis(20)),
-        }
-    }
-}
 
 /// Connects; when accepted, subscribes to another device's property/set and to its own
 /// post_reply, posts a property at QoS 1 and prints the reply. One line per fact.
@@ -129,7 +84,11 @@ fn run_paho(python: &str, addr: std::net::SocketAddr, password: &str) -> String 
 
 #[tokio::test]
 async fn paho_meets_the_clouds_login_permissions_and_replies() {
-    let Some(python) = python_with_paho() else {
+    let python = python_with_paho();
+    if !available("python3 with paho-mqtt", python.is_some()) {
+        return;
+    }
+    let Some(python) = python else {
         return;
     };
     let (broker, _events) = start_profile("{}").await;

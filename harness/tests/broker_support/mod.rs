@@ -3,6 +3,10 @@
 
 #![allow(dead_code)] // each test file uses a different part of this module
 
+mod peers;
+#[allow(unused_imports)] // only the interop tests drive third-party peers
+pub use peers::*;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
