@@ -37,6 +37,7 @@ fn seed_devices_load() {
             "aliyun/LY-1",
             "aliyun/STC15",
             "aliyun/device2",
+            "aliyun/device3-disabled",
             "onenet/657077"
         ]
     );

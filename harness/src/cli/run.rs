@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::broker::{Broker, BrokerConfig, Listen};
+use crate::broker::{Broker, BrokerConfig, CloudProfile, Listen};
 use crate::cloud::DeviceRegistry;
 use crate::exit::ExitCode;
 use crate::module::dialect::DialectKind;
@@ -51,6 +51,10 @@ pub struct Args {
     /// Where the broker gateway listens [default: a free 127.x.y.z:1883].
     #[arg(long)]
     pub listen: Option<SocketAddr>,
+    /// The cloud's rules for the whole run (see fixtures/profiles/aliyun.yaml and
+    /// docs/cloud-fidelity.md) [default: Alibaba Cloud's documented behaviour].
+    #[arg(long)]
+    pub profile: Option<PathBuf>,
     /// The Wi-Fi network the module on --port joins (`{{wifi.ssid}}`).
     #[arg(long, env = "ATHIL_WIFI_SSID", requires = "port")]
     pub wifi_ssid: Option<String>,
@@ -78,6 +82,7 @@ struct Plan {
     target: ModuleTarget,
     rig: Rig,
     wifi: Option<Wifi>,
+    profile: CloudProfile,
 }
 
 fn prepare(args: &Args) -> Result<Plan, Vec<String>> {
@@ -140,6 +145,13 @@ fn prepare(args: &Args) -> Result<Plan, Vec<String>> {
     } else if scenarios.is_empty() && problems.is_empty() {
         problems.push("no scenario found under the given paths".into());
     }
+    let profile = match &args.profile {
+        Some(p) => CloudProfile::load(p).unwrap_or_else(|e| {
+            problems.push(e.to_string());
+            CloudProfile::default()
+        }),
+        None => CloudProfile::default(),
+    };
     let wifi = match rig.wifi(&rig_path) {
         Ok(w) => w,
         Err(e) => {
@@ -174,6 +186,7 @@ fn prepare(args: &Args) -> Result<Plan, Vec<String>> {
         target,
         rig,
         wifi,
+        profile,
     })
 }
 
@@ -205,6 +218,7 @@ fn execute(args: Args, plan: Plan) -> ExitCode {
     let totals = runtime.block_on(async {
         let (events, mut rx) = EventSink::channel();
         let mut config = BrokerConfig::new(plan.registry.clone());
+        config.profile = plan.profile.clone();
         if let Some(addr) = plan.rig.broker.listen {
             config.listen = Listen::Addr(addr);
         }
