@@ -37,7 +37,7 @@ fn seed_devices_load() {
             "aliyun/LY-1",
             "aliyun/STC15",
             "aliyun/device2",
-            "aliyun/device3-disabled",
+            "aliyun/retired-lamp",
             "onenet/657077"
         ]
     );
