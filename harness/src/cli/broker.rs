@@ -126,19 +126,30 @@ async fn serve(args: Args) -> ExitCode {
         broker.rumqttd_addr(),
         args.devices.display()
     );
-    let printer = tokio::spawn(async move {
-        while let Some(stamped) = rx.recv().await {
-            if let Some(line) = line(&stamped) {
-                println!("{line}");
+    // Log as events come, until Ctrl-C; then print what shutting down added, without waiting
+    // for a channel that outlives the handle.
+    let print = |stamped: &Stamped| {
+        if let Some(line) = line(stamped) {
+            println!("{line}");
+        }
+    };
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    loop {
+        tokio::select! {
+            Some(stamped) = rx.recv() => print(&stamped),
+            r = &mut ctrl_c => {
+                if let Err(e) = r {
+                    eprintln!("athil broker: failed to wait for Ctrl-C: {e}");
+                }
+                break;
             }
         }
-    });
-    if let Err(e) = tokio::signal::ctrl_c().await {
-        eprintln!("athil broker: failed to wait for Ctrl-C: {e}");
     }
     let result = broker.shutdown(Duration::from_secs(3)).await;
-    // The handle held the last sink; once it is gone the printer drains and ends.
-    let _ = tokio::time::timeout(Duration::from_secs(1), printer).await;
+    while let Ok(stamped) = rx.try_recv() {
+        print(&stamped);
+    }
     match result {
         Ok(()) => ExitCode::Success,
         Err(e) => {
