@@ -63,3 +63,54 @@ fn a_bad_virtual_module_block_is_a_usage_error_at_its_position() {
     assert_eq!(ran.stdout, "");
     assert!(!ran.out_dir().exists());
 }
+
+/// An unplugged adapter is one usage error before the run, not a set-up failure per scenario.
+#[test]
+fn a_missing_serial_port_is_a_usage_error_before_anything_runs() {
+    let ran = spawn_with_env(
+        &[
+            "scenarios/seeds/000-air601-connect.yaml",
+            "--port",
+            "/dev/athil-no-such-port",
+            "--wifi-ssid",
+            "lab",
+        ],
+        &[("ATHIL_WIFI_PASSWORD", "not-a-real-password")],
+    )
+    .finish(RUN_LIMIT);
+    assert_eq!(ran.code, Some(2), "{}", ran.both());
+    assert!(
+        ran.stderr
+            .contains("open serial port `/dev/athil-no-such-port`: no such device"),
+        "{}",
+        ran.stderr
+    );
+    assert!(
+        !ran.stdout.contains("scenario "),
+        "nothing ran:\n{}",
+        ran.stdout
+    );
+}
+
+/// A scenario reading an unset environment variable is refused before the first scenario,
+/// instead of failing at its step after Wi-Fi and TCP were set up.
+#[test]
+fn an_unset_environment_variable_is_a_usage_error_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("env.yaml");
+    std::fs::write(
+        &path,
+        "name: reads an unset variable\ndevice: aliyun/device2\nsteps:\n  \
+         - send: AT+CWJAP=\"lab\",\"{{env.ATHIL_TEST_SURELY_UNSET}}\"\n",
+    )
+    .unwrap();
+    let ran = athil_run(&[path.to_str().unwrap()]);
+    assert_eq!(ran.code, Some(2), "{}", ran.both());
+    assert!(
+        ran.stderr.contains(
+            "reads {{env.ATHIL_TEST_SURELY_UNSET}}, but $ATHIL_TEST_SURELY_UNSET is not set"
+        ),
+        "{}",
+        ran.stderr
+    );
+}

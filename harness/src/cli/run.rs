@@ -93,7 +93,13 @@ fn prepare(args: &Args) -> Result<Plan, Vec<String>> {
 
     let (mut rig, rig_path): (Rig, PathBuf) = match &args.rig {
         Some(p) => (Rig::load(p).map_err(|e| vec![e.to_string()])?, p.clone()),
-        None => (Rig::virtual_module(), PathBuf::from("(virtual module)")),
+        None => (
+            Rig::virtual_module(),
+            PathBuf::from(match &args.port {
+                Some(p) => format!("--port {p}"),
+                None => "(virtual module)".to_owned(),
+            }),
+        ),
     };
     if let Some(port) = &args.port {
         rig.port = Some(port.clone());
@@ -152,14 +158,33 @@ fn prepare(args: &Args) -> Result<Plan, Vec<String>> {
         }),
         None => CloudProfile::default(),
     };
-    let wifi = match rig.wifi(&rig_path) {
-        Ok(w) => w,
+    if let Some(port) = &rig.port {
+        // An unplugged adapter is one message before the run, not a failure per scenario.
+        if !std::path::Path::new(port).exists() {
+            problems.push(format!(
+                "open serial port `{port}`: no such device (is the adapter plugged in?)"
+            ));
+        }
+    }
+    let (wifi, wifi_unreadable) = match rig.wifi(&rig_path) {
+        Ok(w) => (w, false),
         Err(e) => {
             problems.push(e.to_string());
-            None
+            (None, true)
         }
     };
-    if wifi.is_none() {
+    // Every environment variable a scenario reads must be set before anything starts.
+    for s in &scenarios {
+        for name in s.env_names() {
+            if std::env::var_os(&name).is_none() {
+                problems.push(format!(
+                    "{}: the scenario reads {{{{env.{name}}}}}, but ${name} is not set",
+                    s.file.display()
+                ));
+            }
+        }
+    }
+    if wifi.is_none() && !wifi_unreadable {
         // Found now, not at the CWJAP step of every scenario.
         for s in &scenarios {
             let needs = s

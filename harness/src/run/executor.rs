@@ -194,24 +194,27 @@ impl Executor<'_> {
             let limit = step_limit(step);
             let result = tokio::select! {
                 r = tokio::time::timeout(limit, cx.run(step)) => match r {
-                    Ok(r) => r,
-                    Err(_) => Err(StepError {
+                    Ok(r) => Some(r),
+                    Err(_) => Some(Err(StepError {
                         message: format!("the step overran its deadline by {STEP_GRACE:?} (a harness bug: please report it)"),
                         kind: FailureKind::Timeout,
                         expected: String::new(),
                         actual: String::new(),
-                    }),
+                    })),
                 },
-                _ = stop.wait_for(|s| *s) => Err(StepError {
-                    message: "interrupted (Ctrl-C)".into(),
-                    kind: FailureKind::Other,
-                    expected: String::new(),
-                    actual: String::new(),
-                }),
+                _ = stop.wait_for(|s| *s) => None,
             };
             let outcome = match result {
-                Ok(()) => Outcome::Passed,
-                Err(e) => Outcome::Failed(Failure {
+                // An interruption says nothing about the module: the scenario did not finish,
+                // so it is skipped, not failed (a nightly report must not blame the firmware).
+                None => Outcome::Skipped {
+                    reason: format!(
+                        "interrupted (Ctrl-C) during `{}` (line {})",
+                        step.label, step.location.line
+                    ),
+                },
+                Some(Ok(())) => Outcome::Passed,
+                Some(Err(e)) => Outcome::Failed(Failure {
                     step: format!("{} (line {})", step.label, step.location.line),
                     message: e.message,
                     kind: e.kind,

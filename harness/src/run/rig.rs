@@ -135,11 +135,14 @@ impl Rig {
                 .location()
                 .map(|l| (l.line(), l.column()))
                 .unwrap_or((1, 1));
+            // serde_yaml ends its message with the position, which leads the line already.
+            let message = e.to_string();
+            let suffix = format!(" at line {line} column {column}");
             RigError::Parse {
                 path: path.to_owned(),
                 line,
                 column,
-                message: e.to_string(),
+                message: message.strip_suffix(&suffix).unwrap_or(&message).to_owned(),
             }
         })?;
         if let Some(w) = &rig.wifi {
