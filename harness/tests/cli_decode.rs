@@ -288,6 +288,78 @@ fn serial_truncated_payload_is_reported_at_its_capture_offset() {
         .as_str()
         .unwrap()
         .starts_with("remaining length says 2 but only 1 byte follows"));
+    // After the MQTT errors, the AT framing's own: the notice promised a 4th byte.
+    let last = v["diagnostics"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        last,
+        json!({"offset": 12, "severity": "error", "message": "`+IPD,4:` announces 4 bytes but \
+               the capture ends after 3: the capture was cut off, or the module's length is wrong"})
+    );
+}
+
+#[test]
+fn serial_notice_announcing_more_than_the_capture_holds_is_an_error() {
+    // `+IPD,10:` announces 10 bytes, only a whole CONNACK (4) follows: the MQTT is fine, the
+    // capture is not.
+    let capture = "2B 49 50 44 2C 31 30 3A 20 02 00 00";
+    let (code, v) = json_of(&["--serial", capture]);
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(
+        v,
+        json!({"valid": false,
+               "packets": [{"offset": 8, "length": 4, "type": "CONNACK",
+                            "fields": {"session_present": false, "return_code": 0}}],
+               "diagnostics": [{"offset": 12, "severity": "error",
+                                "message": "`+IPD,10:` announces 10 bytes but the capture ends \
+                                            after 4: the capture was cut off, or the module's \
+                                            length is wrong"}]})
+    );
+    let (code, out, _) = run(&["decode", "--serial", capture]);
+    assert_eq!(code, 1);
+    assert!(
+        out.contains(
+            "error at offset 12: `+IPD,10:` announces 10 bytes but the capture ends after 4"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.ends_with("1 packet, 1 error, 0 warnings: INVALID\n"),
+        "{out}"
+    );
+}
+
+#[test]
+fn serial_quectel_notice_announcing_more_than_the_capture_holds_is_an_error() {
+    // `\r\n+QIURC: "recv",0,10\r\n` then the 4 bytes of a CONNACK.
+    let capture =
+        "0D 0A 2B 51 49 55 52 43 3A 20 22 72 65 63 76 22 2C 30 2C 31 30 0D 0A 20 02 00 00";
+    let (code, v) = json_of(&["--serial", capture]);
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(
+        v,
+        json!({"valid": false,
+               "packets": [{"offset": 23, "length": 4, "type": "CONNACK",
+                            "fields": {"session_present": false, "return_code": 0}}],
+               "diagnostics": [{"offset": 27, "severity": "error",
+                                "message": "`+QIURC: \"recv\",0,10` announces 10 bytes but the \
+                                            capture ends after 4: the capture was cut off, or \
+                                            the module's length is wrong"}]})
+    );
+}
+
+#[test]
+fn serial_capture_cut_right_after_the_notice_is_an_error_not_unusable() {
+    // `\r\n+IPD,4:` and nothing after: there was socket data, and it is missing.
+    let (code, v) = json_of(&["--serial", "0D 0A 2B 49 50 44 2C 34 3A"]);
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(
+        v,
+        json!({"valid": false, "packets": [],
+               "diagnostics": [{"offset": 9, "severity": "error",
+                                "message": "`+IPD,4:` announces 4 bytes but the capture ends \
+                                            after 0: the capture was cut off, or the module's \
+                                            length is wrong"}]})
+    );
 }
 
 #[test]

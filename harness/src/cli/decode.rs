@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use crate::exit::ExitCode;
 use crate::module::capture::{extract_socket_payloads, SocketChunk};
+use crate::mqtt::decode::{Diagnostic, Severity};
 use crate::mqtt::render::{to_json, to_text};
 use crate::mqtt::{dissect, parse_hex};
 
@@ -73,7 +74,10 @@ pub fn run(args: Args) -> ExitCode {
     } else {
         (input, Vec::new())
     };
-    let dissection = dissect(&stream);
+    let mut dissection = dissect(&stream);
+    if let Some(cut) = truncation(&chunks, stream.len()) {
+        dissection.stream_diagnostics.push(cut);
+    }
     let offset = |o: usize| serial_offset(&chunks, o);
     match args.format {
         Format::Text => print!("{}", to_text(&dissection, &stream, &offset)),
@@ -100,6 +104,35 @@ fn read_input(args: &Args) -> Result<String, String> {
         return Ok(text);
     }
     Ok(args.hex.join(" "))
+}
+
+/// The error for a capture that ends inside a socket payload, placed (in stream offsets) at the
+/// end of the stream, which maps to where the missing bytes should have been in the capture.
+/// Only the last chunk can be cut off: the parser counts every earlier payload out in full.
+fn truncation(chunks: &[SocketChunk], stream_len: usize) -> Option<Diagnostic> {
+    let last = chunks.last().filter(|c| c.is_truncated())?;
+    let header = if last.header.is_empty() {
+        "the socket-data notice".to_string()
+    } else {
+        format!("`{}`", last.header)
+    };
+    Some(Diagnostic {
+        offset: stream_len,
+        severity: Severity::Error,
+        message: format!(
+            "{header} announces {} but the capture ends after {}: the capture was cut off, or \
+             the module's length is wrong",
+            bytes(last.announced),
+            last.bytes.len()
+        ),
+    })
+}
+
+fn bytes(n: usize) -> String {
+    match n {
+        1 => "1 byte".to_string(),
+        n => format!("{n} bytes"),
+    }
 }
 
 /// Maps an offset in the concatenated socket payloads to the capture offset it came from.
@@ -129,15 +162,34 @@ mod tests {
         let chunks = vec![
             SocketChunk {
                 serial_offset: 9,
+                header: "+IPD,2:".to_string(),
+                announced: 2,
                 bytes: vec![0x20, 0x02],
             },
             SocketChunk {
                 serial_offset: 22,
+                header: "+IPD,2:".to_string(),
+                announced: 2,
                 bytes: vec![0x00, 0x00],
             },
         ];
         let mapped: Vec<usize> = (0..5).map(|o| serial_offset(&chunks, o)).collect();
         assert_eq!(mapped, [9, 10, 22, 23, 24]);
         assert_eq!(serial_offset(&[], 7), 7);
+        assert_eq!(truncation(&chunks, 4), None);
+    }
+
+    #[test]
+    fn a_cut_off_chunk_is_an_error_at_the_end_of_the_stream() {
+        let chunks = extract_socket_payloads(b"+IPD,10:\x20\x02\x00\x00");
+        let cut = truncation(&chunks, 4).expect("the capture is cut off");
+        assert_eq!(cut.offset, 4);
+        assert_eq!(serial_offset(&chunks, cut.offset), 12);
+        assert_eq!(cut.severity, Severity::Error);
+        assert_eq!(
+            cut.message,
+            "`+IPD,10:` announces 10 bytes but the capture ends after 4: the capture was cut \
+             off, or the module's length is wrong"
+        );
     }
 }

@@ -8,18 +8,36 @@ use std::sync::Arc;
 use super::at::{AtEvent, AtParser};
 use super::dialect::{EspAt, LineKind, Quectel, ReceiveRules, SocketHeader};
 
+/// A header longer than this is not looked for when naming a chunk's notice: the longest real
+/// one, ESP-AT's `+IPD,<id>,<len>,"<IPv6>",<port>:`, is under 70 bytes.
+const MAX_HEADER: usize = 128;
+
 /// The bytes one socket-data notice carried, and where they start in the capture.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SocketChunk {
     /// Offset of the first payload byte in the capture (after the `+IPD,<n>:` header).
     pub serial_offset: usize,
+    /// The notice as the module printed it, without its line end (`+IPD,4:`,
+    /// `+QIURC: "recv",0,4`), for messages; empty if it cannot be found.
+    pub header: String,
+    /// How many payload bytes the notice announced.
+    pub announced: usize,
+    /// The payload bytes the capture holds: `announced` of them unless it was cut off.
     pub bytes: Vec<u8>,
+}
+
+impl SocketChunk {
+    /// The capture ends before all the announced bytes arrived.
+    pub fn is_truncated(&self) -> bool {
+        self.bytes.len() < self.announced
+    }
 }
 
 /// Every socket payload in `capture`, in order. `capture` is what the module sent; the host's
 /// bytes must not be mixed in (a CIPSEND payload would read as text). Payload bytes are counted, never scanned, so
-/// CR, LF, 0x00 or `+IPD` inside them are data. A payload cut off by the end of the capture is
-/// returned with the bytes that are there, so a decoder can say it is truncated.
+/// CR, LF, 0x00 or `+IPD` inside them are data. A payload cut off by the end of the capture
+/// (even right after its header) is returned with the bytes that are there and the length its
+/// header announced, so a decoder can say it is truncated ([`SocketChunk::is_truncated`]).
 pub fn extract_socket_payloads(capture: &[u8]) -> Vec<SocketChunk> {
     let mut parser = AtParser::new(Arc::new(AnyVendor));
     let feed = parser.feed(capture);
@@ -29,6 +47,8 @@ pub fn extract_socket_payloads(capture: &[u8]) -> Vec<SocketChunk> {
         .filter_map(|located| match located.event {
             AtEvent::SocketData { bytes, .. } => Some(SocketChunk {
                 serial_offset: located.serial_offset,
+                header: header_before(capture, located.serial_offset),
+                announced: bytes.len(),
                 bytes,
             }),
             AtEvent::Echo(_)
@@ -40,14 +60,57 @@ pub fn extract_socket_payloads(capture: &[u8]) -> Vec<SocketChunk> {
         })
         .collect();
     if let Some((_, start, bytes)) = parser.unfinished_payload() {
-        if !bytes.is_empty() {
-            chunks.push(SocketChunk {
-                serial_offset: start,
-                bytes: bytes.to_vec(),
-            });
-        }
+        let bytes = bytes.to_vec();
+        let announced = announced_length(&mut parser, bytes.len());
+        chunks.push(SocketChunk {
+            serial_offset: start,
+            header: header_before(capture, start),
+            announced,
+            bytes,
+        });
     }
     chunks
+}
+
+/// The length the unfinished payload's header announced, by the parser's own count: filler
+/// bytes complete the payload, which then comes out whole. `have` bytes already arrived.
+fn announced_length(parser: &mut AtParser, have: usize) -> usize {
+    // No header the parser accepts announces more than 65 535 bytes, so this always completes it.
+    let filler = vec![0u8; u16::MAX as usize + 1];
+    parser
+        .feed(&filler)
+        .events
+        .into_iter()
+        .find_map(|located| match located.event {
+            AtEvent::SocketData { bytes, .. } => Some(bytes.len()),
+            AtEvent::Echo(_)
+            | AtEvent::Line(_)
+            | AtEvent::Final(_)
+            | AtEvent::Busy(_)
+            | AtEvent::Prompt
+            | AtEvent::Urc(_) => None,
+        })
+        // Unreachable with the parser's cap; "one more than arrived" is still a truncation.
+        .unwrap_or(have + 1)
+}
+
+/// The socket-data header that ends at `payload_start`, as text without its line end: the last
+/// `+IPD,` or `+QIURC:` in the bytes just before the payload (the header is the tail of its
+/// line, and neither prefix can occur inside a header's numbers).
+fn header_before(capture: &[u8], payload_start: usize) -> String {
+    let end = payload_start.min(capture.len());
+    let from = end.saturating_sub(MAX_HEADER);
+    let window = &capture[from..end];
+    let start = [b"+IPD,".as_slice(), b"+QIURC:".as_slice()]
+        .iter()
+        .filter_map(|prefix| window.windows(prefix.len()).rposition(|w| w == *prefix))
+        .max();
+    match start {
+        Some(start) => String::from_utf8_lossy(&window[start..])
+            .trim_end_matches(['\r', '\n'])
+            .to_string(),
+        None => String::new(),
+    }
 }
 
 /// Receive rules that read both vendors' framing. Only for decoding captures: the two header
@@ -75,9 +138,11 @@ mod tests {
     use super::*;
     use rstest::rstest;
 
-    fn chunk(serial_offset: usize, bytes: &[u8]) -> SocketChunk {
+    fn chunk(serial_offset: usize, header: &str, announced: usize, bytes: &[u8]) -> SocketChunk {
         SocketChunk {
             serial_offset,
+            header: header.to_string(),
+            announced,
             bytes: bytes.to_vec(),
         }
     }
@@ -91,8 +156,9 @@ mod tests {
         ];
         assert_eq!(
             extract_socket_payloads(&capture),
-            vec![chunk(9, &[0x20, 0x02, 0x00, 0x00])]
+            vec![chunk(9, "+IPD,4:", 4, &[0x20, 0x02, 0x00, 0x00])]
         );
+        assert!(!extract_socket_payloads(&capture)[0].is_truncated());
     }
 
     #[test]
@@ -104,7 +170,12 @@ mod tests {
         capture.extend_from_slice(&[0x20, 0x02, 0x00, 0x00, 0x0D, 0x0A]);
         assert_eq!(
             extract_socket_payloads(&capture),
-            vec![chunk(offset, &[0x20, 0x02, 0x00, 0x00])]
+            vec![chunk(
+                offset,
+                "+QIURC: \"recv\",0,4",
+                4,
+                &[0x20, 0x02, 0x00, 0x00]
+            )]
         );
     }
 
@@ -116,16 +187,36 @@ mod tests {
         assert_eq!(got.len(), 2);
         assert_eq!(got[0].bytes, [0x20, 0x02, 0x00, 0x00]);
         assert_eq!(&capture[got[0].serial_offset..][..4], &got[0].bytes[..]);
+        assert_eq!(got[0].header, "+IPD,0,4:");
         assert_eq!(got[1].bytes, b"\r\nOK\r\n");
+        assert_eq!(got[1].header, "+IPD,1,6:");
         assert_eq!(&capture[got[1].serial_offset..][..6], b"\r\nOK\r\n");
     }
 
     #[rstest]
-    #[case::header_only(b"\r\n+IPD,4:".as_slice(), vec![])]
-    #[case::half_payload(b"\r\n+IPD,4:\x20\x02".as_slice(), vec![chunk(9, &[0x20, 0x02])])]
+    #[case::header_only(b"\r\n+IPD,4:".as_slice(), vec![chunk(9, "+IPD,4:", 4, &[])])]
+    #[case::half_payload(
+        b"\r\n+IPD,4:\x20\x02".as_slice(),
+        vec![chunk(9, "+IPD,4:", 4, &[0x20, 0x02])]
+    )]
+    // The review's capture: `+IPD,10:` then only a CONNACK's 4 bytes.
+    #[case::ipd_10_of_4(
+        b"+IPD,10:\x20\x02\x00\x00".as_slice(),
+        vec![chunk(8, "+IPD,10:", 10, &[0x20, 0x02, 0x00, 0x00])]
+    )]
+    #[case::quectel_10_of_4(
+        b"\r\n+QIURC: \"recv\",0,10\r\n\x20\x02\x00\x00".as_slice(),
+        vec![chunk(23, "+QIURC: \"recv\",0,10", 10, &[0x20, 0x02, 0x00, 0x00])]
+    )]
+    #[case::esp_remote_ip(
+        b"+IPD,0,3,\"192.168.1.5\",1883:\xD0".as_slice(),
+        vec![chunk(28, "+IPD,0,3,\"192.168.1.5\",1883:", 3, &[0xD0])]
+    )]
     #[case::no_socket_data(b"AT\r\n\r\nOK\r\n".as_slice(), vec![])]
     #[case::empty(b"".as_slice(), vec![])]
     fn truncated_and_empty_captures(#[case] capture: &[u8], #[case] want: Vec<SocketChunk>) {
-        assert_eq!(extract_socket_payloads(capture), want);
+        let got = extract_socket_payloads(capture);
+        assert_eq!(got, want);
+        assert!(got.iter().all(SocketChunk::is_truncated));
     }
 }
