@@ -21,8 +21,8 @@ use super::observed::{Observed, SeenDirection};
 use super::origins::Origins;
 use super::policy::CloudPolicy;
 use super::profile::timers::Timers;
-use super::session::{Context, Session, Step};
-use crate::mqtt::{Connack, Packet};
+use super::session::{refusal, Context, Session, Step};
+use crate::mqtt::{encode, Packet};
 use crate::run::{ConnId, EventSink, RunEvent, TcpDirection};
 
 /// A write to a device or to rumqttd that takes longer than this means the peer stopped
@@ -417,13 +417,13 @@ impl Link {
             "reach rumqttd at {}: {why}; answering CONNACK 3 (server unavailable)",
             self.shared.upstream
         ));
-        let connack = Packet::Connack(Connack {
-            session_present: false,
-            return_code: 3,
-        });
-        let _ = self
-            .send_to_device(&[0x20, 0x02, 0x00, 0x03], Some(connack))
-            .await;
+        let connack = refusal(3);
+        match encode(&connack) {
+            Ok(bytes) => {
+                let _ = self.send_to_device(&bytes, Some(connack)).await;
+            }
+            Err(e) => self.note(format!("failed to {e}")),
+        }
         Flow::Close
     }
 

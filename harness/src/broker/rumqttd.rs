@@ -21,6 +21,7 @@ use tokio::sync::oneshot;
 use tokio::time::{sleep, timeout_at, Instant};
 
 use super::error::BrokerError;
+use crate::mqtt::{encode, to_hex, Connack, Connect, Packet};
 
 /// How long rumqttd may take to listen before we give up on this port and try another.
 const READY_WITHIN: Duration = Duration::from_secs(10);
@@ -28,11 +29,8 @@ const READY_WITHIN: Duration = Duration::from_secs(10);
 /// it first. rumqttd then fails to bind, its thread ends, and we try a fresh port.
 const PORT_ATTEMPTS: u32 = 5;
 
-/// The probe's CONNECT: MQTT 3.1.1, clean session, keepalive 60, client id `athil-probe`.
-/// Written out rather than encoded so this file does not depend on the codec it helps test.
-const PROBE_CONNECT: [u8; 25] = *b"\x10\x17\x00\x04MQTT\x04\x02\x00\x3C\x00\x0Bathil-probe";
-const CONNACK_ACCEPTED: [u8; 4] = [0x20, 0x02, 0x00, 0x00];
-const DISCONNECT: [u8; 2] = [0xE0, 0x00];
+/// The probe's client id (its CONNECT: MQTT 3.1.1, clean session, keepalive 60).
+const PROBE_CLIENT_ID: &str = "athil-probe";
 
 /// A running embedded rumqttd and the cloud's link into it.
 pub struct Rumqttd {
@@ -173,17 +171,33 @@ async fn wait_ready(addr: SocketAddr, mut exited: oneshot::Receiver<String>) -> 
 }
 
 async fn probe(addr: SocketAddr) -> std::io::Result<()> {
+    let [connect, accepted, disconnect] = probe_packets()?;
     let mut stream = TcpStream::connect(addr).await?;
-    stream.write_all(&PROBE_CONNECT).await?;
-    let mut connack = [0u8; 4];
+    stream.write_all(&connect).await?;
+    let mut connack = vec![0u8; accepted.len()];
     stream.read_exact(&mut connack).await?;
-    if connack != CONNACK_ACCEPTED {
+    if connack != accepted {
         return Err(std::io::Error::other(format!(
-            "answered the probe with {connack:02X?}, not CONNACK 0"
+            "answered the probe with {}, not CONNACK 0",
+            to_hex(&connack)
         )));
     }
-    stream.write_all(&DISCONNECT).await?;
+    stream.write_all(&disconnect).await?;
     Ok(())
+}
+
+/// The probe's CONNECT, the CONNACK 0 it expects and its DISCONNECT, as the codec writes them.
+fn probe_packets() -> std::io::Result<[Vec<u8>; 3]> {
+    let bytes = |p: &Packet| encode(p).map_err(std::io::Error::other);
+    let accepted = Connack {
+        session_present: false,
+        return_code: 0,
+    };
+    Ok([
+        bytes(&Packet::Connect(Connect::new(PROBE_CLIENT_ID, 60)))?,
+        bytes(&Packet::Connack(accepted))?,
+        bytes(&Packet::Disconnect)?,
+    ])
 }
 
 #[cfg(test)]
@@ -191,11 +205,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn probe_connect_is_well_formed() {
-        // Remaining length covers everything after the two header bytes.
-        assert_eq!(PROBE_CONNECT[1] as usize, PROBE_CONNECT.len() - 2);
-        let id_len = u16::from_be_bytes([PROBE_CONNECT[12], PROBE_CONNECT[13]]) as usize;
-        assert_eq!(14 + id_len, PROBE_CONNECT.len());
+    fn probe_packets_are_the_plain_3_1_1_ones() {
+        let [connect, accepted, disconnect] = probe_packets().expect("the probe encodes");
+        let want = crate::mqtt::parse_hex(
+            "10 17 00 04 4D 51 54 54 04 02 00 3C 00 0B 61 74 68 69 6C 2D 70 72 6F 62 65",
+        )
+        .expect("literal hex");
+        assert_eq!(connect, want);
+        assert_eq!(accepted, [0x20, 0x02, 0x00, 0x00]);
+        assert_eq!(disconnect, [0xE0, 0x00]);
     }
 
     #[tokio::test]

@@ -26,8 +26,8 @@ use std::time::Duration;
 
 use crate::mqtt::framer::{FrameError, Framer};
 use crate::mqtt::{
-    decode, encode, Connect, Packet, PacketType, Publish, QoS, Suback, Subscribe, SubscribeFilter,
-    Unsubscribe,
+    decode, encode, Connack, Connect, Packet, PacketType, Publish, QoS, Suback, Subscribe,
+    SubscribeFilter, Unsubscribe,
 };
 use crate::run::ConnId;
 
@@ -326,16 +326,11 @@ impl Session {
                     code,
                     reason,
                 });
-                let connack = crate::mqtt::Connack {
-                    session_present: false,
-                    return_code: code,
-                };
-                steps.push(Step::ToDevice {
-                    bytes: vec![0x20, 0x02, 0x00, code],
-                    packet: Packet::Connack(connack),
-                });
-                steps.push(Step::Close);
-                self.state = State::Closed;
+                self.encode_to_device(refusal(code), steps);
+                if !self.is_closed() {
+                    steps.push(Step::Close);
+                    self.state = State::Closed;
+                }
                 return;
             }
             ConnectDecision::Accept(admission) => admission,
@@ -637,16 +632,14 @@ impl Session {
         };
         if skip {
             if let (QoS::AtLeastOnce, Some(id)) = (publish.qos, publish.packet_id) {
-                let [hi, lo] = id.to_be_bytes();
-                steps.push(Step::ToUpstream(vec![0x40, 0x02, hi, lo]));
+                self.encode_upstream(Packet::Puback { packet_id: id }, steps);
             }
             return;
         }
         let wanted = origin.map(|o| o.qos);
         match (publish.qos, publish.packet_id, wanted) {
             (QoS::AtLeastOnce, Some(id), Some(QoS::AtMostOnce)) => {
-                let [hi, lo] = id.to_be_bytes();
-                steps.push(Step::ToUpstream(vec![0x40, 0x02, hi, lo]));
+                self.encode_upstream(Packet::Puback { packet_id: id }, steps);
                 steps.push(Step::Note(format!(
                     "delivering the PUBLISH to {} at QoS 0 as it was published (rumqttd \
                      forwarded it at QoS 1 with id {id}, acknowledged upstream)",
@@ -697,6 +690,14 @@ impl Session {
             ),
         }
     }
+}
+
+/// CONNACK `code` with no session: what a refused CONNECT gets (`20 02 00 0X`).
+pub(crate) fn refusal(code: u8) -> Packet {
+    Packet::Connack(Connack {
+        session_present: false,
+        return_code: code,
+    })
 }
 
 /// A note and a drop record with the same reason.

@@ -9,9 +9,9 @@ use super::board::FaultBoard;
 use super::outbox::Write;
 use super::spec::{DelayedPacket, Direction, Fault};
 use crate::broker::policy::{RefusalKind, RefusalReason};
-use crate::broker::session::Step;
+use crate::broker::session::{refusal, Step};
 use crate::cloud::DeviceRegistry;
-use crate::mqtt::{decode, frame_len, to_hex, Connack, Connect, Packet};
+use crate::mqtt::{decode, encode, frame_len, to_hex, Connect, Packet};
 use crate::run::ConnId;
 
 /// Where the steps came from.
@@ -144,6 +144,12 @@ impl ConnFaults {
         self.client_id = Some(connect.client_id.clone());
         let who = claimed.unwrap_or_else(|| format!("client {:?}", connect.client_id));
         let client_id = connect.client_id.clone();
+        let connack = refusal(code);
+        // The fault's code was checked when it was armed (1 to 5), so this always encodes.
+        let answer = match encode(&connack) {
+            Ok(bytes) => Action::Write(Write::packet(bytes, connack)),
+            Err(e) => note(format!("fault: failed to {e}")),
+        };
         Some(vec![
             Action::Step(Step::FromDevice(Packet::Connect(connect))),
             note(format!(
@@ -154,13 +160,7 @@ impl ConnFaults {
                 code,
                 reason: fault_refusal(),
             }),
-            Action::Write(Write::packet(
-                vec![0x20, 0x02, 0x00, code],
-                Packet::Connack(Connack {
-                    session_present: false,
-                    return_code: code,
-                }),
-            )),
+            answer,
             Action::Step(Step::Close),
         ])
     }

@@ -4,7 +4,7 @@
 
 use super::*;
 use crate::broker::fault::FaultTarget;
-use crate::mqtt::{decode, parse_hex, Suback};
+use crate::mqtt::{decode, parse_hex, Connack, Suback};
 use rstest::rstest;
 use std::path::PathBuf;
 

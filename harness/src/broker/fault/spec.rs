@@ -235,7 +235,7 @@ impl FromStr for Fault {
             ("refuse_next_connect", [code]) => Fault::RefuseNextConnect {
                 code: code
                     .parse()
-                    .map_err(|_| format!("`{code}` is not a CONNACK code (1 to 255)"))?,
+                    .map_err(|_| format!("`{code}` is not a CONNACK code (1 to 5)"))?,
             },
             ("delay", [packet, by, more @ ..]) if more.len() <= 1 => Fault::Delay {
                 packet: serde_yaml::from_str(packet).map_err(|_| {
@@ -295,10 +295,14 @@ fn parse_raw(hex: &str) -> Result<Vec<u8>, String> {
 }
 
 fn check_code(code: u8) -> Result<(), String> {
-    if code == 0 {
-        return Err("a refusal needs a non-zero CONNACK code (0 means accepted)".to_owned());
+    match code {
+        0 => Err("a refusal needs a non-zero CONNACK code (0 means accepted)".to_owned()),
+        // The codec writes only the codes MQTT 3.1.1 defines (table 3.1).
+        6.. => Err(format!(
+            "CONNACK code {code} is reserved; MQTT 3.1.1 defines refusals 1 to 5"
+        )),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 fn check_count(count: u32) -> Result<(), String> {

@@ -101,6 +101,7 @@ fn short_forms_parse(#[case] text: &str, #[case] expected: Fault) {
 #[case("delay connect 1s", "not a packet a delay can hold")]
 #[case("refuse_next_connect 0", "non-zero")]
 #[case("refuse_next_connect 300", "not a CONNACK code")]
+#[case("refuse_next_connect 6", "reserved")]
 #[case("split_next 1 5ms", "at least 2 segments")]
 #[case("send_raw 2", "odd number")]
 #[case("black_hole down 1s", "not uplink or downlink")]

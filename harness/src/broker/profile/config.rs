@@ -432,7 +432,11 @@ impl CloudProfile {
         for (key, code) in codes {
             if code == 0 {
                 out.push(format!(
-                    "{key} is 0, which means \"accepted\"; a refusal needs 1-255"
+                    "{key} is 0, which means \"accepted\"; a refusal needs 1-5"
+                ));
+            } else if code > 5 {
+                out.push(format!(
+                    "{key} is {code}, a reserved CONNACK code; MQTT 3.1.1 defines refusals 1-5"
                 ));
             }
         }
@@ -526,6 +530,17 @@ mod tests {
         p.topics.classes.push(class("/a/#/b", Access::All));
         let problems = p.problems();
         assert_eq!(problems.len(), 3, "{problems:?}");
+    }
+
+    /// The codec writes only the refusals MQTT 3.1.1 defines; a reserved code is caught here,
+    /// not when the first device is refused.
+    #[test]
+    fn a_reserved_connack_code_is_a_problem() {
+        let mut p = CloudProfile::default();
+        p.login.disabled_device_code = 6;
+        let problems = p.problems();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("reserved"), "{problems:?}");
     }
 
     /// The shipped profile file is the defaults written out, key for key.
