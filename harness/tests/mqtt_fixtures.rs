@@ -1,5 +1,6 @@
 //! Every packet fixture from the seeds (`fixtures/packets/`) through the real `athil decode
-//! --format json` binary, against `fixtures/packets/expected.yaml`: exit code, packets, field
+//! --format json` binary, against `fixtures/packets/expected.yaml` (and
+//! `fixtures/packets/serial/expected.yaml` for AT-framing captures): exit code, packets, field
 //! values, and each diagnostic at its byte offset.
 
 use std::collections::BTreeSet;
@@ -70,7 +71,28 @@ fn every_fixture_decodes_as_expected() {
         &std::fs::read_to_string(dir.join("expected.yaml")).expect("read expected.yaml"),
     )
     .expect("parse expected.yaml");
-    let table = expected["fixtures"].as_object().expect("a `fixtures` map");
+    let mut table = expected["fixtures"]
+        .as_object()
+        .expect("a `fixtures` map")
+        .clone();
+    // Captures that exercise the AT framing rather than a seed's packet keep their expectations
+    // beside them, in the same format.
+    let serial_expected = dir.join("serial/expected.yaml");
+    if serial_expected.exists() {
+        let more: Value = serde_yaml::from_str(
+            &std::fs::read_to_string(&serial_expected).expect("read serial/expected.yaml"),
+        )
+        .expect("parse serial/expected.yaml");
+        for (name, want) in more["fixtures"]
+            .as_object()
+            .expect("a `fixtures` map in serial/expected.yaml")
+        {
+            assert!(
+                table.insert(name.clone(), want.clone()).is_none(),
+                "{name} has expectations in both expected.yaml files"
+            );
+        }
+    }
 
     let mut files = hex_files(&dir, "");
     files.extend(hex_files(&dir.join("serial"), "serial/"));
