@@ -1,11 +1,11 @@
-//! Ctrl-C during `athil run`: the step under way ends, the scenarios after it are skipped, the
+//! Ctrl-C during `athil run`: the step under way ends and its scenario and those after it are skipped, the
 //! reports are written for what ran, and the exit code is 130.
 
 mod run_support;
 
 use std::time::{Duration, Instant};
 
-use quick_junit::{NonSuccessKind, TestCaseStatus};
+use quick_junit::TestCaseStatus;
 use run_support::*;
 
 const WAITS: &str = "interrupt: a scenario that waits half a minute";
