@@ -53,12 +53,21 @@ async fn seed_002s_post_is_answered_once_the_device_subscribes_to_the_reply() {
     let (broker, mut events) = start_profile("{}").await;
     let mut c = RawClient::connect_002(broker.addr()).await;
     // Without a subscription (and without `_ss=1`) the reply is published but not delivered.
+    // The note says so rather than claiming an answer the device never sees.
     c.send(&hex(PROPERTY_POST_002)).await;
-    wait_note(&mut events, "with code 200", DEADLINE).await;
+    let note = wait_note(&mut events, "with code 200", DEADLINE).await;
+    assert!(
+        note.ends_with(
+            "; not delivered: the device has not subscribed to it (topics.implicit = sdk)"
+        ),
+        "{note}"
+    );
     expect_nothing_pending(&mut c).await;
     c.send(&subscribe(12, &[REPLY_TOPIC_002])).await;
     assert_eq!(c.recv().await, hex("90 03 00 0C 01"));
     c.send(&hex(PROPERTY_POST_002)).await;
+    let note = wait_note(&mut events, "with code 200", DEADLINE).await;
+    assert!(!note.contains("not delivered"), "{note}");
     let want = br#"{"code":200,"data":{},"id":"803381017","message":"success","method":"thing.event.property.post","version":"1.0"}"#;
     assert_eq!(
         c.recv().await,

@@ -15,6 +15,7 @@ use super::error::BrokerError;
 use super::gateway::{stopped, Shared};
 use super::observed::SeenDirection;
 use super::origins::{Origin, Publisher};
+use super::profile::config::Implicit;
 use super::profile::thing;
 use crate::mqtt::{Packet, Publish, QoS};
 use crate::run::{ConnId, RunEvent};
@@ -145,11 +146,23 @@ impl CloudLink {
             return;
         };
         let qos = QoS::try_from(profile.thing.reply_qos).unwrap_or(QoS::AtMostOnce);
+        // Asked before sending: the device's subscriptions as they are when the reply leaves.
+        let reaches = conn.map(|c| shared.reach.reaches(c, &reply.topic));
         let text = match self.send(shared, &reply.topic, &reply.payload, qos) {
-            Ok(()) => format!(
-                "the cloud answered the post on {} with code {} on {} at QoS {}",
-                post.topic, reply.code, reply.topic, qos as u8
-            ),
+            Ok(()) => {
+                let answered = format!(
+                    "the cloud answered the post on {} with code {} on {} at QoS {}",
+                    post.topic, reply.code, reply.topic, qos as u8
+                );
+                match reaches {
+                    Some(false) => format!(
+                        "{answered}; not delivered: the device has not subscribed to it \
+                         (topics.implicit = {})",
+                        implicit_name(profile.topics.implicit)
+                    ),
+                    Some(true) | None => answered,
+                }
+            }
             Err(e) => format!("failed to {e}"),
         };
         shared.events.emit(RunEvent::BrokerNote { conn, text });
@@ -221,5 +234,14 @@ pub(crate) async fn observe(
         if let (true, Packet::Publish(post)) = (from_device, &packet) {
             link.answer(&shared, conn, post);
         }
+    }
+}
+
+/// The profile key's value as a profile file writes it.
+fn implicit_name(implicit: Implicit) -> &'static str {
+    match implicit {
+        Implicit::Sdk => "sdk",
+        Implicit::Always => "always",
+        Implicit::Never => "never",
     }
 }

@@ -21,6 +21,7 @@ use super::observed::{Observed, SeenDirection};
 use super::origins::Origins;
 use super::policy::CloudPolicy;
 use super::profile::timers::Timers;
+use super::reach::Reach;
 use super::session::{refusal, Context, Session, Step};
 use crate::mqtt::{encode, Packet};
 use crate::run::{ConnId, EventSink, RunEvent, TcpDirection};
@@ -64,6 +65,8 @@ pub(crate) struct Shared {
     pub next_conn: AtomicU64,
     /// Injected faults (broker/fault).
     pub faults: FaultBoard,
+    /// Which filters bring downlinks to each device (for the cloud's notes).
+    pub reach: Reach,
 }
 
 impl Shared {
@@ -221,6 +224,7 @@ async fn serve(
     };
     let end = link.pump(&mut device_r, &mut stop).await;
     shared.faults.disconnected(conn);
+    shared.reach.set(conn, Vec::new());
     if end == End::Broker {
         link.linger(&mut device_r).await;
     }
@@ -302,6 +306,9 @@ impl Link {
                 }
             };
             timers.update(&mut self.session);
+            self.shared
+                .reach
+                .set(self.conn, self.session.downlink_filters());
             if let Flow::Close = self.execute(actions).await {
                 return End::Broker;
             }

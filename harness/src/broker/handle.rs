@@ -18,6 +18,7 @@ use super::observed::{Dropped, Mark, Observed, Refusal, SeenPacket};
 use super::origins::Origins;
 use super::policy::CloudPolicy;
 use super::profile::{CloudProfile, ProfileOverride};
+use super::reach::Reach;
 use super::rumqttd::Rumqttd;
 use crate::cloud::DeviceRegistry;
 use crate::mqtt::QoS;
@@ -81,6 +82,7 @@ impl Broker {
             upstream,
             next_conn: AtomicU64::new(1),
             faults: FaultBoard::default(),
+            reach: Reach::default(),
         });
         let (stop, stopped) = watch::channel(false);
         let gateway_task = tokio::spawn(gateway::run(listener, shared.clone(), stopped.clone()));

@@ -15,6 +15,7 @@ pub mod observed;
 pub mod origins;
 pub mod policy;
 pub mod profile;
+mod reach;
 mod rumqttd;
 pub mod session;
 

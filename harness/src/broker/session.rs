@@ -150,6 +150,21 @@ impl Session {
         matches!(self.state, State::Closed)
     }
 
+    /// The filters that bring downlinks to the device now: the ones it was granted and the
+    /// implicit ones pushed to it (empty until connected).
+    pub fn downlink_filters(&self) -> Vec<String> {
+        match &self.state {
+            State::Proxying(p) => p
+                .subs
+                .granted
+                .iter()
+                .chain(&p.subs.implicit)
+                .cloned()
+                .collect(),
+            State::AwaitingConnect | State::Closed => Vec::new(),
+        }
+    }
+
     /// Whether the device sent a packet that restarts the idle timer (accepted CONNECT,
     /// PUBLISH, SUBSCRIBE, PINGREQ, PUBACK: §2.4) since the last call.
     pub fn take_heard(&mut self) -> bool {
