@@ -16,6 +16,9 @@
 //!   go upstream asking QoS 1, so every downlink arrives with a packet id; the SUBACK the
 //!   device sees carries the cloud's grant (Alibaba Cloud: `01` whatever was asked, seeds
 //!   002/003), not rumqttd's echo of the request.
+//! - UNSUBSCRIBE: answered here with exactly one UNSUBACK (§3.10.4), which rumqttd 0.20 does
+//!   not do (two for two filters, none for a filter it never had); only the filters really
+//!   subscribed upstream go there, and rumqttd's UNSUBACKs are dropped.
 //! - PUBLISH: the cloud's verdict ([`CloudPolicy::uplink`]) forwards, drops (acknowledging a
 //!   QoS 1 one) or disconnects.
 //! - A downlink PUBLISH reaches the device at the publisher's QoS ([`Origins`]): QoS 0 ones
@@ -522,32 +525,32 @@ impl Session {
         }
     }
 
-    /// Filters covered by the implicit ones were never subscribed upstream: they are answered
-    /// here, and rumqttd never hears of them (nor loses an implicit filter of the same name).
+    /// Answered here, always with exactly one UNSUBACK (MQTT 3.1.1 §3.10.4): rumqttd 0.20
+    /// answers a two-filter UNSUBSCRIBE twice and a filter it never had not at all. Only the
+    /// filters really subscribed upstream go there (none covered by an implicit filter, so
+    /// rumqttd never loses an implicit filter of the same name); its UNSUBACKs are dropped.
     fn unsubscribe(&mut self, unsubscribe: Unsubscribe, raw: Vec<u8>, steps: &mut Vec<Step>) {
         let Some(p) = self.proxy() else { return };
         let subs = &mut p.subs;
+        let mut ask: Vec<String> = Vec::new();
+        for f in &unsubscribe.filters {
+            if subs.upstream.contains(f) && !ask.contains(f) {
+                ask.push(f.clone());
+            }
+        }
         subs.granted.retain(|g| !unsubscribe.filters.contains(g));
         subs.upstream.retain(|g| !unsubscribe.filters.contains(g));
-        let ask: Vec<String> = unsubscribe
-            .filters
-            .iter()
-            .filter(|f| !subs.implicit.iter().any(|i| covers(i, f)))
-            .cloned()
-            .collect();
-        if ask.is_empty() {
-            let id = unsubscribe.packet_id;
-            return self.encode_to_device(Packet::Unsuback { packet_id: id }, steps);
-        }
         if ask == unsubscribe.filters {
             steps.push(Step::ToUpstream(raw));
-        } else {
+        } else if !ask.is_empty() {
             let upstream = Unsubscribe {
                 packet_id: unsubscribe.packet_id,
                 filters: ask,
             };
             self.encode_upstream(Packet::Unsubscribe(upstream), steps);
         }
+        let id = unsubscribe.packet_id;
+        self.encode_to_device(Packet::Unsuback { packet_id: id }, steps);
     }
 
     fn on_upstream_packet(
@@ -560,6 +563,8 @@ impl Session {
         match packet {
             Packet::Suback(suback) => self.suback(suback, raw, cx, steps),
             Packet::Publish(publish) => self.downlink(publish, raw, cx, steps),
+            // Every UNSUBSCRIBE was answered when it arrived (see `unsubscribe`).
+            Packet::Unsuback { .. } => {}
             other => steps.push(Step::ToDevice {
                 bytes: raw,
                 packet: other,
@@ -643,7 +648,10 @@ impl Session {
             if matching > 1 {
                 subs.duplicates.insert(key, (matching - 1) as u32);
             }
-            from_device && !asked
+            // What the device no longer asks for (it unsubscribed while the message was on
+            // its way) is not delivered; pushed downlinks need no asking.
+            let pushed = !from_device && subs.implicit.iter().any(|f| covers(f, &publish.topic));
+            !(asked || pushed)
         };
         if skip {
             if let (QoS::AtLeastOnce, Some(id)) = (publish.qos, publish.packet_id) {

@@ -184,6 +184,8 @@ fn cloud_qos_0_downlink_reaches_the_device_as_seed_002_saw_it() {
         origins: &origins,
     };
     let mut s = connected(&policy, &origins);
+    s.on_device_bytes(&hex(SUBSCRIBE), &cx);
+    s.on_upstream_bytes(&hex("90 03 00 0A 01"), &cx);
     let Packet::Publish(set) = decode(&hex(PROPERTY_SET)).unwrap().0 else {
         panic!()
     };
@@ -215,15 +217,18 @@ fn qos_1_downlink_is_relayed_and_its_puback_goes_upstream() {
         origins: &origins,
     };
     let mut s = connected(&policy, &origins);
+    s.on_device_bytes(&hex(SUBSCRIBE), &cx);
+    s.on_upstream_bytes(&hex("90 03 00 0A 01"), &cx);
+    let set = "/sys/a1ndPQHcX7f/device2/thing/service/property/set";
     origins.remember(
-        "/t",
+        set,
         b"hi",
         Origin {
             publisher: Publisher::Cloud,
             qos: QoS::AtLeastOnce,
         },
     );
-    let forwarded = hex("32 08 00 02 2F 74 00 05 68 69");
+    let forwarded = publish_bytes(set, b"hi", QoS::AtLeastOnce, Some(5));
     assert_eq!(
         to_device(&s.on_upstream_bytes(&forwarded, &cx)),
         vec![forwarded.clone()]
@@ -645,4 +650,56 @@ fn only_the_documented_packets_restart_the_idle_timer() {
     assert!(!s.take_heard(), "UNSUBSCRIBE is not in §2.4's list");
     s.on_device_bytes(&hex("C0 00"), &cx);
     assert!(s.take_heard(), "PINGREQ is");
+}
+
+/// rumqttd 0.20 answers a two-filter UNSUBSCRIBE twice and a filter it never had not at all;
+/// the device gets exactly one UNSUBACK per UNSUBSCRIBE from the gateway (§3.10.4).
+#[test]
+fn every_unsubscribe_gets_exactly_one_unsuback() {
+    let (policy, origins) = (policy(), Origins::default());
+    let cx = Context {
+        policy: &policy,
+        origins: &origins,
+    };
+    let mut s = connected(&policy, &origins);
+    s.on_device_bytes(&hex(SUBSCRIBE), &cx);
+    s.on_upstream_bytes(&hex("90 03 00 0A 01"), &cx);
+    // Seed 002's UNSUBSCRIBE of property/set: upstream as it came, answered B0 02 00 0A here.
+    let mut unsubscribe = hex(SUBSCRIBE);
+    unsubscribe.pop();
+    unsubscribe[..2].copy_from_slice(&[0xA2, 0x37]);
+    let steps = s.on_device_bytes(&unsubscribe, &cx);
+    assert_eq!(to_upstream(&steps), vec![unsubscribe.clone()]);
+    assert_eq!(to_device(&steps), vec![hex("B0 02 00 0A")]);
+    // rumqttd's own UNSUBACK for it is not a second one.
+    assert!(to_device(&s.on_upstream_bytes(&hex("B0 02 00 0A"), &cx)).is_empty());
+    // A message on the way when it unsubscribed is acknowledged upstream, not delivered.
+    let set = "/sys/a1ndPQHcX7f/device2/thing/service/property/set";
+    let steps = s.on_upstream_bytes(&publish_bytes(set, b"{}", QoS::AtLeastOnce, Some(3)), &cx);
+    assert_eq!(to_upstream(&steps), vec![hex("40 02 00 03")]);
+    assert!(to_device(&steps).is_empty(), "{steps:?}");
+    // Two filters, neither subscribed now: answered here, nothing upstream.
+    let reply = "/sys/a1ndPQHcX7f/device2/thing/event/property/post_reply";
+    let two = |id| {
+        encode(&Packet::Unsubscribe(Unsubscribe {
+            packet_id: id,
+            filters: vec![set.into(), reply.into()],
+        }))
+        .unwrap()
+    };
+    let steps = s.on_device_bytes(&two(12), &cx);
+    assert!(to_upstream(&steps).is_empty(), "{steps:?}");
+    assert_eq!(to_device(&steps), vec![hex("B0 02 00 0C")]);
+    // Two filters, one subscribed: only that one goes upstream; one UNSUBACK, rumqttd's dropped.
+    s.on_device_bytes(&hex(SUBSCRIBE), &cx);
+    s.on_upstream_bytes(&hex("90 03 00 0A 01"), &cx);
+    let steps = s.on_device_bytes(&two(13), &cx);
+    let only_set = encode(&Packet::Unsubscribe(Unsubscribe {
+        packet_id: 13,
+        filters: vec![set.into()],
+    }))
+    .unwrap();
+    assert_eq!(to_upstream(&steps), vec![only_set]);
+    assert_eq!(to_device(&steps), vec![hex("B0 02 00 0D")]);
+    assert!(to_device(&s.on_upstream_bytes(&hex("B0 02 00 0D B0 02 00 0D"), &cx)).is_empty());
 }
