@@ -38,7 +38,7 @@ pub enum RefusalKind {
     SecretUnavailable,
     /// Keepalive outside the cloud's window (Alibaba Cloud: 30–1200 s).
     KeepaliveOutOfRange,
-    /// Protocol level other than 3 (MQTT 3.1) or 4 (3.1.1).
+    /// Not MQTT 3.1 (`MQIsdp`, level 3) or 3.1.1 (`MQTT`, level 4).
     UnsupportedProtocol,
     /// A `refuse_next_connect` fault refused it, whatever its credentials (broker/fault).
     FaultInjected,
@@ -219,17 +219,29 @@ impl CloudPolicy {
         self.logins.replaced_by(conn)
     }
 
+    /// Whether the cloud speaks a CONNECT's protocol: `None` for MQTT 3.1.1 (`MQTT`, 4) and
+    /// MQTT 3.1 (`MQIsdp`, 3), which Alibaba Cloud both accepts (aliyun-onenet.md §2.5);
+    /// otherwise CONNACK 1, "unacceptable protocol version" (MQTT 3.1.1 §3.1.2.2), which the
+    /// session also asks for a CONNECT whose rest is not 3.1.1 (MQTT 5's properties).
+    pub fn decide_protocol(&self, name: &str, level: u8) -> Option<ConnectDecision> {
+        let detail = match (name, level) {
+            ("MQTT", 4) | ("MQIsdp", 3) => return None,
+            ("MQTT", 5) => "protocol level 5 (MQTT 5.0)".to_owned(),
+            ("MQTT" | "MQIsdp", n) => format!("protocol level {n} with the name {name:?}"),
+            (other, n) => format!("protocol name {other:?} (level {n})"),
+        };
+        Some(refuse(
+            1,
+            RefusalKind::UnsupportedProtocol,
+            format!("{detail}; the cloud speaks MQTT 3.1 (MQIsdp, 3) and 3.1.1 (MQTT, 4)"),
+        ))
+    }
+
     /// Decides a CONNECT as the cloud its device belongs to would.
     pub fn decide_connect(&self, connect: &Connect) -> ConnectDecision {
-        if !matches!(connect.protocol_level, 3 | 4) {
-            return refuse(
-                1,
-                RefusalKind::UnsupportedProtocol,
-                format!(
-                    "protocol level {} (name {:?}); the cloud speaks MQTT 3.1 and 3.1.1",
-                    connect.protocol_level, connect.protocol_name
-                ),
-            );
+        if let Some(refusal) = self.decide_protocol(&connect.protocol_name, connect.protocol_level)
+        {
+            return refusal;
         }
         if let Some(product_id) = connect.username.as_deref() {
             if !connect.client_id.contains('|')
@@ -337,6 +349,14 @@ impl CloudPolicy {
     /// password = auth info (legacy) or a token. Both refuse bad credentials with CONNACK 4.
     /// The Alibaba Cloud profile does not apply (only its idle timer does).
     fn decide_onenet(&self, connect: &Connect, product_id: &str) -> ConnectDecision {
+        if connect.protocol_level != 4 {
+            // "平台只支持版本v3.1.1" (aliyun-onenet.md §3.1), unlike Alibaba Cloud.
+            return refuse(
+                1,
+                RefusalKind::UnsupportedProtocol,
+                "MQTT 3.1 (MQIsdp, 3); OneNET speaks only 3.1.1 (MQTT, 4)".to_owned(),
+            );
+        }
         let Some(device) = self.devices.find_onenet(product_id, &connect.client_id) else {
             return refuse(
                 4,

@@ -313,6 +313,25 @@ fn seed_004_onenet_legacy_login() {
     assert!(!reason.to_string().contains("sn88"), "{reason}");
 }
 
+/// Alibaba Cloud speaks MQTT 3.1 too (§2.5); OneNET only 3.1.1 (§3.1).
+#[test]
+fn mqtt_3_1_is_alibaba_clouds_and_not_onenets() {
+    let mut aliyun = connect_002("device2|securemode=3,signmethod=hmacsha1|", SIGN_002);
+    (aliyun.protocol_name, aliyun.protocol_level) = ("MQIsdp".into(), 3);
+    assert!(matches!(
+        policy().decide_connect(&aliyun),
+        ConnectDecision::Accept(_)
+    ));
+    let mut onenet = Connect::new("657077", 30);
+    onenet.username = Some("20190156".into());
+    onenet.password = Some(b"sn888".to_vec());
+    (onenet.protocol_name, onenet.protocol_level) = ("MQIsdp".into(), 3);
+    let ConnectDecision::Refuse { code, reason } = policy().decide_connect(&onenet) else {
+        panic!("OneNET accepted MQTT 3.1")
+    };
+    assert_eq!((code, reason.kind), (1, RefusalKind::UnsupportedProtocol));
+}
+
 #[test]
 fn suback_grants_01_whatever_was_asked_and_keeps_failures() {
     let p = policy();

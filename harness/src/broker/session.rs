@@ -222,6 +222,7 @@ impl Session {
                         steps.push(Step::FromDevice(packet.clone()));
                         self.on_device_packet(packet, raw, cx, &mut steps);
                     }
+                    Err(_) if self.connect_of_another_protocol(&raw, cx, &mut steps) => {}
                     Err(e) => {
                         let what = describe_raw(&raw);
                         let problem_at = at + e.offset(raw.len());
@@ -323,79 +324,6 @@ impl Session {
                 steps.push(Step::ToUpstream(raw));
             }
             _ => steps.push(Step::ToUpstream(raw)),
-        }
-    }
-
-    fn on_connect(&mut self, packet: Packet, cx: &Context, steps: &mut Vec<Step>) {
-        let Packet::Connect(connect) = packet else {
-            return self.close_with(
-                steps,
-                format!(
-                    "the first packet is {}, not CONNECT; closing",
-                    packet.packet_type()
-                ),
-            );
-        };
-        self.client_id = Some(connect.client_id.clone());
-        let admission = match cx.policy.decide_connect(&connect) {
-            ConnectDecision::Refuse { code, reason } => {
-                steps.push(Step::Refused {
-                    client_id: connect.client_id.clone(),
-                    code,
-                    reason,
-                });
-                self.encode_to_device(refusal(code), steps);
-                if !self.is_closed() {
-                    steps.push(Step::Close);
-                    self.state = State::Closed;
-                }
-                return;
-            }
-            ConnectDecision::Accept(admission) => admission,
-        };
-        steps.push(Step::Note(format!(
-            "accepted client {:?} as device `{}` ({})",
-            connect.client_id, admission.device, admission.platform
-        )));
-        steps.extend(admission.notes.iter().cloned().map(Step::Note));
-        if let Some(old) = cx.policy.login(&admission.device, self.conn) {
-            steps.push(Step::Note(format!(
-                "device `{}` was logged in on conn {old}; this login takes over",
-                admission.device
-            )));
-        }
-        let profile = cx.policy.profile();
-        self.idle_limit = keepalive::idle_limit(&profile.keepalive, admission.keepalive);
-        self.heard = true;
-        let upstream = upstream_connect(&connect, &admission);
-        let implicit = admission.implicit_filters.clone();
-        self.state = State::Proxying(Box::new(Proxy {
-            admission,
-            subs: Subscriptions::default(),
-        }));
-        steps.push(Step::OpenUpstream);
-        self.encode_upstream(Packet::Connect(upstream), steps);
-        if !implicit.is_empty() {
-            steps.push(Step::Note(format!(
-                "delivering {} to this device without SUBSCRIBE, as the cloud pushes them \
-                 (topics.implicit)",
-                implicit.join(", ")
-            )));
-            let subscribe = Subscribe {
-                packet_id: IMPLICIT_SUBSCRIBE_ID,
-                filters: implicit
-                    .iter()
-                    .map(|f| SubscribeFilter {
-                        filter: f.clone(),
-                        qos: QoS::AtLeastOnce,
-                    })
-                    .collect(),
-            };
-            if let Some(p) = self.proxy() {
-                p.subs.implicit = implicit;
-                p.subs.implicit_suback = Some(IMPLICIT_SUBSCRIBE_ID);
-            }
-            self.encode_upstream(Packet::Subscribe(subscribe), steps);
         }
     }
 
@@ -739,22 +667,8 @@ fn describe_raw(raw: &[u8]) -> &'static str {
         .map_or("packet", |t| t.name())
 }
 
-/// The CONNECT rumqttd gets: MQTT 3.1.1, the device's session flag and (if the profile keeps
-/// it) will, under the per-device client id and without credentials (the gateway already
-/// checked them and rumqttd has no auth configured). The keepalive is the longest there is:
-/// the gateway runs the cloud's idle timer itself, and rumqttd must not close first.
-fn upstream_connect(connect: &Connect, admission: &Admission) -> Connect {
-    Connect {
-        protocol_name: "MQTT".to_owned(),
-        protocol_level: 4,
-        clean_session: connect.clean_session,
-        keepalive: u16::MAX,
-        client_id: admission.upstream_client_id.clone(),
-        will: connect.will.clone().filter(|_| admission.keep_will),
-        username: None,
-        password: None,
-    }
-}
+#[path = "session_connect.rs"]
+mod connect;
 
 #[cfg(test)]
 #[path = "session_tests.rs"]
