@@ -235,9 +235,9 @@ fn check_protocol(r: &mut Reader, name_at: usize, name: &str, level_at: usize, l
         ("MQTT", 4) => {}
         ("MQIsdp", 3) => r.error(
             name_at,
-            "protocol name MQIsdp with level 3 is MQTT 3.1, not 3.1.1: Alibaba Cloud and \
-             OneNET expect 00 04 4D 51 54 54 04 (MQTT, level 4); a 3.1.1 server answers \
-             CONNACK 01"
+            "protocol name MQIsdp with level 3 is MQTT 3.1, not the 3.1.1 this decoder \
+             checks: Alibaba Cloud accepts 3.1, OneNET answers CONNACK 01; for 3.1.1 write \
+             00 04 4D 51 54 54 04 (MQTT, level 4)"
                 .to_string(),
         ),
         ("MQTT", 3) => r.error(
@@ -248,8 +248,8 @@ fn check_protocol(r: &mut Reader, name_at: usize, name: &str, level_at: usize, l
         ),
         ("MQTT", 5) => r.error(
             level_at,
-            "protocol level 5 is MQTT 5.0; this decoder, Alibaba Cloud and OneNET speak 3.1.1 \
-             (level 4) here"
+            "protocol level 5 is MQTT 5.0; this decoder checks 3.1.1 (level 4), and Alibaba \
+             Cloud and OneNET answer such a CONNECT with CONNACK 01"
                 .to_string(),
         ),
         ("MQTT" | "MQIsdp", n) => r.error(

@@ -352,8 +352,8 @@ fn mistakes_are_diagnosed_at_their_byte(
 #[case::will_qos_without_will("10 0D 00 04 4D 51 54 54 04 0A 00 3C 00 01 61", 9, "connect flags 0A: will QoS and will retain must be 0 when the will flag (bit 2) is 0; did you mean 02?")]
 #[case::password_without_user("10 10 00 04 4D 51 54 54 04 42 00 3C 00 01 61 00 01 70", 9, "connect flags 42: the password flag is set without the user name flag, which MQTT 3.1.1 forbids; set both (C2 for user name, password and clean session)")]
 #[case::empty_id_no_clean("10 0C 00 04 4D 51 54 54 04 00 00 3C 00 00", 12, "the client identifier is empty but clean session is 0: a server must refuse this (CONNACK 02); send a client id or set clean session")]
-#[case::mqisdp("10 0F 00 06 4D 51 49 73 64 70 03 02 00 3C 00 01 61", 2, "protocol name MQIsdp with level 3 is MQTT 3.1, not 3.1.1: Alibaba Cloud and OneNET expect 00 04 4D 51 54 54 04 (MQTT, level 4); a 3.1.1 server answers CONNACK 01")]
-#[case::level_5("10 0D 00 04 4D 51 54 54 05 02 00 3C 00 01 61", 8, "protocol level 5 is MQTT 5.0; this decoder, Alibaba Cloud and OneNET speak 3.1.1 (level 4) here")]
+#[case::mqisdp("10 0F 00 06 4D 51 49 73 64 70 03 02 00 3C 00 01 61", 2, "protocol name MQIsdp with level 3 is MQTT 3.1, not the 3.1.1 this decoder checks: Alibaba Cloud accepts 3.1, OneNET answers CONNACK 01; for 3.1.1 write 00 04 4D 51 54 54 04 (MQTT, level 4)")]
+#[case::level_5("10 0D 00 04 4D 51 54 54 05 02 00 3C 00 01 61", 8, "protocol level 5 is MQTT 5.0; this decoder checks 3.1.1 (level 4), and Alibaba Cloud and OneNET answer such a CONNECT with CONNACK 01")]
 #[case::wrong_name(
     "10 0D 00 04 6D 71 74 74 04 02 00 3C 00 01 61",
     2,
