@@ -13,13 +13,18 @@ use athil::scenario::{Action, MqttExpect};
 use quick_junit::TestCaseStatus;
 use run_support::*;
 
+/// How long the whole shipped suite may take before the run counts as hung.
+const SHIPPED_LIMIT: Duration = Duration::from_secs(240);
+
 #[test]
 fn every_shipped_scenario_passes_with_every_report_written() {
     let files = scenario_files("scenarios");
     let n = files.len();
     assert!(n >= 9, "expected the shipped scenarios, found {files:?}");
 
-    let ran = athil_run(&["scenarios/"]);
+    // The suite holds deliberate waits (a link left silent for 10 s, keepalive timers), so it
+    // gets its own bound, generous enough for a loaded 2-core CI machine: only a hang trips it.
+    let ran = spawn(&["scenarios/"]).finish(SHIPPED_LIMIT);
     assert_eq!(ran.code, Some(0), "{}", ran.both());
     let summary = format!("athil: {n} passed, 0 failed");
     assert!(
@@ -29,12 +34,6 @@ fn every_shipped_scenario_passes_with_every_report_written() {
     );
     assert_eq!(ran.stdout.matches("\nPASS  ").count(), n, "{}", ran.stdout);
     assert!(!ran.stdout.contains("FAIL"), "{}", ran.stdout);
-    // Nine scenarios of a few hundred milliseconds each; a hang would show here.
-    assert!(
-        ran.elapsed < Duration::from_secs(30),
-        "took {:?}",
-        ran.elapsed
-    );
 
     let report = ran.junit();
     assert_eq!(report.tests, n, "JUnit tests");
