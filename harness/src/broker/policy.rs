@@ -256,6 +256,22 @@ impl CloudPolicy {
         self.decide_aliyun(connect)
     }
 
+    /// The client id rumqttd sees for a login of the device `base` names.
+    ///
+    /// rumqttd takes a second CONNECT with the same client id over asynchronously, so a device
+    /// that reconnects right after a DISCONNECT (every firmware's reconnect loop) could find
+    /// its new session torn down along with the old one. The gateway kicks older logins
+    /// itself, so rumqttd needs the device's own id only to resume a persistent session
+    /// (`clean_session` 0); every other login gets an id of its own.
+    fn upstream_id(&self, base: String, clean_session: bool, one_per_device: bool) -> String {
+        if clean_session || !one_per_device {
+            let n = self.next_login.fetch_add(1, Ordering::Relaxed);
+            format!("{base}.{n}")
+        } else {
+            base
+        }
+    }
+
     fn decide_aliyun(&self, connect: &Connect) -> ConnectDecision {
         let profile = self.profile();
         let codes = &profile.login;
@@ -326,11 +342,11 @@ impl CloudPolicy {
         } else {
             Vec::new()
         };
-        let mut upstream_client_id = format!("{}.{}", accepted.product_key, accepted.device_name);
-        if !profile.login.one_connection_per_device {
-            let n = self.next_login.fetch_add(1, Ordering::Relaxed);
-            upstream_client_id.push_str(&format!(".{n}"));
-        }
+        let upstream_client_id = self.upstream_id(
+            format!("{}.{}", accepted.product_key, accepted.device_name),
+            connect.clean_session,
+            profile.login.one_connection_per_device,
+        );
         ConnectDecision::Accept(Admission {
             device: accepted.device,
             platform: Platform::Aliyun,
@@ -407,7 +423,11 @@ impl CloudPolicy {
             platform: Platform::Onenet,
             product_key: device.product_key.clone(),
             device_name: device.device_name.clone(),
-            upstream_client_id: format!("onenet.{}.{}", device.product_key, device.device_name),
+            upstream_client_id: self.upstream_id(
+                format!("onenet.{}.{}", device.product_key, device.device_name),
+                connect.clean_session,
+                self.profile().login.one_connection_per_device,
+            ),
             granted_qos: match device.onenet_auth {
                 OneNetAuth::Legacy => 1,
                 // "granted Qos最大为0" (aliyun-onenet.md §3.2).

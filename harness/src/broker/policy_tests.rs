@@ -79,7 +79,8 @@ fn seed_002_connect_is_accepted() {
             platform: Platform::Aliyun,
             product_key: "a1ndPQHcX7f".into(),
             device_name: "device2".into(),
-            upstream_client_id: "a1ndPQHcX7f.device2".into(),
+            // A clean session gets an upstream id of its own (see `upstream_id`).
+            upstream_client_id: "a1ndPQHcX7f.device2.0".into(),
             granted_qos: 1,
             keepalive: 100,
             keep_will: false,
@@ -303,7 +304,7 @@ fn seed_004_onenet_legacy_login() {
     };
     assert_eq!(
         (a.platform, a.upstream_client_id.as_str()),
-        (Platform::Onenet, "onenet.20190156.657077")
+        (Platform::Onenet, "onenet.20190156.657077.0")
     );
     c.password = Some(b"sn889".to_vec());
     let ConnectDecision::Refuse { code, reason } = policy().decide_connect(&c) else {
@@ -350,4 +351,20 @@ fn suback_grants_01_whatever_was_asked_and_keeps_failures() {
         ],
         [1, 1, 1, 0x80]
     );
+}
+
+/// Regression: a device reconnecting right after DISCONNECT shared its upstream client id with
+/// the session rumqttd was still tearing down, and rumqttd closed the new one too (seen as a
+/// flaky `every_sdks_client_id_and_sign_method_is_accepted_end_to_end` under CI load).
+#[test]
+fn only_a_persistent_session_keeps_the_devices_own_upstream_id() {
+    let p = policy();
+    let first = accepted(&p, &sdk_connect());
+    let second = accepted(&p, &sdk_connect());
+    assert_ne!(first.upstream_client_id, second.upstream_client_id);
+    let mut persistent = sdk_connect();
+    persistent.clean_session = false;
+    let a = accepted(&p, &persistent);
+    let b = accepted(&p, &persistent);
+    assert_eq!(a.upstream_client_id, b.upstream_client_id);
 }

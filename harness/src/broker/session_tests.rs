@@ -72,7 +72,7 @@ fn to_upstream(steps: &[Step]) -> Vec<Vec<u8>> {
 }
 
 #[test]
-fn accepted_connect_goes_upstream_without_credentials_under_the_device_id() {
+fn accepted_connect_goes_upstream_without_credentials_under_a_login_id() {
     let (policy, origins) = (policy(), Origins::default());
     let mut s = Session::new(1);
     let steps = s.on_device_bytes(
@@ -94,7 +94,7 @@ fn accepted_connect_goes_upstream_without_credentials_under_the_device_id() {
     assert_eq!(
         (c.client_id.as_str(), c.username, c.password, c.keepalive),
         // The gateway runs the idle timer: rumqttd gets the longest keepalive there is.
-        ("a1ndPQHcX7f.device2", None, None, u16::MAX)
+        ("a1ndPQHcX7f.device2.0", None, None, u16::MAX)
     );
     assert_eq!(
         s.client_id(),
