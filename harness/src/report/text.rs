@@ -5,31 +5,15 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 /// Bytes as the seeds print them: upper case, space separated (`20 02 00 00`).
-pub fn hex(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len() * 3);
-    for (i, b) in bytes.iter().enumerate() {
-        if i > 0 {
-            s.push(' ');
-        }
-        let _ = write!(s, "{b:02X}");
-    }
-    s
-}
+pub use crate::mqtt::to_hex as hex;
 
-/// Parses seed-style hex (`20 02 00 04`, spaces optional between bytes); `None` if it is not
-/// hex, so callers can fall back to showing text.
+/// Reads back hex a report wrote, with the codec's reader; `None` if it is not hex, so callers
+/// can fall back to showing text. Empty text is zero bytes (nothing arrived), not an error.
 pub fn parse_hex(text: &str) -> Option<Vec<u8>> {
-    let digits: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    if digits.len() % 2 != 0 {
-        return None;
+    if text.trim().is_empty() {
+        return Some(Vec::new());
     }
-    digits
-        .chunks(2)
-        .map(|p| {
-            let s = std::str::from_utf8(p).ok()?;
-            u8::from_str_radix(s, 16).ok()
-        })
-        .collect()
+    crate::mqtt::parse_hex(text).ok()
 }
 
 /// Bytes as readable text: printable ASCII as is, `\r` `\n` `\t` `\\` escaped, anything else
