@@ -4,6 +4,7 @@
 pub mod broker;
 pub mod cli;
 pub mod cloud;
+pub mod events;
 pub mod exit;
 pub mod module;
 pub mod mqtt;

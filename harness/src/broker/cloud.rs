@@ -18,7 +18,7 @@ use super::origins::{Origin, Publisher};
 use super::profile::config::Implicit;
 use super::profile::thing;
 use crate::mqtt::{Packet, Publish, QoS};
-use crate::run::{ConnId, RunEvent};
+use crate::events::{ConnId, RunEvent};
 
 /// How long rumqttd may take to confirm the cloud's subscription to `#`.
 const SUBSCRIBED_WITHIN: Duration = Duration::from_secs(5);

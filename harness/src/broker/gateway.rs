@@ -24,7 +24,7 @@ use super::profile::timers::Timers;
 use super::reach::Reach;
 use super::session::{refusal, Context, Session, Step};
 use crate::mqtt::{encode, Packet};
-use crate::run::{ConnId, EventSink, RunEvent, TcpDirection};
+use crate::events::{ConnId, EventSink, RunEvent, TcpDirection};
 
 /// A write to a device or to rumqttd that takes longer than this means the peer stopped
 /// reading; the link is closed rather than left hanging.

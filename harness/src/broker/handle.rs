@@ -22,7 +22,7 @@ use super::reach::Reach;
 use super::rumqttd::Rumqttd;
 use crate::cloud::DeviceRegistry;
 use crate::mqtt::QoS;
-use crate::run::EventSink;
+use crate::events::EventSink;
 
 /// How the broker is set up.
 #[derive(Debug, Clone)]

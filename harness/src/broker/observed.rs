@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use super::error::BrokerError;
 use super::policy::RefusalReason;
 use crate::mqtt::{Packet, PacketType};
-use crate::run::ConnId;
+use crate::events::ConnId;
 
 /// Where in the path module → gateway → rumqttd → cloud a packet was seen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

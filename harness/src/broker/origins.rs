@@ -14,7 +14,7 @@ use std::hash::{Hash, Hasher};
 use std::sync::Mutex;
 
 use crate::mqtt::QoS;
-use crate::run::ConnId;
+use crate::events::ConnId;
 
 /// How many recent messages are remembered; far more than can be in flight in a test run.
 const WINDOW: usize = 4096;

@@ -20,7 +20,7 @@ use crate::cloud::{
     Token,
 };
 use crate::mqtt::{Connect, Publish, QoS};
-use crate::run::ConnId;
+use crate::events::ConnId;
 
 /// Why a CONNECT was refused, in words an assertion can match on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

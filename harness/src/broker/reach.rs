@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use super::profile::topics::covers;
-use crate::run::ConnId;
+use crate::events::ConnId;
 
 /// Filters per connection: the device's granted ones and the implicit ones pushed to it.
 #[derive(Debug, Default)]

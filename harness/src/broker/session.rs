@@ -32,7 +32,7 @@ use crate::mqtt::{
     decode, encode, Connack, Connect, Packet, PacketType, Publish, QoS, Suback, Subscribe,
     SubscribeFilter, Unsubscribe,
 };
-use crate::run::ConnId;
+use crate::events::ConnId;
 
 use super::origins::{Origin, Origins, Publisher};
 use super::policy::{Admission, CloudPolicy, ConnectDecision, RefusalReason, UplinkVerdict};

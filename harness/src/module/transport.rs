@@ -14,7 +14,7 @@ use serialport::{SerialPort, TTYPort};
 use tokio::sync::mpsc;
 
 use super::error::{ControlLine, TransportError};
-use crate::run::{EventSink, RunEvent};
+use crate::events::{EventSink, RunEvent};
 
 /// How long one blocking read waits before the reader thread checks whether it should stop.
 /// It bounds how long dropping the transport takes.

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::io::{self, IsTerminal, Write};
 
-use crate::run::{Failure, Outcome, RunEvent, Stamped};
+use crate::events::{Failure, Outcome, RunEvent, Stamped};
 
 use super::diff::{failure_lines, Tone};
 use super::redact::Redactor;

@@ -4,7 +4,7 @@
 //!
 //! Pure text, no colour: each [`Line`] carries a [`Tone`] the console may colour.
 
-use crate::run::{Failure, FailureKind};
+use crate::events::{Failure, FailureKind};
 
 use super::text::{escape, hex, parse_hex};
 

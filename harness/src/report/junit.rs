@@ -10,7 +10,7 @@ use std::path::Path;
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
-use crate::run::FailureKind;
+use crate::events::FailureKind;
 
 use super::diff::failure_lines;
 use super::redact::Redactor;

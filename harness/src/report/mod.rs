@@ -2,7 +2,7 @@
 //! once and fans it out to the console, the per-scenario transcript and pcap, and the JUnit XML,
 //! all redacted by one [`Redactor`].
 //!
-//! [`Stamped`]: crate::run::Stamped
+//! [`Stamped`]: crate::events::Stamped
 
 pub mod console;
 pub mod diff;

@@ -20,7 +20,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
 use pcap_file::{DataLink, Endianness, TsResolution};
 
-use crate::run::{ConnId, RunEvent, Stamped, TcpDirection};
+use crate::events::{ConnId, RunEvent, Stamped, TcpDirection};
 
 use super::frame::{frame, max_payload, same_family, Segment, ACK, FIN, MAX_FRAME, PSH, SYN};
 

@@ -25,7 +25,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::mqtt::Packet;
-use crate::run::{ConnId, Failure, FailureKind, Outcome, RunEvent, Stamped, TcpDirection};
+use crate::events::{ConnId, Failure, FailureKind, Outcome, RunEvent, Stamped, TcpDirection};
 
 use super::text::{hex, parse_hex};
 

@@ -10,7 +10,7 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use crate::run::{RunEvent, Stamped};
+use crate::events::{RunEvent, Stamped};
 
 use super::console::Console;
 use super::error::ReportError;

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
-use crate::run::{Failure, Outcome, RunEvent, Stamped};
+use crate::events::{Failure, Outcome, RunEvent, Stamped};
 
 /// Everything the end-of-run reports need, nothing they would have to re-derive.
 #[derive(Debug, Clone, Default)]

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use crate::mqtt::Packet;
-use crate::run::{Outcome, RunEvent, Stamped, TcpDirection};
+use crate::events::{Outcome, RunEvent, Stamped, TcpDirection};
 
 use super::diff::failure_lines;
 use super::text::{escape, hex, secs};

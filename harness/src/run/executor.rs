@@ -13,7 +13,7 @@ use crate::cloud::DeviceRegistry;
 use crate::scenario::{Scenario, Step};
 
 use super::blocks::cloud_override;
-use super::event::{EventSink, Failure, FailureKind, Outcome, RunEvent};
+use crate::events::{EventSink, Failure, FailureKind, Outcome, RunEvent};
 use super::rig::Wifi;
 use super::step::{StepContext, StepError};
 use super::target::ModuleTarget;

@@ -3,7 +3,6 @@
 
 pub mod blocks;
 pub mod compare;
-pub mod event;
 pub mod executor;
 pub mod rig;
 pub mod step;
@@ -11,7 +10,7 @@ pub mod target;
 pub mod values;
 
 pub use blocks::{block_problems, cloud_override};
-pub use event::*;
+pub use crate::events::*;
 pub use executor::{Executor, Totals, SYNC_DEADLINE};
 pub use rig::{Rig, RigError, Wifi};
 pub use target::{virtual_overrides, ModuleTarget, VirtualOverrides};

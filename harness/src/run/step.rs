@@ -16,7 +16,7 @@ use crate::scenario::{
 };
 
 use super::compare::{compare_received, compare_seen, seen_type, Comparison};
-use super::event::FailureKind;
+use crate::events::FailureKind;
 use super::values::{credentials, Values, DEFAULT_KEEPALIVE};
 
 /// Why a step failed, before the executor adds the step's label and the last serial bytes.

@@ -19,7 +19,7 @@ use std::sync::{Mutex, MutexGuard};
 use tokio::sync::watch;
 
 use super::spec::{Fault, FaultTarget};
-use crate::run::ConnId;
+use crate::events::ConnId;
 
 /// Where [`FaultBoard::inject`] put a fault.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -12,7 +12,7 @@ use crate::broker::policy::{RefusalKind, RefusalReason};
 use crate::broker::session::{refusal, Step};
 use crate::cloud::DeviceRegistry;
 use crate::mqtt::{decode, encode, frame_len, to_hex, Connect, Packet};
-use crate::run::ConnId;
+use crate::events::ConnId;
 
 /// Where the steps came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

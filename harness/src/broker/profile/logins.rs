@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use tokio::sync::watch;
 
-use crate::run::ConnId;
+use crate::events::ConnId;
 
 #[derive(Debug, Default)]
 struct Table {

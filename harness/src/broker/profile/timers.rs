@@ -12,7 +12,7 @@ use tokio::time::{sleep_until, Instant};
 use super::logins::Logins;
 use crate::broker::policy::CloudPolicy;
 use crate::broker::session::Session;
-use crate::run::ConnId;
+use crate::events::ConnId;
 
 /// Which timer fired.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

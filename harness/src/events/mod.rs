@@ -1,5 +1,7 @@
-//! The run's event stream: the executor only emits [`RunEvent`]s; every report (console, JUnit,
-//! transcript, pcap) is a consumer of the same stream, so what one report shows, all can.
+//! The event stream at the bottom of every layer: module, broker and the executor only emit
+//! [`RunEvent`]s into an [`EventSink`]; every report (console, JUnit, transcript, pcap) consumes
+//! the same stream, so what one report shows, all can. Nothing here imports another layer but
+//! `mqtt` (the packet vocabulary).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
