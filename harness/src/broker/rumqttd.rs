@@ -97,8 +97,9 @@ impl Rumqttd {
 }
 
 /// rumqttd's configuration, built in code. Limits are generous on purpose: the gateway, not
-/// rumqttd, plays the cloud's limits, so rumqttd must never be the one to refuse.
-fn config(listen: SocketAddr) -> rumqttd::Config {
+/// rumqttd, plays the cloud's limits, so rumqttd must never be the one to refuse. The
+/// benchmark's plain-rumqttd peer (`plain.rs`) runs with this same configuration.
+pub(super) fn config(listen: SocketAddr) -> rumqttd::Config {
     let connections = rumqttd::ConnectionSettings {
         connection_timeout_ms: 10_000,
         // Alibaba Cloud's limit is 256 KB; leave room so the gateway decides, not rumqttd.
