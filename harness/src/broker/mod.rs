@@ -24,7 +24,7 @@ pub use error::BrokerError;
 pub use fault::{DelayedPacket, Direction, Fault, FaultTarget};
 pub use gateway::Listen;
 pub use handle::{Broker, BrokerConfig, BrokerHandle};
-pub use plain::serve_plain_rumqttd;
 pub use observed::{Dropped, Mark, Observed, Refusal, SeenDirection, SeenPacket};
+pub use plain::serve_plain_rumqttd;
 pub use policy::{Admission, CloudPolicy, ConnectDecision, RefusalKind, RefusalReason};
 pub use profile::{CloudProfile, ProfileOverride};

@@ -26,7 +26,9 @@ pub enum Peer {
 pub fn run(args: Args) -> ExitCode {
     match args.peer {
         Peer::Rumqttd { listen } => {
-            eprintln!("athil bench-peer: plain rumqttd on {listen} (a benchmark peer); kill to stop");
+            eprintln!(
+                "athil bench-peer: plain rumqttd on {listen} (a benchmark peer); kill to stop"
+            );
             let stopped = crate::broker::serve_plain_rumqttd(listen);
             eprintln!("athil bench-peer: failed to {stopped}");
             ExitCode::Failure
