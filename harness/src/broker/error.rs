@@ -8,6 +8,10 @@ use std::time::Duration;
 /// One error type for the broker layer; each variant names what was being attempted.
 #[derive(Debug, thiserror::Error)]
 pub enum BrokerError {
+    /// The benchmark's plain rumqttd peer stopped (`plain.rs`).
+    #[error("serve plain rumqttd: {reason}")]
+    PlainRumqttd { reason: String },
+
     #[error("open rumqttd's in-process cloud link: {reason}")]
     CloudLink { reason: String },
 

@@ -1,6 +1,7 @@
 //! The `athil` command line: a thin layer over the library. Each subcommand owns one file with
 //! its clap `Args` and a `run` that returns an [`ExitCode`]; parsing stays here.
 
+pub mod bench_peer;
 pub mod broker;
 pub mod check;
 pub mod decode;
@@ -48,6 +49,9 @@ pub enum Command {
     Sim(sim::Args),
     /// Run the impersonating cloud broker stand-alone.
     Broker(broker::Args),
+    /// A benchmark peer (plain rumqttd) for `cargo bench --bench broker`; not a lab command.
+    #[command(hide = true)]
+    BenchPeer(bench_peer::Args),
 }
 
 /// Runs the parsed command line; the binary's `main` only sets up logging and calls this.
@@ -61,5 +65,6 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         Command::Sign(a) => sign::run(a),
         Command::Sim(a) => sim::run(a),
         Command::Broker(a) => broker::run(a),
+        Command::BenchPeer(a) => bench_peer::run(a),
     }
 }
