@@ -5,13 +5,15 @@ pub mod blocks;
 pub mod compare;
 pub mod executor;
 pub mod rig;
+pub mod secrets;
 pub mod step;
 pub mod target;
 pub mod values;
 
-pub use blocks::{block_problems, cloud_override};
 pub use crate::events::*;
+pub use blocks::{block_problems, cloud_override};
 pub use executor::{Executor, Totals, SYNC_DEADLINE};
 pub use rig::{Rig, RigError, Wifi};
+pub use secrets::RunSecrets;
 pub use target::{virtual_overrides, ModuleTarget, VirtualOverrides};
 pub use values::Values;
