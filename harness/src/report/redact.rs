@@ -40,7 +40,7 @@ use super::text::{hex, parse_hex};
 mod needles;
 mod stream;
 
-use needles::{hex_forms, Needles, Public, Spans};
+use needles::{hex_forms, CutHex, Needles, Public, Spans};
 pub use stream::{EventRedactor, StreamRedactor};
 
 /// Secrets shorter than this many bytes are not redacted (see the module documentation).
@@ -68,6 +68,8 @@ pub struct Redactor {
     public_bytes: Arc<Public>,
     /// Public identifiers as bytes and as hex, for text.
     public_text: Arc<Public>,
+    /// Their hex cut by a hex dump's line break, for text.
+    public_cut: Arc<CutHex>,
     ignored: usize,
 }
 
@@ -152,6 +154,7 @@ impl Redactor {
         S: AsRef<str>,
     {
         let (mut bytes, mut text) = (Public::default(), Public::default());
+        let mut cut = CutHex::default();
         for p in public {
             let p = p.as_ref().as_bytes();
             if p.len() < PIECE_LEN {
@@ -162,9 +165,11 @@ impl Redactor {
             for form in hex_forms(p) {
                 text.add(form);
             }
+            cut.add(p, PIECE_LEN);
         }
         self.public_bytes = Arc::new(bytes);
         self.public_text = Arc::new(text);
+        self.public_cut = Arc::new(cut);
         self
     }
 
@@ -193,8 +198,9 @@ impl Redactor {
         }
         let hay = text.as_bytes();
         let mut marks = vec![false; text.len()];
-        self.text
-            .mark(hay, &mut marks, &self.public_text.spans(hay));
+        let mut spans = self.public_text.spans(hay);
+        self.public_cut.extend(hay, &mut spans);
+        self.text.mark(hay, &mut marks, &spans);
         if !marks.contains(&true) {
             return text.to_string();
         }

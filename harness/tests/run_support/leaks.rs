@@ -36,8 +36,10 @@ fn spaced(b: &[u8], upper: bool) -> String {
 /// The forms a secret could leak in: as written (and in the other case, when it is hex, as a
 /// sign may be sent), as the hex of its characters (spaced upper and lower, unspaced), and, when
 /// it is itself hex, as the bytes it spells (`5C AE EF …`, `5c ae ef …`). Each whole, and its
-/// first six bytes, which survive a hex dump's line breaks.
-pub fn leak_forms(secret: &str) -> Vec<String> {
+/// first six bytes, which survive a hex dump's line breaks (unless `whole_only`: a secret
+/// starting with a public name shows that name).
+pub fn leak_forms(secret: &str, whole_only: bool) -> Vec<String> {
+    let head = |b: &[u8]| if whole_only { b.len() } else { 6.min(b.len()) };
     let mut texts = vec![secret.to_owned()];
     let is_hex = secret.len() % 2 == 0 && secret.bytes().all(|b| b.is_ascii_hexdigit());
     if is_hex {
@@ -47,7 +49,7 @@ pub fn leak_forms(secret: &str) -> Vec<String> {
     let mut forms = Vec::new();
     for t in &texts {
         let b = t.as_bytes();
-        for part in [b, &b[..6.min(b.len())]] {
+        for part in [b, &b[..head(b)]] {
             forms.push(String::from_utf8_lossy(part).into_owned());
             forms.push(spaced(part, true));
             forms.push(spaced(part, false));
@@ -60,7 +62,7 @@ pub fn leak_forms(secret: &str) -> Vec<String> {
             .step_by(2)
             .map(|i| u8::from_str_radix(&secret[i..i + 2], 16).expect("hex"))
             .collect();
-        for part in [&bytes[..], &bytes[..6.min(bytes.len())]] {
+        for part in [&bytes[..], &bytes[..head(&bytes)]] {
             forms.push(spaced(part, true));
             forms.push(spaced(part, false));
         }
@@ -89,11 +91,20 @@ pub fn everything_written(ran: &Ran) -> Vec<(String, Vec<u8>)> {
 
 /// Fails naming the output and the form if any of `secrets` (labelled) is in any output.
 pub fn assert_no_leak(ran: &Ran, secrets: &[(&str, &str)]) {
+    no_leak(ran, secrets, false);
+}
+
+/// [`assert_no_leak`] for whole copies only, for secrets that start with a public name.
+pub fn assert_no_whole_leak(ran: &Ran, secrets: &[(&str, &str)]) {
+    no_leak(ran, secrets, true);
+}
+
+fn no_leak(ran: &Ran, secrets: &[(&str, &str)], whole_only: bool) {
     let outputs = everything_written(ran);
     let mut found = Vec::new();
     for (what, bytes) in &outputs {
         for (label, secret) in secrets {
-            for form in leak_forms(secret) {
+            for form in leak_forms(secret, whole_only) {
                 if contains(bytes, form.as_bytes()) {
                     found.push(format!("{what} holds the {label} as `{form}`"));
                 }

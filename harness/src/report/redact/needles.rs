@@ -85,18 +85,68 @@ impl Public {
 
     /// Every occurrence of an identifier in `hay`.
     pub(super) fn spans(&self, hay: &[u8]) -> Spans {
+        Spans(self.find(hay, |_, _| true))
+    }
+
+    /// The occurrences `keep(start, end)` accepts.
+    fn find(&self, hay: &[u8], keep: impl Fn(usize, usize) -> bool) -> Vec<(usize, usize)> {
         let mut out = Vec::new();
         for (&len, set) in &self.by_len {
             if len > hay.len() {
                 continue;
             }
             for i in 0..=hay.len() - len {
-                if set.contains(&hay[i..i + len]) {
+                if set.contains(&hay[i..i + len]) && keep(i, i + len) {
                     out.push((i, i + len));
                 }
             }
         }
-        Spans(out)
+        out
+    }
+}
+
+/// The hex of public identifiers cut by a hex dump's line break: a head of one (as hex) ending a
+/// line, and a tail of one starting a line (after its offset label, `0040: `). A dump of 16
+/// bytes a row cuts `Air601&ksf114514` as often as not, and the half left on each row would
+/// otherwise be a mere piece of Air601's secret, which starts with `ksf114514`.
+#[derive(Debug, Default)]
+pub(super) struct CutHex {
+    heads: Public,
+    tails: Public,
+}
+
+impl CutHex {
+    /// Adds the hex spellings of every head and tail of `id` at least `min` bytes long.
+    pub(super) fn add(&mut self, id: &[u8], min: usize) {
+        for k in min..id.len() {
+            for form in hex_forms(&id[..k]) {
+                self.heads.add(form);
+            }
+            for form in hex_forms(&id[id.len() - k..]) {
+                self.tails.add(form);
+            }
+        }
+    }
+
+    /// Adds to `spans` the heads that end a line and the tails that start one in `hay`.
+    pub(super) fn extend(&self, hay: &[u8], spans: &mut Spans) {
+        let ends_line = |end: usize| {
+            let rest = &hay[end..];
+            let rest = &rest[rest.iter().take_while(|&&b| b == b' ').count()..];
+            rest.is_empty() || rest[0] == b'\n' || rest[0] == b'\r'
+        };
+        let starts_line = |start: usize| {
+            let before = &hay[..start];
+            let n = before.iter().rev().take_while(|&&b| b == b' ').count();
+            let before = &before[..before.len() - n];
+            before.is_empty() || matches!(before[before.len() - 1], b'\n' | b':')
+        };
+        spans
+            .0
+            .extend(self.heads.find(hay, |_, end| ends_line(end)));
+        spans
+            .0
+            .extend(self.tails.find(hay, |start, _| starts_line(start)));
     }
 }
 
@@ -130,5 +180,24 @@ mod tests {
             .map(|(&b, &m)| if m { '*' } else { b as char })
             .collect();
         assert_eq!(shown, "x****x ***");
+    }
+
+    #[test]
+    fn a_public_name_cut_by_a_hex_dumps_line_break_is_still_public() {
+        let mut cut = CutHex::default();
+        cut.add(b"factory-lab", 6);
+        // `factor` ends row 0000, `y-lab` starts row 0010.
+        let hay = b"0000: 22 66 61 63 74 6F 72\n      0010: 79 2D 6C 61 62 22";
+        let mut spans = Spans::default();
+        cut.extend(hay, &mut spans);
+        let head = hay
+            .windows(17)
+            .position(|w| w == b"66 61 63 74 6F 72")
+            .unwrap();
+        assert!(spans.covers(head, head + 17), "{spans:?}");
+        // In the middle of a line a head of the name is just bytes.
+        let mut spans = Spans::default();
+        cut.extend(b"66 61 63 74 6F 72 2D 32", &mut spans);
+        assert!(!spans.covers(0, 17), "{spans:?}");
     }
 }
