@@ -551,16 +551,18 @@ fn check_token(
         .map(|d| d.as_secs())
         .unwrap_or(0);
     let res = device_resource(&device.product_key, &device.device_name);
-    token.verify(&res, key, now).map_err(|e| match (e, kept_outside(device)) {
-        // The valid sign of a key kept outside the registry is a login: name what differs only.
-        (TokenError::SignMismatch { .. }, Some(from)) => format!(
+    token
+        .verify(&res, key, now)
+        .map_err(|e| match (e, kept_outside(device)) {
+            // The valid sign of a key kept outside the registry is a login: name what differs only.
+            (TokenError::SignMismatch { .. }, Some(from)) => format!(
             "device `{}`: the token's sign does not match ({} over its res, et and version with \
              the key from {from})",
             device.name,
             token.method.onenet_name()
         ),
-        (e, _) => format!("device `{}`: {e}", device.name),
-    })
+            (e, _) => format!("device `{}`: {e}", device.name),
+        })
 }
 
 /// A device that typed its DeviceSecret where the sign belongs would have it echoed in the

@@ -22,6 +22,6 @@ pub use registry::{
 pub use secret::DeviceSecret;
 pub use sign::{SignMethod, UnknownSignMethod};
 pub use verify::{
-    kept_outside, verify_aliyun, verify_aliyun_connect, verify_onenet, verify_onenet_connect, Accepted,
-    DeviceLookup, OneNetAccepted, OneNetRefusal, Refusal,
+    kept_outside, verify_aliyun, verify_aliyun_connect, verify_onenet, verify_onenet_connect,
+    Accepted, DeviceLookup, OneNetAccepted, OneNetRefusal, Refusal,
 };

@@ -114,7 +114,8 @@ pub enum Refusal {
         content: String,
         /// Where the secret was read: `environment variable `X``, `file `path``.
         secret_from: String,
-        differs: SignDiffers,
+        /// Boxed: it is the rare case, and would make every `Result` of a login bigger.
+        differs: Box<SignDiffers>,
     },
 }
 
@@ -267,6 +268,7 @@ pub fn verify_aliyun(
                 product_key,
             };
             let differs = diagnose(password, device, &secret, &claim, devices.all().into_iter());
+            let differs = Box::new(differs);
             return Err(Refusal::SecretSignMismatch {
                 device: device.name.clone(),
                 method,
