@@ -343,3 +343,128 @@ fn onenet_token_login() {
     assert!(matches!(r, OneNetRefusal::BadToken { .. }), "{r:?}");
     assert!(!format!("{r} {r:?}").contains("EnW4T71e"));
 }
+
+/// A registry of one file-backed Alibaba Cloud device (and seed 002's public device2), the
+/// secret in a temp dir kept alive by the returned guard.
+fn file_backed_registry() -> (tempfile::TempDir, DeviceRegistry) {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let path = dir.path().join("lamp.secret");
+    std::fs::write(&path, "9f3b6c0e2a7d4185b6c9e0f1a2d3b4c5\n").expect("write the secret");
+    let mut lamp = Device::aliyun(
+        "aliyun/lamp",
+        "a1LampPk001",
+        "lamp",
+        DeviceSecret::new("unused"),
+    );
+    lamp.secret = SecretSource::File(path);
+    let device2 = registry().get("aliyun/device2").cloned().expect("device2");
+    (dir, DeviceRegistry::from_devices([lamp, device2]).unwrap())
+}
+
+fn lamp_sign(method: SignMethod, head: &str) -> String {
+    let key = DeviceSecret::new("9f3b6c0e2a7d4185b6c9e0f1a2d3b4c5");
+    let content = athil::cloud::aliyun::sign_content(head, "lamp", "a1LampPk001", None);
+    athil::cloud::aliyun::sign(&key, method, &content)
+}
+
+/// Issue 7: a wrong sign of a device whose secret is kept outside the registry printed
+/// `expected <the valid sign>`, a login that never expires, in the broker log and the reports.
+/// It now says which input differs and shows neither the valid sign nor the one sent.
+#[test]
+fn a_secret_backed_devices_wrong_sign_names_what_differs_not_the_valid_sign() {
+    let (_dir, reg) = file_backed_registry();
+    let valid = lamp_sign(SignMethod::HmacSha1, "lamp");
+    let sha256 = lamp_sign(SignMethod::HmacSha256, "lamp");
+    let r = verify_aliyun(
+        "lamp|securemode=3,signmethod=hmacsha1|",
+        Some("lamp&a1LampPk001"),
+        Some(sha256.as_bytes()),
+        &reg,
+    )
+    .unwrap_err();
+    assert_eq!(r.connack_code(), 4);
+    let shown = format!("{r} {r:?}");
+    assert!(!shown.contains(&valid[..12]), "{shown}");
+    assert!(!shown.contains(&sha256[..12]), "{shown}");
+    assert!(
+        shown.contains("the sign does not match")
+            && shown.contains("clientIdlampdeviceNamelampproductKeya1LampPk001")
+            && shown.contains(
+                "this content's hmacsha256 sign, but the client id says signmethod=hmacsha1"
+            ),
+        "{shown}"
+    );
+
+    // device2's sign under lamp's username: the sign belongs to another device.
+    let r = verify_aliyun(
+        "lamp|securemode=3,signmethod=hmacsha1|",
+        Some("lamp&a1LampPk001"),
+        Some(b"5caeef5b9251940696b02dc80b615c3f739f46bc"),
+        &reg,
+    );
+    let shown = r.unwrap_err().to_string();
+    assert!(
+        shown.contains("the password is the sign of device `aliyun/device2`"),
+        "{shown}"
+    );
+
+    // The public fixture keeps showing both signs, as seed 002's author needed.
+    let r = verify_aliyun(
+        "device2|securemode=3,signmethod=hmacsha1|",
+        Some("device2&a1ndPQHcX7f"),
+        Some(valid.as_bytes()),
+        &reg,
+    )
+    .unwrap_err();
+    assert!(
+        r.to_string()
+            .contains("expected 5caeef5b9251940696b02dc80b615c3f739f46bc"),
+        "{r}"
+    );
+}
+
+/// The same for a OneNET token: its `expected` sign is valid until the token's `et`.
+#[test]
+fn a_secret_backed_onenet_token_mismatch_shows_no_sign() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let path = dir.path().join("key");
+    let key = "EnW4T71eIE55xOIQMN6pFMKuqel5T5HTzsGJRPiDhlM=";
+    std::fs::write(&path, key).expect("write the key");
+    let mut d = Device::aliyun(
+        "onenet/t",
+        "238322",
+        "mqtts-test-device",
+        DeviceSecret::new("x"),
+    );
+    d.platform = Platform::Onenet;
+    d.onenet_auth = OneNetAuth::Token;
+    d.secret = SecretSource::File(path);
+    let reg = DeviceRegistry::from_devices([d]).unwrap();
+    let wrong = DeviceSecret::new("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=");
+    let sent = OneNetCredentials::token(
+        "238322",
+        "mqtts-test-device",
+        &wrong,
+        7557387130,
+        SignMethod::HmacSha256,
+    )
+    .unwrap();
+    let valid = OneNetCredentials::token(
+        "238322",
+        "mqtts-test-device",
+        &DeviceSecret::new(key),
+        7557387130,
+        SignMethod::HmacSha256,
+    )
+    .unwrap();
+    let r = verify_onenet_connect(&sent.to_connect(30), &reg, 0).unwrap_err();
+    assert!(
+        matches!(r, OneNetRefusal::TokenSignMismatch { .. }),
+        "{r:?}"
+    );
+    let shown = format!("{r} {r:?}");
+    let sign_of = |password: &str| password.rsplit("sign=").next().unwrap().to_owned();
+    for sign in [sign_of(&valid.password), sign_of(&sent.password)] {
+        assert!(!shown.contains(&sign[..10]), "{shown}");
+    }
+}

@@ -16,8 +16,8 @@ use super::profile::topics::Permissions;
 use super::profile::{CloudProfile, ProfileOverride};
 use crate::cloud::onenet::device_resource;
 use crate::cloud::{
-    verify_aliyun_connect, Device, DeviceRegistry, DeviceStatus, OneNetAuth, Platform, Refusal,
-    Token,
+    kept_outside, verify_aliyun_connect, Device, DeviceRegistry, DeviceStatus, OneNetAuth,
+    Platform, Refusal, Token, TokenError,
 };
 use crate::events::ConnId;
 use crate::mqtt::{Connect, Publish, QoS};
@@ -298,7 +298,7 @@ impl CloudPolicy {
                     Refusal::SecretUnavailable { .. } => {
                         (RefusalKind::SecretUnavailable, refusal.connack_code())
                     }
-                    Refusal::SignMismatch { .. } => {
+                    Refusal::SignMismatch { .. } | Refusal::SecretSignMismatch { .. } => {
                         (RefusalKind::SignMismatch, codes.sign_mismatch_code)
                     }
                 };
@@ -553,7 +553,16 @@ fn check_token(
     let res = device_resource(&device.product_key, &device.device_name);
     token
         .verify(&res, key, now)
-        .map_err(|e| format!("device `{}`: {e}", device.name))
+        .map_err(|e| match (e, kept_outside(device)) {
+            // The valid sign of a key kept outside the registry is a login: name what differs only.
+            (TokenError::SignMismatch { .. }, Some(from)) => format!(
+            "device `{}`: the token's sign does not match ({} over its res, et and version with \
+             the key from {from})",
+            device.name,
+            token.method.onenet_name()
+        ),
+            (e, _) => format!("device `{}`: {e}", device.name),
+        })
 }
 
 /// A device that typed its DeviceSecret where the sign belongs would have it echoed in the

@@ -5,9 +5,11 @@
 //! watches uplinks, as the real cloud's console and server APIs do.
 //!
 //! Secrets: a CONNECT's password is masked in the hex (`**` per byte), because OneNET's legacy
-//! login sends the device secret itself as the password. A refused Alibaba Cloud login's line
-//! does show the expected and the sent sign: comparing the two HMACs is how a hand-built
-//! CONNECT gets fixed (seed 002), and an HMAC does not reveal the DeviceSecret.
+//! login sends the device secret itself as the password. A refused Alibaba Cloud login of a
+//! public fixture (secret inline in its YAML) shows the expected and the sent sign: comparing
+//! the two HMACs is how a hand-built CONNECT gets fixed (seed 002). For a device whose secret
+//! comes from `device_secret_env` or `device_secret_file` the valid sign is a login that never
+//! expires, so its refusal names the input that differs instead (`cloud::SignDiffers`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

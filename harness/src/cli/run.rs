@@ -12,7 +12,9 @@ use crate::exit::ExitCode;
 use crate::module::dialect::DialectKind;
 use crate::report::{Console, Redactor, Reporter};
 use crate::run::rig::WifiSource;
-use crate::run::{block_problems, EventSink, Executor, ModuleTarget, Rig, Totals, Wifi};
+use crate::run::{
+    block_problems, EventSink, Executor, ModuleTarget, Rig, RunSecrets, Totals, Wifi,
+};
 use crate::scenario::{load_paths, Scenario, Var};
 use crate::sim::SimConfig;
 
@@ -232,7 +234,8 @@ fn execute(args: Args, plan: Plan) -> ExitCode {
         .junit
         .clone()
         .unwrap_or_else(|| args.out.join("junit.xml"));
-    let redactor = Redactor::new(secrets(&plan, wifi.as_ref().map(|w| w.password.clone())));
+    let known = RunSecrets::of_run(&plan.scenarios, &plan.registry, wifi.as_ref());
+    let redactor = Redactor::new(&known.secrets).with_public(&known.public);
     let mut reporter = match Reporter::new(&args.out, Some(junit), redactor, Console::stdout()) {
         Ok(r) => r,
         Err(e) => {
@@ -301,20 +304,4 @@ fn execute(args: Args, plan: Plan) -> ExitCode {
         Some(t) if t.failed > 0 => ExitCode::Failure,
         Some(_) => ExitCode::Success,
     }
-}
-
-/// Every secret value this run may carry: the Wi-Fi password, the DeviceSecrets of the
-/// scenarios' devices, and whatever the scenarios read from the environment.
-fn secrets(plan: &Plan, wifi_password: Option<String>) -> Vec<String> {
-    let mut out: Vec<String> = wifi_password.into_iter().collect();
-    let env = |key: &str| key.strip_prefix("env.").and_then(|n| std::env::var(n).ok());
-    for s in &plan.scenarios {
-        if let Some(d) = plan.registry.get(&s.device) {
-            if let Ok(secret) = d.secret() {
-                out.push(secret.expose().to_owned());
-            }
-        }
-        out.extend(s.secret_values(&env));
-    }
-    out
 }

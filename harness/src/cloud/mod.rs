@@ -4,6 +4,7 @@
 
 pub mod aliyun;
 pub mod client_id;
+pub mod mismatch;
 pub mod onenet;
 pub mod registry;
 pub mod secret;
@@ -12,6 +13,7 @@ pub mod verify;
 
 pub use aliyun::{AliyunCredentials, Endpoint};
 pub use client_id::{ClientIdError, ClientIdParams, ClientIdProblem};
+pub use mismatch::SignDiffers;
 pub use onenet::{OneNetAuth, OneNetCredentials, Token, TokenError};
 pub use registry::{
     Device, DeviceFileError, DeviceRegistry, DeviceStatus, Platform, RegistryError, SecretError,
@@ -20,6 +22,6 @@ pub use registry::{
 pub use secret::DeviceSecret;
 pub use sign::{SignMethod, UnknownSignMethod};
 pub use verify::{
-    verify_aliyun, verify_aliyun_connect, verify_onenet, verify_onenet_connect, Accepted,
-    DeviceLookup, OneNetAccepted, OneNetRefusal, Refusal,
+    kept_outside, verify_aliyun, verify_aliyun_connect, verify_onenet, verify_onenet_connect,
+    Accepted, DeviceLookup, OneNetAccepted, OneNetRefusal, Refusal,
 };

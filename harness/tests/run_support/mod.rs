@@ -14,9 +14,12 @@ use std::time::{Duration, Instant};
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus};
 
 mod events;
-// Not every test binary drives the executor in-process.
+mod leaks;
+// Not every test binary drives the executor in-process, or looks for leaks.
 #[allow(unused_imports)]
 pub use events::*;
+#[allow(unused_imports)]
+pub use leaks::*;
 
 /// The workspace root: `athil run` resolves `fixtures/devices` and `scenarios/` from here.
 pub const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
