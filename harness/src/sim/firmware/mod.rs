@@ -20,6 +20,8 @@ mod tests_basic;
 #[cfg(test)]
 mod tests_links;
 #[cfg(test)]
+mod tests_order;
+#[cfg(test)]
 mod tests_tcp;
 
 use std::net::SocketAddr;
@@ -99,7 +101,8 @@ enum TimerKind {
     AutoAssociated(usize),
     AutoGotIp(usize),
     AutoFailed,
-    SendOk,
+    /// The ACK time of the send with this serial number ran out.
+    SendOk(u64),
 }
 
 /// Everything that can happen to the firmware.
@@ -127,6 +130,8 @@ pub struct Firmware {
     next_socket: SocketId,
     /// Command lines executed since power-on, for the `reset_at_command` fault.
     commands: u32,
+    /// Payloads handed to a socket so far; names each send's `SEND OK` timer.
+    send_serial: u64,
     out: Vec<Effect>,
 }
 
@@ -144,6 +149,7 @@ impl Firmware {
             epoch: 0,
             next_socket: 1,
             commands: 0,
+            send_serial: 0,
             out: Vec::new(),
         }
     }
@@ -175,7 +181,7 @@ impl Firmware {
             TimerKind::AutoAssociated(ap) => self.auto_associated(ap),
             TimerKind::AutoGotIp(ap) => self.auto_got_ip(ap),
             TimerKind::AutoFailed => self.auto_failed(),
-            TimerKind::SendOk => self.send_ok(),
+            TimerKind::SendOk(serial) => self.send_ok_due(serial),
         }
     }
 
