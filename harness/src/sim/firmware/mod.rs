@@ -6,6 +6,7 @@
 mod basic;
 mod framing;
 mod line;
+mod probe;
 mod recv;
 mod send;
 mod state;
@@ -21,6 +22,8 @@ mod tests_basic;
 mod tests_links;
 #[cfg(test)]
 mod tests_order;
+#[cfg(test)]
+mod tests_probe;
 #[cfg(test)]
 mod tests_tcp;
 
@@ -228,7 +231,10 @@ impl Firmware {
     }
 
     fn dispatch(&mut self, command: Command) {
-        let handled = self.basic(&command) || self.wifi(&command) || self.tcpip(&command);
+        let handled = self.basic(&command)
+            || self.wifi(&command)
+            || self.tcpip(&command)
+            || self.probe(&command);
         if !handled {
             tracing::debug!("sim: `AT{}` is not emulated; answering ERROR", command.name);
             self.error();
