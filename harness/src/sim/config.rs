@@ -107,6 +107,19 @@ impl AccessPoint {
         }
     }
 
+    /// The `index`-th access point given on a command line: its own BSSID, channel and RSSI,
+    /// as distinct radios in one room have (the first one is exactly [`AccessPoint::new`]).
+    pub fn nth(index: usize, ssid: &str, password: &str) -> Self {
+        const CHANNELS: [u8; 5] = [6, 1, 11, 3, 9];
+        let last = (index % 255) as u8 + 1;
+        AccessPoint {
+            bssid: format!("c8:3a:35:a0:00:{last:02x}"),
+            rssi: default_rssi() - 7 * (index % 8) as i32,
+            channel: CHANNELS[index % CHANNELS.len()],
+            ..AccessPoint::new(ssid, password)
+        }
+    }
+
     /// The `<ecn>` field of `+CWLAP`: 0 open, 3 WPA2-PSK.
     pub fn ecn(&self) -> u8 {
         if self.password.0.is_empty() {
