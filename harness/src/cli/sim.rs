@@ -102,9 +102,10 @@ fn resolve(args: &Args) -> Result<SimConfig, SimError> {
         config.access_points = args
             .access_points
             .iter()
-            .map(|entry| match entry.split_once(':') {
-                Some((ssid, password)) => AccessPoint::new(ssid, password),
-                None => AccessPoint::new(entry, ""),
+            .enumerate()
+            .map(|(i, entry)| match entry.split_once(':') {
+                Some((ssid, password)) => AccessPoint::nth(i, ssid, password),
+                None => AccessPoint::nth(i, entry, ""),
             })
             .collect();
     }

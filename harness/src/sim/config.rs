@@ -107,6 +107,19 @@ impl AccessPoint {
         }
     }
 
+    /// The `index`-th access point given on a command line: its own BSSID, channel and RSSI,
+    /// as distinct radios in one room have (the first one is exactly [`AccessPoint::new`]).
+    pub fn nth(index: usize, ssid: &str, password: &str) -> Self {
+        const CHANNELS: [u8; 5] = [6, 1, 11, 3, 9];
+        let last = (index % 255) as u8 + 1;
+        AccessPoint {
+            bssid: format!("c8:3a:35:a0:00:{last:02x}"),
+            rssi: default_rssi() - 7 * (index % 8) as i32,
+            channel: CHANNELS[index % CHANNELS.len()],
+            ..AccessPoint::new(ssid, password)
+        }
+    }
+
     /// The `<ecn>` field of `+CWLAP`: 0 open, 3 WPA2-PSK.
     pub fn ecn(&self) -> u8 {
         if self.password.0.is_empty() {
@@ -187,7 +200,10 @@ pub struct Timing {
     pub join_fail_ms: u64,
     /// `AT+RST` `OK` to the boot banner and `ready`.
     pub boot_ms: u64,
-    /// Hand-over to the TCP stack to `SEND OK` (the firmware waits for the peer's ACK).
+    /// ACK time: the socket taking the data to `SEND OK`. 0, the default, is loopback's own
+    /// (the peer's stack ACKs as the write completes; ESP-AT prints `SEND OK` at hand-over
+    /// anyway). A longer one stands for a slow network; data the peer sends within it brings
+    /// `SEND OK` forward and follows it, as a reply carries the ACK of what it answers.
     pub send_ok_ms: u64,
     /// Give up a TCP connect after this long (`ERROR` + `CLOSED`).
     pub connect_timeout_ms: u64,
@@ -200,7 +216,7 @@ impl Default for Timing {
             got_ip_ms: 50,
             join_fail_ms: 200,
             boot_ms: 100,
-            send_ok_ms: 5,
+            send_ok_ms: 0,
             connect_timeout_ms: 5_000,
         }
     }
@@ -233,6 +249,11 @@ pub struct Faults {
     /// Reboot spontaneously (boot banner, `ready`, links lost) instead of answering the N-th
     /// command line, as a watchdog reset would.
     pub reset_at_command: Option<u32>,
+    /// Print `SEND OK` this many milliseconds after the socket took the data, whatever the
+    /// peer sends meanwhile: a reply faster than that shows its `+IPD` first (`Recv 2 bytes`,
+    /// `+IPD,2:…`, `SEND OK`). Real firmware never prints that order for a reply (the reply
+    /// carries the ACK that makes `SEND OK`); this is for testing a host driver's robustness.
+    pub late_send_ok_ms: Option<u64>,
 }
 
 impl SimConfig {

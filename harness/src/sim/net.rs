@@ -7,7 +7,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -25,6 +25,10 @@ const SEGMENT: usize = 1460;
 struct Socket {
     stream: TcpStream,
     stop: Arc<AtomicBool>,
+    /// Held by a writer from the write until its `Sent` is posted, and by the reader while it
+    /// posts what it read: so a reply read after the write completed always reaches the
+    /// firmware after that write's `Sent`, as the peer's ACK reaches lwIP before its answer.
+    order: Arc<Mutex<()>>,
 }
 
 /// The open sockets and every thread working for them.
@@ -80,15 +84,24 @@ impl Net {
         let _ = stream.set_nodelay(true);
         let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
         let stop = Arc::new(AtomicBool::new(false));
+        let order = Arc::new(Mutex::new(()));
         let events = self.events.clone();
         let flag = Arc::clone(&stop);
+        let rx_order = Arc::clone(&order);
         if !self.spawn("sim-tcp-rx", move || {
-            read_loop(socket, reader, &flag, &events)
+            read_loop(socket, reader, &flag, &rx_order, &events)
         }) {
             let _ = stream.shutdown(Shutdown::Both);
             return NetEvent::ConnectFailed { socket };
         }
-        self.sockets.insert(socket, Socket { stream, stop });
+        self.sockets.insert(
+            socket,
+            Socket {
+                stream,
+                stop,
+                order,
+            },
+        );
         NetEvent::Connected {
             socket,
             local,
@@ -99,16 +112,17 @@ impl Net {
     /// Writes `data` on a worker thread and reports `Sent` or `SendFailed`.
     pub fn send(&mut self, socket: SocketId, data: Vec<u8>) {
         let events = self.events.clone();
-        let Some(mut stream) = self
-            .sockets
-            .get(&socket)
-            .and_then(|s| s.stream.try_clone().ok())
-        else {
+        let Some((mut stream, order)) = self.sockets.get(&socket).and_then(|s| {
+            let stream = s.stream.try_clone().ok()?;
+            Some((stream, Arc::clone(&s.order)))
+        }) else {
             let _ = events.send(CoreEvent::Net(NetEvent::SendFailed { socket }));
             return;
         };
         let failed = events.clone();
         let started = self.spawn("sim-tcp-tx", move || {
+            // A poisoned lock only means another worker panicked; the order still holds.
+            let _turn = order.lock().unwrap_or_else(|e| e.into_inner());
             let event = match stream.write_all(&data).and_then(|()| stream.flush()) {
                 Ok(()) => NetEvent::Sent { socket },
                 Err(e) => {
@@ -165,8 +179,13 @@ fn read_loop(
     socket: SocketId,
     mut stream: TcpStream,
     stop: &AtomicBool,
+    order: &Mutex<()>,
     events: &Sender<CoreEvent>,
 ) {
+    let post = |event: NetEvent| {
+        let _turn = order.lock().unwrap_or_else(|e| e.into_inner());
+        events.send(CoreEvent::Net(event)).is_ok()
+    };
     let _ = stream.set_read_timeout(Some(POLL));
     let mut buf = [0u8; SEGMENT];
     while !stop.load(Ordering::SeqCst) {
@@ -174,10 +193,7 @@ fn read_loop(
             Ok(0) => break,
             Ok(n) => {
                 let data = buf[..n].to_vec();
-                if events
-                    .send(CoreEvent::Net(NetEvent::Received { socket, data }))
-                    .is_err()
-                {
+                if !post(NetEvent::Received { socket, data }) {
                     return;
                 }
             }
@@ -193,6 +209,6 @@ fn read_loop(
         }
     }
     if !stop.load(Ordering::SeqCst) {
-        let _ = events.send(CoreEvent::Net(NetEvent::Closed { socket }));
+        post(NetEvent::Closed { socket });
     }
 }

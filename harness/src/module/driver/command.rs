@@ -111,6 +111,7 @@ impl ModuleDriver {
         self.discard_pending()?;
         // Whatever the module had open does not survive its reset.
         self.sockets.clear();
+        self.socket_marks.clear();
         for state in self.links.values_mut() {
             *state = super::LinkState::Closed;
         }

@@ -95,11 +95,23 @@ pub struct ModuleDriver {
     /// Socket payload bytes per link. Links are numbers: single-connection mode (`+IPD,<n>:`,
     /// no id) is link 0, which is also what a Quectel send without a link means.
     sockets: BTreeMap<u8, VecDeque<u8>>,
+    /// Where each queued socket payload's header ended in the text, per link, with how many of
+    /// its bytes are still queued: taking a payload's bytes consumes the text through its
+    /// `+IPD` header, so a later text step does not see it again.
+    socket_marks: VecDeque<SocketMark>,
     links: BTreeMap<u8, LinkState>,
     default_link: u8,
     urcs: VecDeque<SeenUrc>,
     next_urc_seq: u64,
     recent: VecDeque<u8>,
+}
+
+/// One socket payload in the queue of its link (see `ModuleDriver::socket_marks`).
+#[derive(Debug, Clone, Copy)]
+struct SocketMark {
+    link: u8,
+    left: usize,
+    text_end: usize,
 }
 
 /// The link number the driver files data and state under.
@@ -123,6 +135,7 @@ impl ModuleDriver {
             text_base: 0,
             pending: VecDeque::new(),
             sockets: BTreeMap::new(),
+            socket_marks: VecDeque::new(),
             links: BTreeMap::new(),
             default_link: 0,
             urcs: VecDeque::new(),
@@ -220,6 +233,14 @@ impl ModuleDriver {
                         .entry(key)
                         .or_default()
                         .extend(bytes.iter().copied());
+                    self.socket_marks.push_back(SocketMark {
+                        link: key,
+                        left: bytes.len(),
+                        text_end: located.text_end,
+                    });
+                    if self.socket_marks.len() > MAX_PENDING_EVENTS {
+                        self.socket_marks.pop_front();
+                    }
                     // Data proves the link is up even when its opening was announced in a
                     // form not tracked here (`+LINK_CONN` with AT+SYSMSG); a later CLOSED in
                     // the same chunk still closes it.
@@ -274,6 +295,30 @@ impl ModuleDriver {
         if self.urcs.len() > MAX_URC_HISTORY {
             self.urcs.pop_front();
         }
+    }
+
+    /// Takes `n` queued bytes of link `key` and consumes the text through the header of every
+    /// payload they came from. A step that read a reply has seen its `+IPD` too: when the
+    /// reply follows `SEND OK`, as it does on real modules, nothing else consumes that header,
+    /// and a later `expect_not: +IPD` would find the old one.
+    pub(super) fn take_socket(&mut self, key: u8, n: usize) -> Vec<u8> {
+        let taken: Vec<u8> = self.sockets.entry(key).or_default().drain(..n).collect();
+        let mut left = n;
+        let mut through = None;
+        self.socket_marks.retain_mut(|mark| {
+            if mark.link != key || left == 0 {
+                return true;
+            }
+            let used = mark.left.min(left);
+            mark.left -= used;
+            left -= used;
+            through = Some(mark.text_end);
+            mark.left > 0
+        });
+        if let Some(end) = through {
+            self.consume_text_to(end);
+        }
+        taken
     }
 
     /// Drops text up to text offset `to`, leaving events alone.

@@ -176,11 +176,10 @@ impl ModuleDriver {
         let until = Instant::now() + deadline;
         loop {
             self.drain_now()?;
-            let queue = self.sockets.entry(key).or_default();
-            if queue.len() >= n {
-                return Ok(queue.drain(..n).collect());
+            let pending = self.sockets.entry(key).or_default().len();
+            if pending >= n {
+                return Ok(self.take_socket(key, n));
             }
-            let pending = queue.len();
             if self.link_closed(Some(key)) {
                 return Err(DriverError::ClosedWhileReading {
                     link: key,
@@ -207,7 +206,7 @@ impl ModuleDriver {
             let framed = frame_len(queue.make_contiguous())
                 .map_err(|source| DriverError::Frame { link: key, source })?;
             if let Some(len) = framed {
-                return Ok(queue.drain(..len).collect());
+                return Ok(self.take_socket(key, len));
             }
             let pending = queue.len();
             if self.link_closed(Some(key)) {

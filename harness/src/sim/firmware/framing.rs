@@ -45,7 +45,7 @@ pub enum Pending {
 
 impl Firmware {
     pub(super) fn on_serial(&mut self, bytes: &[u8]) {
-        for &b in bytes {
+        for (i, &b) in bytes.iter().enumerate() {
             match self.mode {
                 Mode::Command { .. } => self.command_byte(b),
                 Mode::Busy(_) => {
@@ -53,7 +53,18 @@ impl Firmware {
                         self.put(b"\r\nbusy p...\r\n");
                     }
                 }
-                Mode::Collect(_) => self.collect_byte(b),
+                Mode::Collect(_) => {
+                    self.collect_byte(b);
+                    let excess = &bytes[i + 1..];
+                    if !matches!(self.mode, Mode::Collect(_)) && !excess.is_empty() {
+                        // Bytes already waiting past the payload (a println's CR LF) are
+                        // dropped with one busy message after `Recv n bytes` (ESP-AT's
+                        // `at_user_cmd.c`: `if (esp_at_port_get_data_length() > 0)`).
+                        let busy = self.flavour.busy_sending();
+                        self.put(busy);
+                        return;
+                    }
+                }
                 Mode::Sending(_) => {
                     // Input while the previous payload is in flight is dropped; each line
                     // ending is told so (NonOS `busy s...`, ESP-AT `busy p...`).

@@ -6,6 +6,7 @@
 mod basic;
 mod framing;
 mod line;
+mod probe;
 mod recv;
 mod send;
 mod state;
@@ -19,6 +20,10 @@ mod testbench;
 mod tests_basic;
 #[cfg(test)]
 mod tests_links;
+#[cfg(test)]
+mod tests_order;
+#[cfg(test)]
+mod tests_probe;
 #[cfg(test)]
 mod tests_tcp;
 
@@ -99,7 +104,8 @@ enum TimerKind {
     AutoAssociated(usize),
     AutoGotIp(usize),
     AutoFailed,
-    SendOk,
+    /// The ACK time of the send with this serial number ran out.
+    SendOk(u64),
 }
 
 /// Everything that can happen to the firmware.
@@ -127,6 +133,8 @@ pub struct Firmware {
     next_socket: SocketId,
     /// Command lines executed since power-on, for the `reset_at_command` fault.
     commands: u32,
+    /// Payloads handed to a socket so far; names each send's `SEND OK` timer.
+    send_serial: u64,
     out: Vec<Effect>,
 }
 
@@ -144,6 +152,7 @@ impl Firmware {
             epoch: 0,
             next_socket: 1,
             commands: 0,
+            send_serial: 0,
             out: Vec::new(),
         }
     }
@@ -175,7 +184,7 @@ impl Firmware {
             TimerKind::AutoAssociated(ap) => self.auto_associated(ap),
             TimerKind::AutoGotIp(ap) => self.auto_got_ip(ap),
             TimerKind::AutoFailed => self.auto_failed(),
-            TimerKind::SendOk => self.send_ok(),
+            TimerKind::SendOk(serial) => self.send_ok_due(serial),
         }
     }
 
@@ -222,7 +231,10 @@ impl Firmware {
     }
 
     fn dispatch(&mut self, command: Command) {
-        let handled = self.basic(&command) || self.wifi(&command) || self.tcpip(&command);
+        let handled = self.basic(&command)
+            || self.wifi(&command)
+            || self.tcpip(&command)
+            || self.probe(&command);
         if !handled {
             tracing::debug!("sim: `AT{}` is not emulated; answering ERROR", command.name);
             self.error();

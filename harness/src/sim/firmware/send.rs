@@ -1,6 +1,13 @@
 //! Sending: `AT+CIPSEND=[<id>,]<n>` takes exactly n raw bytes after the prompt (binary-safe),
 //! `AT+CIPSENDEX` also stops at the two characters `\0` and drops every other backslash
 //! (`at-dialects.md` §2.8), then `Recv n bytes`, the bytes go to the socket, and `SEND OK`.
+//!
+//! When `SEND OK` comes: NonOS prints it from lwIP's sent callback (the peer's ACK), ESP-AT once
+//! the stack took the data. On loopback the peer's stack ACKs as the write completes, so by
+//! default `SEND OK` follows the socket's `Sent` at once; `timing.send_ok_ms` adds ACK time.
+//! A reply cannot come before the ACK of what it answers (it carries that ACK), so data the
+//! peer sends meanwhile brings `SEND OK` forward and is printed after it. Only the
+//! `late_send_ok_ms` fault lets a reply overtake `SEND OK`.
 
 use super::framing::Mode;
 use super::line::{int_in, Param};
@@ -27,6 +34,13 @@ pub struct Sending {
     link: usize,
     socket: SocketId,
     bytes: usize,
+    /// Names this send for its `SEND OK` timer, so a timer left from an earlier send (one
+    /// whose `SEND OK` came early) can never end a later one.
+    serial: u64,
+    /// The socket reported the write done (`Sent`).
+    written: bool,
+    /// Data the peer sent before `SEND OK` was due, printed right after it.
+    held: Vec<Vec<u8>>,
 }
 
 impl Sending {
@@ -116,39 +130,99 @@ impl Firmware {
             socket: c.socket,
             data: c.data,
         });
+        self.send_serial += 1;
         self.mode = Mode::Sending(Sending {
             link: c.link,
             socket: c.socket,
             bytes: n,
+            serial: self.send_serial,
+            written: false,
+            held: Vec::new(),
         });
     }
 
-    /// The socket took the bytes (or could not). `SEND OK` follows after the ACK time.
+    /// The socket took the bytes (or could not). `SEND OK` follows after the ACK time, at
+    /// once by default (see the module comment).
     pub(super) fn sent(&mut self, socket: SocketId, ok: bool) {
-        let Mode::Sending(s) = &self.mode else {
+        let Mode::Sending(s) = &mut self.mode else {
             return;
         };
         if s.socket != socket {
             return;
         }
+        s.written = true;
+        let serial = s.serial;
+        let replied = !s.held.is_empty();
         if !ok {
-            self.mode = Mode::command();
+            let Mode::Sending(s) = std::mem::replace(&mut self.mode, Mode::command()) else {
+                return;
+            };
             self.put(b"\r\nSEND FAIL\r\n");
+            self.release_held(s.socket, s.held);
             return;
         }
-        let ack_ms = self.config.timing.send_ok_ms;
+        let ack_ms = match self.config.faults.late_send_ok_ms {
+            Some(late) => late,
+            None if replied => 0,
+            None => self.config.timing.send_ok_ms,
+        };
         if ack_ms == 0 {
             self.send_ok();
         } else {
-            self.wake(ack_ms, TimerKind::SendOk);
+            self.wake(ack_ms, TimerKind::SendOk(serial));
         }
     }
 
+    /// The ACK timer of send `serial` ran out; a timer of an earlier send does nothing.
+    pub(super) fn send_ok_due(&mut self, serial: u64) {
+        if matches!(&self.mode, Mode::Sending(s) if s.serial == serial) {
+            self.send_ok();
+        }
+    }
+
+    /// Data from the peer while a send waits for `SEND OK`. True if it was dealt with here:
+    /// held until the write completes, or printed after a `SEND OK` it brings forward. False
+    /// if it is not this send's business (another socket, or the `late_send_ok_ms` fault).
+    pub(super) fn reply_during_send(&mut self, socket: SocketId, data: &[u8]) -> bool {
+        if self.config.faults.late_send_ok_ms.is_some() {
+            return false;
+        }
+        let Mode::Sending(s) = &mut self.mode else {
+            return false;
+        };
+        if s.socket != socket {
+            return false;
+        }
+        s.held.push(data.to_vec());
+        if s.written {
+            self.send_ok();
+        }
+        true
+    }
+
+    /// Prints `SEND OK` for the send in flight, if there is one, then what the peer sent
+    /// meanwhile. Nothing else: whatever mode came after the send is left alone.
     pub(super) fn send_ok(&mut self) {
-        let Mode::Sending(s) = std::mem::replace(&mut self.mode, Mode::command()) else {
+        if !matches!(self.mode, Mode::Sending(_)) {
+            return;
+        }
+        let Mode::Sending(mut s) = std::mem::replace(&mut self.mode, Mode::command()) else {
             return;
         };
         self.put(b"\r\nSEND OK\r\n");
+        let held = std::mem::take(&mut s.held);
+        self.release_held(s.socket, held);
+        self.count_sent(&s);
+    }
+
+    fn release_held(&mut self, socket: SocketId, held: Vec<Vec<u8>>) {
+        for data in held {
+            self.received(socket, &data);
+        }
+    }
+
+    /// Counts the bytes on their link and applies the `close_after_sent` fault.
+    fn count_sent(&mut self, s: &Sending) {
         let limit = self.config.faults.close_after_sent;
         let Some(link) = self.session.links[s.link]
             .as_mut()

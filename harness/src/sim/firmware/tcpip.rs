@@ -176,12 +176,10 @@ impl Firmware {
             return self.fail(b"no ip\r\n");
         }
         if self.session.links[id].is_some() {
-            // Same answer whatever the parameters (RaceCapture #867).
-            let reason = match self.flavour {
-                Flavour::Nonos => b"ALREADY CONNECTED\r\n".as_slice(),
-                Flavour::EspAt => b"",
-            };
-            self.put(reason);
+            // Same answer whatever the parameters (RaceCapture #867), and on the AT port in
+            // both flavours: unlike the `\r`-ended reason lines ESP-AT sends to its log port,
+            // `ALREADY CONNECTED` is a reply drivers match (`at-dialects.md` §2.5).
+            self.put(b"ALREADY CONNECTED\r\n");
             return self.error();
         }
         match self.config.names.resolve(host, port as u16) {

@@ -284,7 +284,11 @@ fn wifi_loss_closes_links() {
 /// driver rightly failed the send. The peer's ACK precedes its FIN, so `SEND OK` comes first.
 #[test]
 fn peer_close_right_after_a_send_prints_send_ok_before_closed() {
-    let mut b = connected_single();
+    let mut config = lab_config();
+    config.timing.send_ok_ms = 5;
+    let mut b = Bench::new(config).joined();
+    b.run(b"AT+CIPSTART=\"TCP\",\"127.0.0.1\",1883\r\n");
+    b.accept(50000);
     assert_eq!(b.run(b"AT+CIPSEND=2\r\n"), b"\r\nOK\r\n> ");
     assert_eq!(b.typed(&hex("E0 00")), b"\r\nRecv 2 bytes\r\n");
     let socket = b.last_socket();

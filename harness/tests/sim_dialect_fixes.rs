@@ -1,0 +1,158 @@
+//! Issue 8 item 3 pinned over a real pseudo-terminal (and real loopback TCP where a link is
+//! needed): the replies third-party drivers tripped on, byte for byte, so the coming split of
+//! the firmware into personalities keeps them.
+
+#[path = "data/thirdparty/support.rs"]
+mod support;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+
+use athil::sim::{spawn, Flavour, SimConfig, SimHandle};
+use serialport::{ClearBuffer, SerialPort, TTYPort};
+
+fn open_path(path: &std::path::Path) -> TTYPort {
+    let port = serialport::new(path.to_string_lossy(), 115_200)
+        .timeout(Duration::from_millis(10))
+        .open_native()
+        .expect("open the sim's pty like a serial device");
+    port.clear(ClearBuffer::Input).unwrap();
+    port
+}
+
+fn open(sim: &SimHandle) -> TTYPort {
+    open_path(sim.device_path())
+}
+
+/// Types `typed` and reads until the bytes end with `end`, within the deadline.
+fn exchange(port: &mut TTYPort, typed: &[u8], end: &[u8]) -> Vec<u8> {
+    port.write_all(typed).unwrap();
+    let deadline = Instant::now() + support::DEADLINE;
+    let mut got = Vec::new();
+    let mut byte = [0u8; 1];
+    while !got.ends_with(end) {
+        assert!(
+            Instant::now() < deadline,
+            "typed {:?}, got {:?}",
+            String::from_utf8_lossy(typed),
+            String::from_utf8_lossy(&got)
+        );
+        match port.read(&mut byte) {
+            Ok(1) => got.push(byte[0]),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(e) => panic!("pty read failed: {e}"),
+        }
+    }
+    got
+}
+
+fn joined(firmware: Flavour) -> (SimHandle, TTYPort) {
+    let sim = spawn(SimConfig {
+        firmware,
+        ..SimConfig::default()
+    })
+    .unwrap();
+    let mut port = open(&sim);
+    exchange(&mut port, b"ATE0\r\n", b"\r\nOK\r\n");
+    exchange(
+        &mut port,
+        b"AT+CWJAP=\"athil-lab\",\"athil-pass\"\r\n",
+        b"WIFI GOT IP\r\n\r\nOK\r\n",
+    );
+    (sim, port)
+}
+
+fn connect(port: &mut TTYPort, listener: &TcpListener) -> TcpStream {
+    let line = format!(
+        "AT+CIPSTART=\"TCP\",\"127.0.0.1\",{}\r\n",
+        listener.local_addr().unwrap().port()
+    );
+    let reply = exchange(port, line.as_bytes(), b"\r\nOK\r\n");
+    assert_eq!(reply, b"CONNECT\r\n\r\nOK\r\n");
+    listener.accept().unwrap().0
+}
+
+/// Issue 8.3: `AT+PING` answered ERROR; drivers (Adafruit's `ping()`) read the time.
+#[test]
+fn ping_answers_with_a_time_in_each_flavours_format() {
+    let (sim, mut port) = joined(Flavour::Nonos);
+    let reply = exchange(&mut port, b"AT+PING=\"localhost\"\r\n", b"OK\r\n");
+    assert_eq!(reply, b"+1\r\n\r\nOK\r\n");
+    assert!(sim.shutdown());
+    let (sim, mut port) = joined(Flavour::EspAt);
+    let reply = exchange(&mut port, b"AT+PING=\"localhost\"\r\n", b"OK\r\n");
+    assert_eq!(reply, b"+PING:1\r\n\r\nOK\r\n");
+    assert!(sim.shutdown());
+}
+
+/// Issue 8.3: ESP-AT answered `AT+CIPSSLCCONF?` with ERROR, where Adafruit's `begin()` stopped.
+#[test]
+fn esp_at_answers_the_ssl_client_query() {
+    let (sim, mut port) = joined(Flavour::EspAt);
+    let reply = exchange(&mut port, b"AT+CIPSSLCCONF?\r\n", b"\r\n");
+    let reply = [reply, exchange(&mut port, b"", b"OK\r\n")].concat();
+    assert_eq!(reply, b"+CIPSSLCCONF:0,0,0,0\r\n\r\nOK\r\n");
+    assert!(sim.shutdown());
+}
+
+/// Issue 8.3: ESP-AT gave an open link's second `AT+CIPSTART` a bare ERROR.
+#[test]
+fn esp_at_says_already_connected_before_error() {
+    let (sim, mut port) = joined(Flavour::EspAt);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let _peer = connect(&mut port, &listener);
+    let line = format!(
+        "AT+CIPSTART=\"TCP\",\"127.0.0.1\",{}\r\n",
+        listener.local_addr().unwrap().port()
+    );
+    let reply = exchange(&mut port, line.as_bytes(), b"ERROR\r\n");
+    assert_eq!(reply, b"ALREADY CONNECTED\r\n\r\nERROR\r\n");
+    assert!(sim.shutdown());
+}
+
+/// Issue 8.3: bytes past an `AT+CIPSEND` length vanished without the `busy p...` ESP-AT prints.
+#[test]
+fn esp_at_drops_bytes_past_the_send_length_with_busy_p() {
+    let (sim, mut port) = joined(Flavour::EspAt);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut peer = connect(&mut port, &listener);
+    exchange(&mut port, b"AT+CIPSEND=4\r\n", b"\r\n>");
+    let reply = exchange(&mut port, b"ABCDE", b"SEND OK\r\n");
+    assert_eq!(
+        reply,
+        b"\r\nRecv 4 bytes\r\n\r\nbusy p...\r\n\r\nSEND OK\r\n"
+    );
+    peer.set_read_timeout(Some(support::DEADLINE)).unwrap();
+    let mut got = [0u8; 4];
+    peer.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"ABCD");
+    assert!(sim.shutdown());
+}
+
+/// Issue 8.3: every `--ap` shared one BSSID, RSSI and channel, so `AT+CWLAP` listed clones and a
+/// join by BSSID could not tell them apart.
+#[test]
+fn every_ap_flag_gets_its_own_bssid_channel_and_rssi() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let link = dir.path().join("ttyVM");
+    let (sim, _lines) =
+        support::start_sim(&["--ap", "lab-a:pass-a", "--ap", "lab-b:pass-b"], &link);
+    let mut port = open_path(&link);
+    exchange(&mut port, b"ATE0\r\n", b"\r\nOK\r\n");
+    let list = exchange(&mut port, b"AT+CWLAP\r\n", b"\r\nOK\r\n");
+    assert_eq!(
+        String::from_utf8_lossy(&list),
+        "+CWLAP:(3,\"lab-a\",-45,\"c8:3a:35:a0:00:01\",6,0,0,4,4,7,0)\r\n\
+         +CWLAP:(3,\"lab-b\",-52,\"c8:3a:35:a0:00:02\",1,0,0,4,4,7,0)\r\n\r\nOK\r\n"
+    );
+    let join = exchange(
+        &mut port,
+        b"AT+CWJAP_CUR=\"lab-b\",\"pass-b\",\"c8:3a:35:a0:00:02\"\r\n",
+        b"\r\nOK\r\n",
+    );
+    assert_eq!(join, b"WIFI CONNECTED\r\nWIFI GOT IP\r\n\r\nOK\r\n");
+    drop(port);
+    assert_eq!(sim.interrupt().code(), Some(0));
+}
