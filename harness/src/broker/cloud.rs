@@ -6,19 +6,19 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rumqttd::local::{LinkRx, LinkTx};
-use rumqttd::Notification;
 use tokio::sync::watch;
 use tokio::time::{timeout_at, Instant};
 
 use super::error::BrokerError;
 use super::gateway::{stopped, Shared};
+use super::namespace::Namespace;
 use super::observed::SeenDirection;
 use super::origins::{Origin, Publisher};
 use super::profile::config::Implicit;
 use super::profile::thing;
-use crate::mqtt::{Packet, Publish, QoS};
+use super::rumqttd::{Downward, RouterLink, RouterRx, RouterTx, Upward};
 use crate::events::{ConnId, RunEvent};
+use crate::mqtt::{Packet, Publish, QoS};
 
 /// How long rumqttd may take to confirm the cloud's subscription to `#`.
 const SUBSCRIBED_WITHIN: Duration = Duration::from_secs(5);
@@ -28,12 +28,14 @@ const SUBSCRIBED_WITHIN: Duration = Duration::from_secs(5);
 #[derive(Clone)]
 pub(crate) struct CloudLink {
     /// `None` once closed.
-    tx: Arc<Mutex<Option<LinkTx>>>,
+    tx: Arc<Mutex<Option<RouterTx>>>,
+    /// The scope whose topics this cloud publishes and sees.
+    namespace: Namespace,
 }
 
 /// The cloud's receiving half, with a way to answer what it receives.
 pub(crate) struct CloudInbox {
-    rx: LinkRx,
+    rx: RouterRx,
     link: CloudLink,
 }
 
@@ -44,23 +46,25 @@ impl std::fmt::Debug for CloudLink {
 }
 
 impl CloudLink {
-    /// Subscribes the link to every topic and waits until rumqttd confirms, so the cloud sees
-    /// even the first uplink of a run.
+    /// Subscribes the link to every topic of `namespace` and waits until rumqttd confirms, so
+    /// the cloud sees even the first uplink of a run.
     pub(crate) async fn open(
-        mut tx: LinkTx,
-        mut rx: LinkRx,
+        link: RouterLink,
+        namespace: Namespace,
     ) -> Result<(CloudLink, CloudInbox), BrokerError> {
         let fail = |reason: String| BrokerError::CloudLink { reason };
-        tx.subscribe("#")
-            .map_err(|e| fail(format!("subscribe to `#`: {e}")))?;
+        let RouterLink { mut tx, mut rx } = link;
+        tx.send(Upward::Subscribe {
+            packet_id: 1,
+            filters: vec![namespace.inside("#")],
+        })
+        .map_err(|e| fail(format!("subscribe to `#`: {e}")))?;
         let deadline = Instant::now() + SUBSCRIBED_WITHIN;
         loop {
             match timeout_at(deadline, rx.next()).await {
-                // The connection's own CONNACK was taken when the link was built; the first
-                // acknowledgement now is the SUBACK.
-                Ok(Ok(Some(Notification::DeviceAck(_)))) => break,
-                Ok(Ok(_)) => continue,
-                Ok(Err(e)) => return Err(fail(format!("wait for the SUBACK: {e}"))),
+                Ok(Some(Downward::Subscribed { .. })) => break,
+                Ok(Some(_)) => continue,
+                Ok(None) => return Err(fail("rumqttd let go of the link".to_owned())),
                 Err(_) => {
                     return Err(fail(format!(
                     "rumqttd did not confirm the subscription to `#` within {SUBSCRIBED_WITHIN:?}"
@@ -70,6 +74,7 @@ impl CloudLink {
         }
         let link = CloudLink {
             tx: Arc::new(Mutex::new(Some(tx))),
+            namespace,
         };
         Ok((
             link.clone(),
@@ -132,8 +137,12 @@ impl CloudLink {
         let tx = guard
             .as_mut()
             .ok_or_else(|| fail("the cloud link is closed".to_owned()))?;
-        tx.publish(topic.to_owned(), payload.to_vec())
-            .map_err(|e| fail(e.to_string()))?;
+        tx.send(Upward::Publish {
+            topic: self.namespace.inside(topic),
+            payload: payload.to_vec().into(),
+            retain: false,
+        })
+        .map_err(|e| fail(e.to_string()))?;
         Ok(())
     }
 
@@ -170,14 +179,10 @@ impl CloudLink {
 
     /// Leaves rumqttd, so the router stops queueing for a link nobody reads. Later
     /// `publish` calls fail with "the cloud link is closed".
-    pub(crate) async fn close(&self) {
-        use rumqttd::protocol::{Disconnect, DisconnectReasonCode, Packet as RPacket};
+    pub(crate) fn close(&self) {
         let taken = self.tx.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(mut tx) = taken {
-            let disconnect = Disconnect {
-                reason_code: DisconnectReasonCode::NormalDisconnection,
-            };
-            let _ = tx.send(RPacket::Disconnect(disconnect, None)).await;
+            tx.close();
         }
     }
 }
@@ -195,19 +200,26 @@ pub(crate) async fn observe(
             _ = stopped(&mut stop) => return,
             n = rx.next() => n,
         };
-        let forward = match next {
-            Ok(Some(Notification::Forward(f))) => f,
-            Ok(_) => continue,
-            Err(e) => {
+        let (topic, payload, retain) = match next {
+            Some(Downward::Message {
+                topic,
+                payload,
+                retain,
+            }) => (topic, payload, retain),
+            Some(Downward::Subscribed { .. }) => continue,
+            None => {
                 shared.events.emit(RunEvent::BrokerNote {
                     conn: None,
-                    text: format!("the cloud link to rumqttd closed: {e}"),
+                    text: "the cloud link to rumqttd closed".to_owned(),
                 });
                 return;
             }
         };
-        let topic = String::from_utf8_lossy(&forward.publish.topic).into_owned();
-        let payload = forward.publish.payload.to_vec();
+        let Some(topic) = link.namespace.outside(&topic) else {
+            continue;
+        };
+        let topic = topic.to_owned();
+        let payload = payload.to_vec();
         let (conn, client_id, qos) = match shared.origins.lookup(&topic, &payload) {
             Some(Origin {
                 publisher: Publisher::Cloud,
@@ -222,7 +234,7 @@ pub(crate) async fn observe(
         let packet = Packet::Publish(Publish {
             dup: false,
             qos,
-            retain: forward.publish.retain,
+            retain,
             topic,
             packet_id: None,
             payload,

@@ -8,16 +8,29 @@ use std::time::Duration;
 /// One error type for the broker layer; each variant names what was being attempted.
 #[derive(Debug, thiserror::Error)]
 pub enum BrokerError {
-    #[error("start the embedded rumqttd on 127.0.0.1: {reason}")]
-    RumqttdStart { reason: String },
-
-    #[error(
-        "start the embedded rumqttd: it did not accept connections on {addr} within {waited:?}"
-    )]
-    RumqttdNotReady { addr: SocketAddr, waited: Duration },
-
     #[error("open rumqttd's in-process cloud link: {reason}")]
     CloudLink { reason: String },
+
+    /// A gateway connection's in-process link into rumqttd could not be opened.
+    #[error("open an in-process link into rumqttd as `{client_id}`: {reason}")]
+    Link { client_id: String, reason: String },
+
+    /// rumqttd's router thread is gone (it never stops on its own).
+    #[error("hand a packet to rumqttd's router: {reason}")]
+    Router { reason: String },
+
+    /// The benchmark's plain-rumqttd peer (`plain.rs`) stopped serving.
+    #[error("serve plain rumqttd (the benchmark peer) on {addr}: {reason}")]
+    PlainRumqttd { addr: SocketAddr, reason: String },
+
+    #[error("listen for the cloud side on {addr}: {source}")]
+    CloudListen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+
+    #[error("read the cloud side's credential: {reason}")]
+    CloudCredential { reason: String },
 
     #[error("listen for modules on {addr}: {source}")]
     Listen {

@@ -1,6 +1,6 @@
 //! The gateway: listens where modules connect, and for each connection drives a [`Session`]
-//! between the device's socket and rumqttd, recording every byte and packet both ways.
-//! Main items: [`Listen`], [`bind`], [`run`].
+//! between the device's socket and the connection's in-process link into rumqttd, recording
+//! every byte and packet both ways. Main items: [`Listen`], [`bind`], [`run`].
 
 use std::hash::{BuildHasher, Hasher};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -15,22 +15,26 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::{sleep_until, timeout, Instant};
 
+use super::capacity::{Capacity, Slot};
 use super::error::BrokerError;
 use super::fault::{Action, ConnFaults, FaultBoard, Out, Outbox, Side, Write};
+use super::namespace::Namespace;
 use super::observed::{Observed, SeenDirection};
-use super::origins::Origins;
+use super::origins::{Origin, Origins, Publisher};
 use super::policy::CloudPolicy;
 use super::profile::timers::Timers;
 use super::reach::Reach;
+use super::rumqttd::{Downward, RouterLink, Rumqttd, Upward};
 use super::session::{refusal, Context, Session, Step};
-use crate::mqtt::{encode, Packet};
 use crate::events::{ConnId, EventSink, RunEvent, TcpDirection};
+use crate::mqtt::{encode, Packet};
 
 /// A write to a device or to rumqttd that takes longer than this means the peer stopped
 /// reading; the link is closed rather than left hanging.
 const WRITE_WITHIN: Duration = Duration::from_secs(10);
-/// How long connecting to rumqttd may take before the device gets CONNACK 3.
-const UPSTREAM_WITHIN: Duration = Duration::from_secs(5);
+/// How much of a device's bytes one read takes. Small, because 10,000 idle devices each hold
+/// one such buffer; a larger packet simply takes several reads.
+const READ_CHUNK: usize = 2048;
 /// After the broker closes a link, unread bytes from the device are read and recorded for at
 /// most this long, so the close is a FIN the module sees after the CONNACK, not a reset.
 const LINGER: Duration = Duration::from_millis(500);
@@ -60,8 +64,12 @@ pub(crate) struct Shared {
     pub origins: Origins,
     pub observed: Observed,
     pub events: EventSink,
-    /// rumqttd's address.
-    pub upstream: SocketAddr,
+    /// The embedded router every connection links into.
+    pub rumqttd: Rumqttd,
+    /// The scope's names inside rumqttd.
+    pub namespace: Namespace,
+    /// How many device connections the gateway holds.
+    pub capacity: Arc<Capacity>,
     pub next_conn: AtomicU64,
     /// Injected faults (broker/fault).
     pub faults: FaultBoard,
@@ -150,7 +158,21 @@ pub(crate) async fn run(
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     let conn = shared.next_conn.fetch_add(1, Ordering::Relaxed);
-                    sessions.spawn(serve(conn, stream, peer, shared.clone(), for_sessions.clone()));
+                    match shared.capacity.accept() {
+                        Some(slot) => {
+                            sessions.spawn(serve(conn, stream, peer, slot, shared.clone(), for_sessions.clone()));
+                        }
+                        None => {
+                            // Closed unread: answering would take descriptors the process no
+                            // longer has to spare (see capacity.rs).
+                            shared.note(Some(conn), format!(
+                                "closing a connection from {peer} at once: {} device sockets \
+                                 are open, over the limit of {} ({})",
+                                shared.capacity.open(), shared.capacity.limit, shared.capacity.why
+                            ));
+                            drop(stream);
+                        }
+                    }
                 }
                 Err(e) => {
                     shared.note(None, format!("accept a connection: {e}"));
@@ -191,7 +213,7 @@ struct Link {
     shared: Arc<Shared>,
     session: Session,
     device_w: OwnedWriteHalf,
-    upstream: Option<(OwnedReadHalf, OwnedWriteHalf)>,
+    upstream: Option<RouterLink>,
     /// This connection's armed faults, and the server→module queue they shape.
     faults: ConnFaults,
     outbox: Outbox,
@@ -201,6 +223,7 @@ async fn serve(
     conn: ConnId,
     device: TcpStream,
     peer: SocketAddr,
+    _slot: Slot,
     shared: Arc<Shared>,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -223,6 +246,7 @@ async fn serve(
         outbox: Outbox::default(),
     };
     let end = link.pump(&mut device_r, &mut stop).await;
+    link.leave_upstream();
     shared.faults.disconnected(conn);
     shared.reach.set(conn, Vec::new());
     if end == End::Broker {
@@ -242,8 +266,7 @@ impl Link {
     ) -> End {
         // The profile's CONNECT deadline, idle timer and one-login-per-device kick.
         let mut timers = Timers::start(&self.shared.policy, self.conn);
-        let mut dbuf = vec![0u8; 8192];
-        let mut ubuf = vec![0u8; 8192];
+        let mut dbuf = vec![0u8; READ_CHUNK];
         let mut faults_changed = self.shared.faults.subscribe();
         loop {
             let due = self.outbox.next_due().map(Instant::from_std);
@@ -272,27 +295,17 @@ impl Link {
                         }
                     }
                 },
-                read = read_upstream(&mut self.upstream, &mut ubuf) => match read {
-                    Ok(0) => {
-                        // rumqttd lets go of a client id that logs in again; the gateway's own
-                        // kick (profile/timers.rs) usually closes first, but not always.
-                        self.note(match self.shared.policy.replaced_by(self.conn) {
-                            Some(newer) => format!(
-                                "rumqttd let go of this connection: the device logged in again \
-                                 on conn {newer}; closing, as the cloud keeps one connection \
-                                 per device (§2.2)"
-                            ),
-                            None => "rumqttd closed its side; closing".to_owned(),
-                        });
+                down = read_upstream(&mut self.upstream) => match down {
+                    None => {
+                        // Each connection links in under an id of its own, so rumqttd never
+                        // lets go of one for another; only a dead router thread ends here.
+                        self.note("rumqttd let go of this connection's link; closing");
                         return End::Broker;
                     }
-                    Err(e) => {
-                        self.note(format!("the link to rumqttd failed ({e}); closing"));
-                        return End::Broker;
-                    }
-                    Ok(n) => {
+                    Some(down) => {
+                        let Some(down) = self.outside(down) else { continue };
                         let cx = Context { policy: &self.shared.policy, origins: &self.shared.origins };
-                        let steps = self.session.on_upstream_bytes(&ubuf[..n], &cx);
+                        let steps = self.session.on_upstream(down, &cx);
                         self.with_faults(steps, Side::Upstream)
                     }
                 },
@@ -361,36 +374,32 @@ impl Link {
                     let write = Write::packet(bytes, packet);
                     self.outbox.push(Out::Write(Box::new(write)), now);
                 }
-                Step::ToUpstream(bytes) => {
-                    let Some((_, w)) = &mut self.upstream else {
+                Step::ToUpstream(up) => {
+                    let up = self.inside(up);
+                    let Some(link) = &mut self.upstream else {
                         self.note("no link to rumqttd to forward to; closing");
                         return Flow::Close;
                     };
-                    match timeout(WRITE_WITHIN, w.write_all(&bytes)).await {
-                        Ok(Ok(())) => {}
-                        Ok(Err(e)) => {
-                            self.note(format!("write to rumqttd: {e}; closing"));
-                            return Flow::Close;
-                        }
-                        Err(_) => {
-                            self.note("rumqttd stopped reading; closing");
-                            return Flow::Close;
-                        }
+                    if let Err(e) = link.send(up) {
+                        self.note(format!("failed to {e}; closing"));
+                        return Flow::Close;
                     }
                 }
-                Step::OpenUpstream => {
-                    let addr = self.shared.upstream;
-                    match timeout(UPSTREAM_WITHIN, TcpStream::connect(addr)).await {
-                        Ok(Ok(s)) => {
-                            let _ = s.set_nodelay(true);
-                            self.upstream = Some(s.into_split());
-                        }
-                        Ok(Err(e)) => return self.unavailable(format!("{e}")).await,
-                        Err(_) => {
-                            return self
-                                .unavailable(format!("no answer within {UPSTREAM_WITHIN:?}"))
-                                .await
-                        }
+                Step::OpenUpstream { client_id } => {
+                    if !self.shared.capacity.admits() {
+                        let why = format!(
+                            "the broker is full: {} device sockets are open and it holds {} \
+                             ({})",
+                            self.shared.capacity.open(),
+                            self.shared.capacity.limit,
+                            self.shared.capacity.why
+                        );
+                        return self.unavailable(why).await;
+                    }
+                    let id = self.shared.namespace.client_id(&client_id);
+                    match self.shared.rumqttd.link(id).await {
+                        Ok(link) => self.upstream = Some(link),
+                        Err(e) => return self.unavailable(format!("failed to {e}")).await,
                     }
                 }
                 Step::Refused {
@@ -418,12 +427,9 @@ impl Link {
         Flow::Continue
     }
 
-    /// rumqttd cannot be reached: the device gets CONNACK 3 ("server unavailable").
+    /// The login cannot be served: the device gets CONNACK 3 ("server unavailable").
     async fn unavailable(&mut self, why: String) -> Flow {
-        self.note(format!(
-            "reach rumqttd at {}: {why}; answering CONNACK 3 (server unavailable)",
-            self.shared.upstream
-        ));
+        self.note(format!("{why}; answering CONNACK 3 (server unavailable)"));
         let connack = refusal(3);
         match encode(&connack) {
             Ok(bytes) => {
@@ -472,6 +478,82 @@ impl Link {
         }
     }
 
+    /// `up` with its topics named as rumqttd knows them (this scope's namespace).
+    fn inside(&self, up: Upward) -> Upward {
+        let ns = &self.shared.namespace;
+        match up {
+            Upward::Subscribe { packet_id, filters } => Upward::Subscribe {
+                packet_id,
+                filters: filters.iter().map(|f| ns.inside(f)).collect(),
+            },
+            Upward::Unsubscribe { filters } => Upward::Unsubscribe {
+                filters: filters.iter().map(|f| ns.inside(f)).collect(),
+            },
+            Upward::Publish {
+                topic,
+                payload,
+                retain,
+            } => Upward::Publish {
+                topic: ns.inside(&topic),
+                payload,
+                retain,
+            },
+        }
+    }
+
+    /// `down` with its topic as the device knows it; `None` for another scope's message.
+    fn outside(&self, down: Downward) -> Option<Downward> {
+        match down {
+            Downward::Message {
+                topic,
+                payload,
+                retain,
+            } => {
+                let topic = self.shared.namespace.outside(&topic)?.to_owned();
+                Some(Downward::Message {
+                    topic,
+                    payload,
+                    retain,
+                })
+            }
+            other => Some(other),
+        }
+    }
+
+    /// Publishes the will of a link that ended without DISCONNECT, then leaves rumqttd.
+    fn leave_upstream(&mut self) {
+        let will = self.session.will_on_close();
+        let Some(mut link) = self.upstream.take() else {
+            return;
+        };
+        if let Some(will) = will {
+            self.shared.origins.remember(
+                &will.topic,
+                &will.payload,
+                Origin {
+                    publisher: Publisher::Device {
+                        conn: self.conn,
+                        client_id: self.session.client_id().map(str::to_owned),
+                    },
+                    qos: will.qos,
+                },
+            );
+            let topic = will.topic.clone();
+            let up = self.inside(Upward::Publish {
+                topic: will.topic,
+                payload: will.payload.into(),
+                retain: will.retain,
+            });
+            match link.send(up) {
+                Ok(()) => self.note(format!(
+                    "the link ended without DISCONNECT; published its will on {topic}"
+                )),
+                Err(e) => self.note(format!("failed to {e} (the will)")),
+            }
+        }
+        link.close();
+    }
+
     fn emit_bytes(&self, direction: TcpDirection, bytes: &[u8]) {
         self.shared.events.emit(RunEvent::TcpData {
             conn: self.conn,
@@ -509,13 +591,10 @@ pub(crate) async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
 }
 
-/// Reads from rumqttd once the link exists; until then, never completes.
-async fn read_upstream(
-    upstream: &mut Option<(OwnedReadHalf, OwnedWriteHalf)>,
-    buf: &mut [u8],
-) -> std::io::Result<usize> {
+/// What rumqttd hands the link once it exists; until then, never completes.
+async fn read_upstream(upstream: &mut Option<RouterLink>) -> Option<Downward> {
     match upstream {
-        Some((r, _)) => r.read(buf).await,
+        Some(link) => link.next().await,
         None => std::future::pending().await,
     }
 }

@@ -1,5 +1,6 @@
-//! Starting and driving the broker: [`Broker::start`] brings up rumqttd, the cloud link and the
-//! gateway, and returns the [`BrokerHandle`] the runner keeps for the whole run.
+//! Starting and driving the broker: [`Broker::start`] links into the process's rumqttd under a
+//! scope of its own, opens the cloud link, binds the gateway, and returns the [`BrokerHandle`]
+//! the runner keeps for the whole run.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -10,19 +11,22 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use super::capacity::{raise_fd_limit, Capacity};
 use super::cloud::{self, CloudLink};
+use super::cloud_api::{self, CloudApiConfig};
 use super::error::BrokerError;
 use super::fault::{Fault, FaultBoard, FaultTarget, Placement};
 use super::gateway::{self, Listen, Shared};
-use super::observed::{Dropped, Mark, Observed, Refusal, SeenPacket};
+use super::namespace::Namespace;
+use super::observed::{Dropped, Mark, Observed, Refusal, SeenPacket, Window};
 use super::origins::Origins;
 use super::policy::CloudPolicy;
 use super::profile::{CloudProfile, ProfileOverride};
 use super::reach::Reach;
 use super::rumqttd::Rumqttd;
 use crate::cloud::DeviceRegistry;
-use crate::mqtt::QoS;
 use crate::events::EventSink;
+use crate::mqtt::QoS;
 
 /// How the broker is set up.
 #[derive(Debug, Clone)]
@@ -34,6 +38,15 @@ pub struct BrokerConfig {
     /// The cloud's rules for the whole run (`athil broker --profile`); scenarios change them
     /// with [`BrokerHandle::set_override`].
     pub profile: CloudProfile,
+    /// How much the broker remembers of what it saw (`Window::Scenario` for a run, whose marks
+    /// drop the previous scenario's; a small `Window::Recent` for a stand-alone broker).
+    pub window: Window,
+    /// Device connections held before logins get CONNACK 3; `None`: as many as the process's
+    /// file descriptors allow (the soft limit is raised to the hard one at start).
+    pub max_devices: Option<usize>,
+    /// The credentialed cloud-side listener (`athil broker --cloud-listen`); none in a run,
+    /// whose cloud side is the scenario's `cloud_publish` and `broker_saw` steps.
+    pub cloud_api: Option<CloudApiConfig>,
 }
 
 impl BrokerConfig {
@@ -43,6 +56,9 @@ impl BrokerConfig {
             listen: Listen::default(),
             policy: CloudPolicy::new(devices),
             profile: CloudProfile::default(),
+            window: Window::scenario(),
+            max_devices: None,
+            cloud_api: None,
         }
     }
 
@@ -69,31 +85,50 @@ impl Broker {
         // The gateway's address first: rumqttd cannot be stopped, so do not start one for a
         // broker whose port is taken.
         let (listener, addr) = gateway::bind(&config.listen).await?;
-        let rumqttd = Rumqttd::start().await?;
-        let upstream = rumqttd.addr;
-        let (cloud, cloud_rx) = CloudLink::open(rumqttd.cloud_tx, rumqttd.cloud_rx).await?;
+        let cloud_side = match &config.cloud_api {
+            Some(api) => Some((cloud_api::bind(api.listen).await?, api.credential.clone())),
+            None => None,
+        };
+        let fd_limit = raise_fd_limit();
+        let capacity = match config.max_devices {
+            Some(n) => Capacity::new(n, format!("the broker was started to hold {n}")),
+            None => Capacity::from_fd_limit(fd_limit),
+        };
+        let rumqttd = Rumqttd::shared();
+        let namespace = Namespace::next();
+        let link = rumqttd.link(namespace.client_id("athil-cloud")).await?;
+        let (cloud, cloud_rx) = CloudLink::open(link, namespace.clone()).await?;
         let mut policy = config.policy;
         policy.install(config.profile);
         let shared = Arc::new(Shared {
             policy,
             origins: Origins::default(),
-            observed: Observed::default(),
+            observed: Observed::new(config.window),
             events,
-            upstream,
+            rumqttd,
+            namespace,
+            capacity: Arc::new(capacity),
             next_conn: AtomicU64::new(1),
             faults: FaultBoard::default(),
             reach: Reach::default(),
         });
         let (stop, stopped) = watch::channel(false);
-        let gateway_task = tokio::spawn(gateway::run(listener, shared.clone(), stopped.clone()));
-        let cloud_task = tokio::spawn(cloud::observe(cloud_rx, shared.clone(), stopped));
+        let mut tasks = vec![
+            tokio::spawn(gateway::run(listener, shared.clone(), stopped.clone())),
+            tokio::spawn(cloud::observe(cloud_rx, shared.clone(), stopped.clone())),
+        ];
+        let cloud_api_addr = cloud_side.as_ref().map(|((_, a), _)| *a);
+        if let Some(((api_listener, _), credential)) = cloud_side {
+            let api = cloud_api::run(api_listener, credential, shared.clone(), stopped);
+            tasks.push(tokio::spawn(api));
+        }
         Ok(BrokerHandle {
             addr,
-            upstream,
+            cloud_api_addr,
             shared,
             cloud,
             stop,
-            tasks: Mutex::new(Some((gateway_task, cloud_task))),
+            tasks: Mutex::new(tasks),
         })
     }
 }
@@ -103,11 +138,11 @@ impl Broker {
 #[derive(Debug)]
 pub struct BrokerHandle {
     addr: SocketAddr,
-    upstream: SocketAddr,
+    cloud_api_addr: Option<SocketAddr>,
     shared: Arc<Shared>,
     cloud: CloudLink,
     stop: watch::Sender<bool>,
-    tasks: Mutex<Option<(JoinHandle<()>, JoinHandle<()>)>>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl BrokerHandle {
@@ -116,9 +151,14 @@ impl BrokerHandle {
         self.addr
     }
 
-    /// The embedded rumqttd behind the gateway (for diagnostics; modules never connect here).
-    pub fn rumqttd_addr(&self) -> SocketAddr {
-        self.upstream
+    /// Where the credentialed cloud side listens, if it was asked for.
+    pub fn cloud_api_addr(&self) -> Option<SocketAddr> {
+        self.cloud_api_addr
+    }
+
+    /// How many device connections the gateway holds before answering CONNACK 3, and why.
+    pub fn capacity(&self) -> (usize, &str) {
+        (self.shared.capacity.limit, &self.shared.capacity.why)
     }
 
     /// Publishes from the cloud to `topic`, as the console's property set does. Subscribed
@@ -179,8 +219,9 @@ impl BrokerHandle {
         CloudProfile::clone(&self.shared.policy.profile())
     }
 
-    /// From now on, `wait_seen`, `seen` and `refusals` ignore earlier traffic (call at the
-    /// start of each scenario). Injected faults that have not fired are forgotten too.
+    /// From now on, `wait_seen`, `seen` and `refusals` ignore earlier traffic, which is
+    /// forgotten (call at the start of each scenario). Injected faults that have not fired are
+    /// forgotten too.
     pub fn mark(&self) -> Mark {
         self.clear_faults();
         self.shared.observed.mark()
@@ -232,20 +273,18 @@ impl BrokerHandle {
     pub async fn shutdown(&self, within: Duration) -> Result<(), BrokerError> {
         let deadline = tokio::time::Instant::now() + within;
         self.stop.send_replace(true);
-        let tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some((mut gateway_task, mut cloud_task)) = tasks {
-            let joined = tokio::time::timeout_at(deadline, async {
-                let _ = (&mut gateway_task).await;
-                let _ = (&mut cloud_task).await;
-            })
-            .await;
-            if joined.is_err() {
-                gateway_task.abort();
-                cloud_task.abort();
-                return Err(BrokerError::ShutdownTimeout { waited: within });
+        let mut tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|p| p.into_inner()));
+        let joined = tokio::time::timeout_at(deadline, async {
+            for task in &mut tasks {
+                let _ = task.await;
             }
+        })
+        .await;
+        if joined.is_err() {
+            tasks.iter().for_each(JoinHandle::abort);
+            return Err(BrokerError::ShutdownTimeout { waited: within });
         }
-        let _ = tokio::time::timeout_at(deadline, self.cloud.close()).await;
+        self.cloud.close();
         Ok(())
     }
 }

@@ -1,16 +1,20 @@
 //! The broker side: a gateway that impersonates Alibaba Cloud (and OneNET) in front of an
-//! embedded rumqttd, with the cloud as an in-process rumqttd link. Main types: [`Broker`],
-//! [`BrokerConfig`], [`BrokerHandle`]. Only this folder imports rumqttd (STYLE.md rule 7).
+//! embedded rumqttd reached only through in-process links, one per device connection and one
+//! for the cloud. Main types: [`Broker`], [`BrokerConfig`], [`BrokerHandle`]. Only this folder
+//! imports rumqttd (STYLE.md rule 7).
 //!
 //! ```text
-//! module ──TCP──▶ gateway (session: frame, record, cloud policy) ──TCP──▶ rumqttd ◀── cloud link
+//! module ──TCP──▶ gateway (session: frame, record, cloud policy) ──link──▶ rumqttd ◀──link── cloud
 //! ```
 
+mod capacity;
 mod cloud;
+pub mod cloud_api;
 pub mod error;
 pub mod fault;
 pub mod gateway;
 mod handle;
+mod namespace;
 pub mod observed;
 pub mod origins;
 mod plain;
@@ -20,11 +24,12 @@ mod reach;
 mod rumqttd;
 pub mod session;
 
+pub use cloud_api::{CloudApiConfig, CloudCredential};
 pub use error::BrokerError;
 pub use fault::{DelayedPacket, Direction, Fault, FaultTarget};
 pub use gateway::Listen;
 pub use handle::{Broker, BrokerConfig, BrokerHandle};
-pub use observed::{Dropped, Mark, Observed, Refusal, SeenDirection, SeenPacket};
+pub use observed::{Dropped, Mark, Observed, Refusal, SeenDirection, SeenPacket, Window};
 pub use plain::serve_plain_rumqttd;
 pub use policy::{Admission, CloudPolicy, ConnectDecision, RefusalKind, RefusalReason};
 pub use profile::{CloudProfile, ProfileOverride};

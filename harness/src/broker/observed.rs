@@ -1,7 +1,12 @@
 //! What the broker saw: [`Observed`] keeps every packet each device sent and received, every
 //! uplink that reached the cloud, every refusal and every packet the cloud dropped, in one
 //! ordered record that assertions (the runner's `broker_saw` step) wait on with a deadline.
+//!
+//! Memory stays flat however long the broker runs: a mark (the start of a scenario) drops
+//! everything before it, since nothing may look behind the mark, and a [`Window`] caps what is
+//! kept since (a stand-alone broker, which nobody marks, keeps only its most recent traffic).
 
+use std::collections::VecDeque;
 use std::sync::Mutex;
 #[cfg(test)]
 use std::time::Duration;
@@ -11,8 +16,8 @@ use tokio::sync::watch;
 
 use super::error::BrokerError;
 use super::policy::RefusalReason;
-use crate::mqtt::{Packet, PacketType};
 use crate::events::ConnId;
+use crate::mqtt::{Packet, PacketType};
 
 /// Where in the path module → gateway → rumqttd → cloud a packet was seen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,13 +97,84 @@ impl std::fmt::Display for Dropped {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Mark(pub u64);
 
-#[derive(Debug, Default)]
+/// How much the record keeps since the mark: the oldest entries go first once either bound
+/// is passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub max_entries: usize,
+    /// Payload and topic bytes, roughly.
+    pub max_bytes: usize,
+}
+
+impl Window {
+    /// For a run: far more than a scenario's assertions look at, still bounded.
+    pub fn scenario() -> Window {
+        Window {
+            max_entries: 100_000,
+            max_bytes: 64 * 1024 * 1024,
+        }
+    }
+
+    /// For a stand-alone broker, which nobody marks: the last few hundred packets.
+    pub fn recent() -> Window {
+        Window {
+            max_entries: 1000,
+            max_bytes: 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Debug)]
 struct Record {
     next_seq: u64,
     mark: u64,
-    seen: Vec<SeenPacket>,
-    refusals: Vec<Refusal>,
-    drops: Vec<Dropped>,
+    window: Window,
+    bytes: usize,
+    seen: VecDeque<SeenPacket>,
+    refusals: VecDeque<Refusal>,
+    drops: VecDeque<Dropped>,
+}
+
+impl Record {
+    fn entries(&self) -> usize {
+        self.seen.len() + self.refusals.len() + self.drops.len()
+    }
+
+    /// Drops the oldest entries until the window holds.
+    fn trim(&mut self) {
+        while self.entries() > self.window.max_entries || self.bytes > self.window.max_bytes {
+            let oldest = [
+                self.seen.front().map(|p| p.seq),
+                self.refusals.front().map(|r| r.seq),
+                self.drops.front().map(|d| d.seq),
+            ];
+            let Some(min) = oldest.iter().flatten().min().copied() else {
+                self.bytes = 0;
+                return;
+            };
+            if oldest[0] == Some(min) {
+                if let Some(p) = self.seen.pop_front() {
+                    self.bytes = self.bytes.saturating_sub(weight(&p.packet));
+                }
+            } else if oldest[1] == Some(min) {
+                self.refusals.pop_front();
+            } else {
+                self.drops.pop_front();
+            }
+        }
+    }
+}
+
+/// Roughly what a packet costs to keep.
+fn weight(packet: &Packet) -> usize {
+    const OVERHEAD: usize = 96;
+    match packet {
+        Packet::Publish(p) => OVERHEAD + p.topic.len() + p.payload.len(),
+        Packet::Connect(c) => {
+            OVERHEAD + c.client_id.len() + c.password.as_ref().map_or(0, Vec::len) + 64
+        }
+        _ => OVERHEAD,
+    }
 }
 
 /// The shared record; cheap to read, written by every session and the cloud link.
@@ -111,14 +187,26 @@ pub struct Observed {
 
 impl Default for Observed {
     fn default() -> Self {
-        Observed {
-            record: Mutex::new(Record::default()),
-            changed: watch::channel(0).0,
-        }
+        Observed::new(Window::scenario())
     }
 }
 
 impl Observed {
+    pub fn new(window: Window) -> Observed {
+        Observed {
+            record: Mutex::new(Record {
+                next_seq: 0,
+                mark: 0,
+                window,
+                bytes: 0,
+                seen: VecDeque::new(),
+                refusals: VecDeque::new(),
+                drops: VecDeque::new(),
+            }),
+            changed: watch::channel(0).0,
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Record> {
         // A panic while holding this lock leaves plain data behind; keep using it.
         self.record.lock().unwrap_or_else(|p| p.into_inner())
@@ -135,7 +223,8 @@ impl Observed {
             let mut r = self.lock();
             let seq = r.next_seq;
             r.next_seq += 1;
-            r.seen.push(SeenPacket {
+            r.bytes += weight(&packet);
+            r.seen.push_back(SeenPacket {
                 seq,
                 at: SystemTime::now(),
                 direction,
@@ -143,6 +232,7 @@ impl Observed {
                 client_id,
                 packet,
             });
+            r.trim();
             seq
         };
         self.changed.send_replace(seq);
@@ -153,7 +243,7 @@ impl Observed {
             let mut r = self.lock();
             let seq = r.next_seq;
             r.next_seq += 1;
-            r.refusals.push(Refusal {
+            r.refusals.push_back(Refusal {
                 seq,
                 at: SystemTime::now(),
                 conn,
@@ -161,6 +251,7 @@ impl Observed {
                 code,
                 reason,
             });
+            r.trim();
             seq
         };
         self.changed.send_replace(seq);
@@ -177,7 +268,7 @@ impl Observed {
             let mut r = self.lock();
             let seq = r.next_seq;
             r.next_seq += 1;
-            r.drops.push(Dropped {
+            r.drops.push_back(Dropped {
                 seq,
                 at: SystemTime::now(),
                 conn,
@@ -185,16 +276,27 @@ impl Observed {
                 packet,
                 reason,
             });
+            r.trim();
             seq
         };
         self.changed.send_replace(seq);
     }
 
-    /// From now on, queries see only what happens after this call.
+    /// From now on, queries see only what happens after this call; what came before is
+    /// forgotten.
     pub fn mark(&self) -> Mark {
         let mut r = self.lock();
         r.mark = r.next_seq;
+        r.seen.clear();
+        r.refusals.clear();
+        r.drops.clear();
+        r.bytes = 0;
         Mark(r.mark)
+    }
+
+    /// How many packets, refusals and drops are kept now (the window's measure).
+    pub fn kept(&self) -> usize {
+        self.lock().entries()
     }
 
     /// Every packet since the current mark, in order.
@@ -234,21 +336,28 @@ impl Observed {
     {
         let started = Instant::now();
         let mut changes = self.changed.subscribe();
-        let mut from = 0usize;
+        // The next sequence number to look at: entries are only ever added at the back.
+        let mut from = 0u64;
         loop {
             // Mark the current version as seen *before* looking, so an addition made while we
             // look wakes the `changed()` below.
             changes.borrow_and_update();
             {
                 let r = self.lock();
-                let mark = r.mark;
-                if let Some(p) = r.seen[from..]
+                let floor = r.mark.max(from);
+                if let Some(p) = r
+                    .seen
                     .iter()
-                    .find(|p| p.seq >= mark && predicate(p))
+                    .rev()
+                    .take_while(|p| p.seq >= floor)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .find(|p| predicate(p))
                 {
                     return Ok(p.clone());
                 }
-                from = r.seen.len();
+                from = r.next_seq;
             }
             let until = tokio::time::Instant::from_std(deadline);
             match tokio::time::timeout_at(until, changes.changed()).await {

@@ -13,8 +13,8 @@ use std::collections::{HashMap, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::sync::Mutex;
 
-use crate::mqtt::QoS;
 use crate::events::ConnId;
+use crate::mqtt::QoS;
 
 /// How many recent messages are remembered; far more than can be in flight in a test run.
 const WINDOW: usize = 4096;

@@ -19,8 +19,8 @@ use crate::cloud::{
     verify_aliyun_connect, Device, DeviceRegistry, DeviceStatus, OneNetAuth, Platform, Refusal,
     Token,
 };
-use crate::mqtt::{Connect, Publish, QoS};
 use crate::events::ConnId;
+use crate::mqtt::{Connect, Publish, QoS};
 
 /// Why a CONNECT was refused, in words an assertion can match on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

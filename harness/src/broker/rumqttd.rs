@@ -1,127 +1,317 @@
-//! The embedded rumqttd: [`Rumqttd::start`] runs one on a free 127.0.0.1 port, waits until it
-//! answers a real MQTT CONNECT, and hands back its address and the in-process cloud link.
+//! The embedded rumqttd, reached only through in-process links: [`Rumqttd::start`] starts its
+//! router with no listener at all, and [`Rumqttd::link`] opens one [`RouterLink`] per gateway
+//! connection and one for the cloud.
 //!
-//! This is the only file that builds rumqttd's configuration; with `cloud.rs` it is the only
-//! place that names rumqttd at all (STYLE.md rule 7).
+//! Why no listener: a TCP port on rumqttd would be a side door around the gateway (anyone on
+//! the machine could log in there with no sign and read or publish every device's topics), it
+//! costs a file descriptor per device, and rumqttd never sets TCP_NODELAY, so every downlink
+//! waited for a delayed ACK. rumqttd 0.20's router runs from `Broker::new`; `start()` only
+//! spawns listeners, so it is never called.
 //!
-//! rumqttd 0.20 has no way to stop: `Broker::start` joins its server threads, whose accept loop
-//! never ends, and the router thread lives as long as they hold its channel. So one rumqttd
-//! lives until the process exits. What athil can stop (the gateway, every proxied session and
-//! the cloud link) it stops in `BrokerHandle::shutdown`; afterwards this rumqttd has no clients
-//! and idles on its loopback port. The runner starts one broker per run, so that is one idle
-//! thread pair per run, not a leak that grows with scenarios.
+//! Why everything at QoS 0 inside: the gateway answers every acknowledgement towards the device
+//! itself (CONNACK, SUBACK, UNSUBACK, PUBACK, PINGRESP) and owns the device-side packet ids.
+//! rumqttd is only the router: publishes go in at QoS 0 and subscriptions are QoS 0, so it never
+//! waits for an acknowledgement, never closes a link over a PUBACK it did not expect (rumqttd
+//! refuses out-of-order acks) and never replays anything itself. The QoS a device receives is
+//! the publisher's, looked up in `origins.rs`.
+//!
+//! This is the only file that builds rumqttd's configuration and, with `plain.rs` (the
+//! benchmark's peer), the only one that names rumqttd (STYLE.md rule 7).
+//!
+//! rumqttd 0.20 has no way to stop its router thread: it lives until the process exits, idle
+//! once every link has disconnected (`BrokerHandle::shutdown` closes them).
 
-use std::collections::HashMap;
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio::sync::oneshot;
-use tokio::time::{sleep, timeout_at, Instant};
+use bytes::Bytes;
+use rumqttd::local::{LinkRx, LinkTx};
+use rumqttd::protocol::{
+    Disconnect, DisconnectReasonCode, Filter, Packet as RPacket, Publish as RPublish, QoS as RQoS,
+    RetainForwardRule, Subscribe as RSubscribe, SubscribeReasonCode, Unsubscribe as RUnsubscribe,
+};
+use rumqttd::Notification;
 
 use super::error::BrokerError;
-use crate::mqtt::{encode, to_hex, Connack, Connect, Packet};
 
-/// How long rumqttd may take to listen before we give up on this port and try another.
-const READY_WITHIN: Duration = Duration::from_secs(10);
-/// Ports are chosen by asking the OS for a free one and releasing it; another process may take
-/// it first. rumqttd then fails to bind, its thread ends, and we try a fresh port.
-const PORT_ATTEMPTS: u32 = 5;
+/// How many links rumqttd's router makes room for. The gateway refuses logins well before
+/// this (`Capacity`), so rumqttd is never the one to refuse silently.
+pub const ROUTER_CONNECTIONS: usize = 50_000;
 
-/// The probe's client id (its CONNECT: MQTT 3.1.1, clean session, keepalive 60).
-const PROBE_CLIENT_ID: &str = "athil-probe";
+/// How long opening a link may take before the login gets CONNACK 3.
+pub const LINK_WITHIN: Duration = Duration::from_secs(5);
 
-/// A running embedded rumqttd and the cloud's link into it.
+/// The embedded router. Cheap to share; every link holds a sender into the router thread.
+#[derive(Clone)]
 pub struct Rumqttd {
-    /// Where the gateway connects upstream (127.0.0.1 and a port the OS chose).
-    pub addr: SocketAddr,
-    pub cloud_tx: rumqttd::local::LinkTx,
-    pub cloud_rx: rumqttd::local::LinkRx,
+    broker: Arc<rumqttd::Broker>,
 }
 
 impl std::fmt::Debug for Rumqttd {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Rumqttd").field("addr", &self.addr).finish()
+        f.write_str("Rumqttd(in-process)")
+    }
+}
+
+/// What the gateway asks of rumqttd for one connection (topics already namespaced).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Upward {
+    /// Subscribe to `filters` (rumqttd answers [`Downward::Subscribed`] with `packet_id`).
+    Subscribe {
+        packet_id: u16,
+        filters: Vec<String>,
+    },
+    Unsubscribe {
+        filters: Vec<String>,
+    },
+    /// A message into the router (always QoS 0 inside, see the module doc).
+    Publish {
+        topic: String,
+        payload: Bytes,
+        retain: bool,
+    },
+}
+
+/// What rumqttd hands a link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Downward {
+    /// The subscription with this packet id is in place; one return code per filter
+    /// (`0x80` for a filter rumqttd refused).
+    Subscribed {
+        packet_id: u16,
+        return_codes: Vec<u8>,
+    },
+    /// A message on a topic the link subscribed to.
+    Message {
+        topic: String,
+        payload: Bytes,
+        retain: bool,
+    },
+}
+
+/// One in-process connection into rumqttd: a sending and a receiving half, which the cloud
+/// side uses from different tasks.
+#[derive(Debug)]
+pub struct RouterLink {
+    pub tx: RouterTx,
+    pub rx: RouterRx,
+}
+
+/// The sending half; dropping it leaves the router.
+pub struct RouterTx {
+    tx: LinkTx,
+    closed: bool,
+}
+
+/// The receiving half.
+pub struct RouterRx {
+    rx: LinkRx,
+}
+
+impl std::fmt::Debug for RouterTx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RouterTx")
+    }
+}
+
+impl std::fmt::Debug for RouterRx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RouterRx")
+            .field("id", &self.rx.id())
+            .finish()
     }
 }
 
 impl Rumqttd {
-    /// Starts rumqttd on its own thread and returns once it has accepted a probe CONNECT.
-    pub async fn start() -> Result<Rumqttd, BrokerError> {
-        let mut last_reason = String::new();
-        for _ in 0..PORT_ATTEMPTS {
-            let addr = free_loopback_port()?;
-            let mut broker = rumqttd::Broker::new(config(addr));
-            // The link must be taken before `start`, which blocks its thread for good.
-            let (cloud_tx, cloud_rx) =
-                broker
-                    .link("athil-cloud")
-                    .map_err(|e| BrokerError::CloudLink {
-                        reason: e.to_string(),
-                    })?;
-            let (exited_tx, exited_rx) = oneshot::channel::<String>();
-            std::thread::Builder::new()
-                .name(format!("rumqttd-{}", addr.port()))
-                .spawn(move || {
-                    let why = match broker.start() {
-                        Ok(()) => "its server thread ended (could it bind the port?)".to_owned(),
-                        Err(e) => e.to_string(),
-                    };
-                    let _ = exited_tx.send(why);
-                })
-                .map_err(|e| BrokerError::RumqttdStart {
-                    reason: format!("spawn its thread: {e}"),
-                })?;
-            match wait_ready(addr, exited_rx).await {
-                Ok(()) => {
-                    return Ok(Rumqttd {
-                        addr,
-                        cloud_tx,
-                        cloud_rx,
-                    })
-                }
-                Err(Ready::Exited(why)) => last_reason = format!("on {addr}: {why}"),
-                Err(Ready::TimedOut) => {
-                    return Err(BrokerError::RumqttdNotReady {
-                        addr,
-                        waited: READY_WITHIN,
-                    })
-                }
-            }
+    /// The process's router, started (a thread of its own, with no listener) on first use.
+    /// Every broker of the process links into it under a scope of its own (`namespace.rs`),
+    /// since a router can never be stopped.
+    pub fn shared() -> Rumqttd {
+        static ROUTER: std::sync::OnceLock<Rumqttd> = std::sync::OnceLock::new();
+        ROUTER
+            .get_or_init(|| Rumqttd {
+                broker: Arc::new(rumqttd::Broker::new(config())),
+            })
+            .clone()
+    }
+
+    /// Opens a link under `client_id` (unique per connection: the gateway, not rumqttd, decides
+    /// which login of a device wins). rumqttd answers on its router thread; the wait runs on a
+    /// blocking thread so a busy router never stalls the gateway's tasks.
+    pub async fn link(&self, client_id: String) -> Result<RouterLink, BrokerError> {
+        let broker = self.broker.clone();
+        let id = client_id.clone();
+        let opened = tokio::time::timeout(
+            LINK_WITHIN,
+            tokio::task::spawn_blocking(move || broker.link(&id).map_err(|e| e.to_string())),
+        )
+        .await;
+        let fail = |reason: String| BrokerError::Link {
+            client_id: client_id.clone(),
+            reason,
+        };
+        match opened {
+            Ok(Ok(Ok((tx, rx)))) => Ok(RouterLink {
+                tx: RouterTx { tx, closed: false },
+                rx: RouterRx { rx },
+            }),
+            Ok(Ok(Err(e))) => Err(fail(format!("rumqttd refused it ({e})"))),
+            Ok(Err(e)) => Err(fail(format!("its thread failed ({e})"))),
+            Err(_) => Err(fail(format!(
+                "rumqttd did not answer within {LINK_WITHIN:?}"
+            ))),
         }
-        Err(BrokerError::RumqttdStart {
-            reason: format!("gave up after {PORT_ATTEMPTS} ports; last {last_reason}"),
-        })
     }
 }
 
-/// rumqttd's configuration, built in code. Limits are generous on purpose: the gateway, not
-/// rumqttd, plays the cloud's limits, so rumqttd must never be the one to refuse. The
-/// benchmark's plain-rumqttd peer (`plain.rs`) runs with this same configuration.
-pub(super) fn config(listen: SocketAddr) -> rumqttd::Config {
-    let connections = rumqttd::ConnectionSettings {
-        connection_timeout_ms: 10_000,
-        // Alibaba Cloud's limit is 256 KB; leave room so the gateway decides, not rumqttd.
-        max_payload_size: 1024 * 1024,
-        // The cloud keeps at most 100 unacknowledged QoS 1 messages per client.
-        max_inflight_count: 100,
-        auth: None,
-        external_auth: None,
-        dynamic_filters: true,
-    };
-    let server = rumqttd::ServerSettings {
-        name: "athil-upstream".to_owned(),
-        listen,
-        tls: None,
-        next_connection_delay_ms: 0,
-        connections,
-    };
+impl RouterLink {
+    pub fn send(&mut self, up: Upward) -> Result<(), BrokerError> {
+        self.tx.send(up)
+    }
+
+    pub async fn next(&mut self) -> Option<Downward> {
+        self.rx.next().await
+    }
+
+    pub fn close(&mut self) {
+        self.tx.close()
+    }
+}
+
+impl RouterTx {
+    /// Hands `up` to the router. Fails only once the router is gone.
+    pub fn send(&mut self, up: Upward) -> Result<(), BrokerError> {
+        let packet = match up {
+            Upward::Subscribe { packet_id, filters } => RPacket::Subscribe(
+                RSubscribe {
+                    pkid: packet_id,
+                    filters: filters
+                        .into_iter()
+                        .map(|path| Filter {
+                            path,
+                            qos: RQoS::AtMostOnce,
+                            nolocal: false,
+                            preserve_retain: false,
+                            retain_forward_rule: RetainForwardRule::OnEverySubscribe,
+                        })
+                        .collect(),
+                },
+                None,
+            ),
+            Upward::Unsubscribe { filters } => {
+                RPacket::Unsubscribe(RUnsubscribe { pkid: 0, filters }, None)
+            }
+            Upward::Publish {
+                topic,
+                payload,
+                retain,
+            } => RPacket::Publish(RPublish::new(Bytes::from(topic), payload, retain), None),
+        };
+        self.push(packet)
+    }
+
+    /// `LinkTx::send` is `async` in name only: it pushes onto a buffer and notifies the router
+    /// through a bounded channel, so it is driven to completion here.
+    fn push(&mut self, packet: RPacket) -> Result<(), BrokerError> {
+        let sent = block_on_ready(self.tx.send(packet));
+        sent.map(|_| ()).map_err(|e| BrokerError::Router {
+            reason: e.to_string(),
+        })
+    }
+
+    /// Leaves the router (it forgets the link's subscriptions). Idempotent.
+    pub fn close(&mut self) {
+        if std::mem::replace(&mut self.closed, true) {
+            return;
+        }
+        let disconnect = Disconnect {
+            reason_code: DisconnectReasonCode::NormalDisconnection,
+        };
+        let _ = self.push(RPacket::Disconnect(disconnect, None));
+    }
+}
+
+impl RouterRx {
+    /// The next thing rumqttd hands this link; `None` once the router let go of it (it never
+    /// does while the gateway holds the link, short of the router thread dying).
+    pub async fn next(&mut self) -> Option<Downward> {
+        loop {
+            match self.rx.next().await {
+                Ok(Some(Notification::Forward(f))) => {
+                    return Some(Downward::Message {
+                        topic: String::from_utf8_lossy(&f.publish.topic).into_owned(),
+                        payload: f.publish.payload,
+                        retain: f.publish.retain,
+                    })
+                }
+                // rumqttd does not export its `Ack` type; its conversion into a packet does.
+                Ok(Some(ack @ Notification::DeviceAck(_))) => {
+                    if let Some(RPacket::SubAck(ack, _)) = Option::<RPacket>::from(ack) {
+                        return Some(Downward::Subscribed {
+                            packet_id: ack.pkid,
+                            return_codes: ack
+                                .return_codes
+                                .iter()
+                                .map(|c| match c {
+                                    SubscribeReasonCode::QoS0 => 0,
+                                    SubscribeReasonCode::QoS1 => 1,
+                                    SubscribeReasonCode::QoS2 => 2,
+                                    SubscribeReasonCode::Success(q) => *q as u8,
+                                    _ => 0x80,
+                                })
+                                .collect(),
+                        });
+                    }
+                }
+                // The router paused this link because its buffer was full; having drained it,
+                // say we are ready for more.
+                Ok(Some(Notification::Unschedule)) => {
+                    if self.rx.wake().await.is_err() {
+                        return None;
+                    }
+                }
+                Ok(Some(Notification::Disconnect(..))) | Err(_) => return None,
+                Ok(Some(_)) | Ok(None) => {}
+            }
+        }
+    }
+}
+
+impl Drop for RouterTx {
+    /// A link dropped without a DISCONNECT would keep its slot in the router for ever.
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// Polls a future that never really waits (see [`RouterLink::push`]) to completion.
+fn block_on_ready<F: std::future::Future>(f: F) -> F::Output {
+    use std::task::{Context, Poll, Wake, Waker};
+    struct Noop;
+    impl Wake for Noop {
+        fn wake(self: Arc<Self>) {}
+    }
+    let waker = Waker::from(Arc::new(Noop));
+    let mut f = std::pin::pin!(f);
+    let mut cx = Context::from_waker(&waker);
+    loop {
+        if let Poll::Ready(out) = f.as_mut().poll(&mut cx) {
+            return out;
+        }
+        std::thread::yield_now();
+    }
+}
+
+/// rumqttd's configuration, built in code. No listener (see the module doc). Limits are generous
+/// where the gateway plays the cloud's own, and tight where memory would grow: each topic's log
+/// keeps at most `max_segment_count` segments of `max_segment_size`, so a week of traffic holds
+/// a few MB per busy topic, not every message.
+pub(crate) fn config() -> rumqttd::Config {
     let router = rumqttd::RouterConfig {
-        max_connections: 1000,
+        max_connections: ROUTER_CONNECTIONS,
         max_outgoing_packet_count: 200,
-        max_segment_size: 4 * 1024 * 1024,
-        max_segment_count: 10,
+        max_segment_size: 256 * 1024,
+        max_segment_count: 2,
         custom_segment: None,
         initialized_filters: None,
         shared_subscriptions_strategy: rumqttd::Strategy::default(),
@@ -129,100 +319,51 @@ pub(super) fn config(listen: SocketAddr) -> rumqttd::Config {
     rumqttd::Config {
         id: 0,
         router,
-        v4: Some(HashMap::from([("athil".to_owned(), server)])),
+        v4: None,
         ..rumqttd::Config::default()
     }
-}
-
-/// Asks the OS for a free port on 127.0.0.1 and releases it for rumqttd to bind.
-fn free_loopback_port() -> Result<SocketAddr, BrokerError> {
-    let listener =
-        TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).map_err(|e| BrokerError::RumqttdStart {
-            reason: format!("find a free port: {e}"),
-        })?;
-    listener
-        .local_addr()
-        .map_err(|e| BrokerError::RumqttdStart {
-            reason: format!("read the free port: {e}"),
-        })
-}
-
-enum Ready {
-    Exited(String),
-    TimedOut,
-}
-
-/// Waits until rumqttd answers a CONNECT with `20 02 00 00`. A bare TCP connect is not proof:
-/// if another process took the port, that connect succeeds while rumqttd's bind failed.
-async fn wait_ready(addr: SocketAddr, mut exited: oneshot::Receiver<String>) -> Result<(), Ready> {
-    let deadline = Instant::now() + READY_WITHIN;
-    loop {
-        if let Ok(why) = exited.try_recv() {
-            return Err(Ready::Exited(why));
-        }
-        if Instant::now() >= deadline {
-            return Err(Ready::TimedOut);
-        }
-        match timeout_at(deadline, probe(addr)).await {
-            Ok(Ok(())) => return Ok(()),
-            Ok(Err(_)) => sleep(Duration::from_millis(10)).await,
-            Err(_) => return Err(Ready::TimedOut),
-        }
-    }
-}
-
-async fn probe(addr: SocketAddr) -> std::io::Result<()> {
-    let [connect, accepted, disconnect] = probe_packets()?;
-    let mut stream = TcpStream::connect(addr).await?;
-    stream.write_all(&connect).await?;
-    let mut connack = vec![0u8; accepted.len()];
-    stream.read_exact(&mut connack).await?;
-    if connack != accepted {
-        return Err(std::io::Error::other(format!(
-            "answered the probe with {}, not CONNACK 0",
-            to_hex(&connack)
-        )));
-    }
-    stream.write_all(&disconnect).await?;
-    Ok(())
-}
-
-/// The probe's CONNECT, the CONNACK 0 it expects and its DISCONNECT, as the codec writes them.
-fn probe_packets() -> std::io::Result<[Vec<u8>; 3]> {
-    let bytes = |p: &Packet| encode(p).map_err(std::io::Error::other);
-    let accepted = Connack {
-        session_present: false,
-        return_code: 0,
-    };
-    Ok([
-        bytes(&Packet::Connect(Connect::new(PROBE_CLIENT_ID, 60)))?,
-        bytes(&Packet::Connack(accepted))?,
-        bytes(&Packet::Disconnect)?,
-    ])
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn probe_packets_are_the_plain_3_1_1_ones() {
-        let [connect, accepted, disconnect] = probe_packets().expect("the probe encodes");
-        let want = crate::mqtt::parse_hex(
-            "10 17 00 04 4D 51 54 54 04 02 00 3C 00 0B 61 74 68 69 6C 2D 70 72 6F 62 65",
-        )
-        .expect("literal hex");
-        assert_eq!(connect, want);
-        assert_eq!(accepted, [0x20, 0x02, 0x00, 0x00]);
-        assert_eq!(disconnect, [0xE0, 0x00]);
-    }
-
     #[tokio::test]
-    async fn starts_and_accepts_a_connect() {
-        let r = Rumqttd::start().await.expect("rumqttd starts");
-        assert!(r.addr.ip().is_loopback());
-        probe(r.addr)
+    async fn a_link_receives_what_another_publishes() {
+        let r = Rumqttd::shared();
+        let mut sub = r.link("t-sub".into()).await.unwrap();
+        let mut publ = r.link("t-pub".into()).await.unwrap();
+        sub.send(Upward::Subscribe {
+            packet_id: 7,
+            filters: vec!["a/#".into()],
+        })
+        .unwrap();
+        let got = tokio::time::timeout(Duration::from_secs(5), sub.next())
             .await
-            .expect("a second CONNECT is accepted too");
+            .unwrap();
+        assert_eq!(
+            got,
+            Some(Downward::Subscribed {
+                packet_id: 7,
+                return_codes: vec![0]
+            })
+        );
+        publ.send(Upward::Publish {
+            topic: "a/b".into(),
+            payload: Bytes::from_static(b"hi"),
+            retain: false,
+        })
+        .unwrap();
+        let got = tokio::time::timeout(Duration::from_secs(5), sub.next())
+            .await
+            .unwrap();
+        assert_eq!(
+            got,
+            Some(Downward::Message {
+                topic: "a/b".into(),
+                payload: Bytes::from_static(b"hi"),
+                retain: false
+            })
+        );
     }
 }

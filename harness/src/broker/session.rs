@@ -1,53 +1,63 @@
 //! One device connection through the gateway, as a sans-IO state machine: [`Session`] takes
-//! the bytes read from the device or from rumqttd and returns the [`Step`]s the gateway must
-//! carry out (write these bytes there, open the upstream link, record this, close).
+//! the bytes read from the device and what rumqttd hands its in-process link ([`Downward`]),
+//! and returns the [`Step`]s the gateway must carry out (write these bytes to the device, open
+//! the link, hand this to rumqttd, record this, close).
+//!
+//! The gateway, not rumqttd, speaks MQTT to the device: it answers CONNECT, SUBSCRIBE,
+//! UNSUBSCRIBE, PUBLISH (PUBACK) and PINGREQ itself and numbers the QoS 1 downlinks with its own
+//! packet ids (1, 2, 3… per connection, QoS 0 deliveries take none), so a device may
+//! acknowledge late or out of order as MQTT allows. rumqttd only routes, at QoS 0
+//! (`rumqttd.rs`).
 //!
 //! What it changes on the way, and why:
 //! - CONNECT is answered here per the cloud's rules ([`CloudPolicy`]); a refusal is CONNACK
-//!   `20 02 00 0X` then close, as the cloud does (rumqttd alone would drop the socket). An
-//!   accepted CONNECT goes upstream without credentials, will or keepalive of its own (the
-//!   gateway runs the cloud's idle timer) under a per-device client id.
+//!   `20 02 00 0X` then close, as the cloud does. An accepted CONNECT opens a link under a
+//!   client id of this connection's own (the gateway decides which login of a device wins),
+//!   and the gateway runs the cloud's idle timer.
 //! - Downlinks the cloud pushes without SUBSCRIBE (`topics.implicit_filters`, §0.9) are
 //!   subscribed upstream on the device's behalf right after its CONNECT; their SUBACK never
 //!   reaches the device. A filter the device subscribes to that those cover is answered here
 //!   and not sent upstream, where rumqttd would deliver every message twice (one copy per
 //!   matching filter).
 //! - SUBSCRIBE: a filter the device may not have gets `80` here (and a drop record), the rest
-//!   go upstream asking QoS 1, so every downlink arrives with a packet id; the SUBACK the
-//!   device sees carries the cloud's grant (Alibaba Cloud: `01` whatever was asked, seeds
-//!   002/003), not rumqttd's echo of the request.
-//! - UNSUBSCRIBE: answered here with exactly one UNSUBACK (§3.10.4), which rumqttd 0.20 does
-//!   not do (two for two filters, none for a filter it never had); only the filters really
-//!   subscribed upstream go there, and rumqttd's UNSUBACKs are dropped.
-//! - PUBLISH: the cloud's verdict ([`CloudPolicy::uplink`]) forwards, drops (acknowledging a
-//!   QoS 1 one) or disconnects.
-//! - A downlink PUBLISH reaches the device at the publisher's QoS ([`Origins`]): QoS 0 ones
-//!   are acknowledged upstream here and delivered as `30 …`, as seed 002's property set was.
+//!   go to rumqttd; the SUBACK (sent once rumqttd has the subscription in place, so the first
+//!   downlink after it arrives) carries the cloud's grant (Alibaba Cloud: `01` whatever was
+//!   asked, seeds 002/003).
+//! - UNSUBSCRIBE: answered here with exactly one UNSUBACK (§3.10.4); only the filters really
+//!   subscribed in rumqttd are dropped there.
+//! - PUBLISH: the cloud's verdict ([`CloudPolicy::uplink`]) forwards (a QoS 1 one is
+//!   acknowledged once rumqttd has it), drops (acknowledging a QoS 1 one) or disconnects.
+//! - A downlink reaches the device at the publisher's QoS ([`Origins`]), as seed 002's
+//!   property set arrived as `30 …`.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
+use crate::events::ConnId;
 use crate::mqtt::framer::{FrameError, Framer};
 use crate::mqtt::{
-    decode, encode, Connack, Connect, Packet, PacketType, Publish, QoS, Suback, Subscribe,
-    SubscribeFilter, Unsubscribe,
+    decode, encode, Connack, Packet, PacketType, Publish, QoS, Suback, Subscribe, Unsubscribe,
 };
-use crate::events::ConnId;
 
 use super::origins::{Origin, Origins, Publisher};
 use super::policy::{Admission, CloudPolicy, ConnectDecision, RefusalReason, UplinkVerdict};
 use super::profile::keepalive;
 use super::profile::timers::Fired;
 use super::profile::topics::covers;
+use super::rumqttd::{Downward, Upward};
 
 /// Largest packet a device may send: rumqttd's own payload limit (1 MiB) plus room for the
 /// topic and headers. Longer announcements close the link before the bytes arrive; the
 /// cloud's smaller limit (`limits.max_payload`, 256 KB) is the profile's to apply.
 pub const MAX_UPLINK_PACKET: usize = 1024 * 1024 + 1024;
 
-/// Packet id of the SUBSCRIBE the gateway sends for the implicit downlinks. Any id works:
-/// it goes upstream before anything of the device's, so its SUBACK is the first one back.
+/// Packet id of the subscription the gateway makes for the implicit downlinks. Any id works:
+/// it goes to rumqttd before anything of the device's, so its acknowledgement is the first.
 const IMPLICIT_SUBSCRIBE_ID: u16 = 0xFFFF;
+
+/// QoS 1 downlinks a device may leave unacknowledged before the gateway says so in a note
+/// (the cloud keeps at most 100, aliyun-onenet.md §2.7); they are still delivered.
+const UNACKED_NOTE_AT: usize = 100;
 
 /// What the gateway must do, in order.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,10 +66,11 @@ pub enum Step {
     FromDevice(Packet),
     /// Write `bytes` (exactly one packet, `packet`) to the device.
     ToDevice { bytes: Vec<u8>, packet: Packet },
-    /// Write `bytes` to rumqttd.
-    ToUpstream(Vec<u8>),
-    /// Connect to rumqttd now; the `ToUpstream` steps that follow need it.
-    OpenUpstream,
+    /// Hand this to rumqttd through the connection's link.
+    ToUpstream(Upward),
+    /// Open the connection's link into rumqttd now, under this client id; the `ToUpstream`
+    /// steps that follow need it.
+    OpenUpstream { client_id: String },
     /// The CONNECT was refused; a `ToDevice` CONNACK and a `Close` follow.
     Refused {
         client_id: String,
@@ -100,10 +111,39 @@ struct Subscriptions {
     duplicates: HashMap<(String, Vec<u8>), u32>,
 }
 
+/// The device-side packet ids of QoS 1 downlinks: the gateway's own, so a QoS 0 delivery never
+/// advances them and the device may acknowledge in any order.
+#[derive(Debug, Default)]
+struct Downlinks {
+    last_id: u16,
+    unacked: Vec<u16>,
+}
+
+impl Downlinks {
+    /// The next id (1, 2, … 65535, 1, …), skipping ids still unacknowledged.
+    fn next_id(&mut self) -> u16 {
+        loop {
+            self.last_id = self.last_id.checked_add(1).unwrap_or(1);
+            if !self.unacked.contains(&self.last_id) {
+                self.unacked.push(self.last_id);
+                return self.last_id;
+            }
+        }
+    }
+
+    /// Whether `id` was an unacknowledged downlink (it is forgotten now).
+    fn acked(&mut self, id: u16) -> bool {
+        let before = self.unacked.len();
+        self.unacked.retain(|&u| u != id);
+        self.unacked.len() != before
+    }
+}
+
 #[derive(Debug)]
 struct Proxy {
     admission: Admission,
     subs: Subscriptions,
+    downlinks: Downlinks,
 }
 
 #[derive(Debug)]
@@ -120,7 +160,8 @@ pub struct Session {
     state: State,
     client_id: Option<String>,
     from_device: Framer,
-    from_upstream: Framer,
+    /// The will to publish if the link ends without DISCONNECT (profile `protocol.will`).
+    will: Option<Publish>,
     /// The device sent a packet that restarts the server's idle timer since the last look.
     heard: bool,
     /// How long the device may stay silent once connected.
@@ -134,7 +175,7 @@ impl Session {
             state: State::AwaitingConnect,
             client_id: None,
             from_device: Framer::with_limit(MAX_UPLINK_PACKET),
-            from_upstream: Framer::new(),
+            will: None,
             heard: false,
             idle_limit: None,
         }
@@ -220,7 +261,7 @@ impl Session {
                 Ok(Some((at, raw))) => match decode(&raw) {
                     Ok((packet, _)) => {
                         steps.push(Step::FromDevice(packet.clone()));
-                        self.on_device_packet(packet, raw, cx, &mut steps);
+                        self.on_device_packet(packet, cx, &mut steps);
                     }
                     Err(_) if self.connect_of_another_protocol(&raw, cx, &mut steps) => {}
                     Err(e) => {
@@ -240,27 +281,30 @@ impl Session {
         steps
     }
 
-    /// Bytes rumqttd sent towards the device.
-    pub fn on_upstream_bytes(&mut self, bytes: &[u8], cx: &Context) -> Vec<Step> {
+    /// What rumqttd handed the connection's link.
+    pub fn on_upstream(&mut self, down: Downward, cx: &Context) -> Vec<Step> {
         let mut steps = Vec::new();
         if !self.is_connected() {
             return steps;
         }
-        self.from_upstream.push(bytes);
-        while self.is_connected() {
-            match self.from_upstream.next_packet_at() {
-                Ok(None) => break,
-                Err(e) => self.malformed(&mut steps, "rumqttd's", e),
-                Ok(Some((at, raw))) => match decode(&raw) {
-                    Ok((packet, _)) => self.on_upstream_packet(packet, raw, cx, &mut steps),
-                    Err(e) => self.close_with(
-                        &mut steps,
-                        format!("rumqttd sent a malformed packet at offset {at} ({e}); closing"),
-                    ),
-                },
-            }
+        match down {
+            Downward::Subscribed {
+                packet_id,
+                return_codes,
+            } => self.suback(packet_id, return_codes, cx, &mut steps),
+            Downward::Message {
+                topic,
+                payload,
+                retain,
+            } => self.downlink(topic, payload.to_vec(), retain, cx, &mut steps),
         }
         steps
+    }
+
+    /// The link ended (either side) without a DISCONNECT from the device: its will, if the
+    /// profile keeps wills, to publish as the device (MQTT 3.1.1 §3.1.2.5).
+    pub fn will_on_close(&mut self) -> Option<Publish> {
+        self.will.take()
     }
 
     fn malformed(&mut self, steps: &mut Vec<Step>, stream: &str, e: FrameError) {
@@ -286,13 +330,7 @@ impl Session {
         }
     }
 
-    fn on_device_packet(
-        &mut self,
-        packet: Packet,
-        raw: Vec<u8>,
-        cx: &Context,
-        steps: &mut Vec<Step>,
-    ) {
+    fn on_device_packet(&mut self, packet: Packet, cx: &Context, steps: &mut Vec<Step>) {
         if matches!(self.state, State::AwaitingConnect) {
             return self.on_connect(packet, cx, steps);
         }
@@ -306,28 +344,41 @@ impl Session {
             ),
             Packet::Publish(publish) => {
                 self.heard = true;
-                self.uplink(publish, raw, cx, steps);
+                self.uplink(publish, cx, steps);
             }
             Packet::Subscribe(subscribe) => {
                 self.heard = true;
-                self.subscribe(subscribe, raw, cx, steps);
+                self.subscribe(subscribe, cx, steps);
             }
-            Packet::Unsubscribe(unsubscribe) => self.unsubscribe(unsubscribe, raw, steps),
+            Packet::Unsubscribe(unsubscribe) => self.unsubscribe(unsubscribe, steps),
             Packet::Disconnect => {
-                // MQTT 3.1.1 §3.14.4: the server closes the connection after DISCONNECT. Closing
-                // here (not waiting for rumqttd to) makes the transcript say why.
-                steps.push(Step::ToUpstream(raw));
+                // MQTT 3.1.1 §3.14.4: the server closes the connection after DISCONNECT, and
+                // the will is discarded (§3.1.2.5).
+                self.will = None;
                 self.close_with(steps, "the device sent DISCONNECT; closing".to_owned());
             }
-            Packet::Pingreq | Packet::Puback { .. } => {
+            Packet::Pingreq => {
                 self.heard = true;
-                steps.push(Step::ToUpstream(raw));
+                self.encode_to_device(Packet::Pingresp, steps);
             }
-            _ => steps.push(Step::ToUpstream(raw)),
+            Packet::Puback { packet_id } => {
+                self.heard = true;
+                let known = self.proxy().is_some_and(|p| p.downlinks.acked(packet_id));
+                if !known {
+                    steps.push(Step::Note(format!(
+                        "the device acknowledged packet id {packet_id}, which no unacknowledged \
+                         QoS 1 downlink carries; ignored, as the cloud keeps the link"
+                    )));
+                }
+            }
+            other => steps.push(Step::Note(format!(
+                "the device sent a {}, which the cloud does not expect here; ignored",
+                other.packet_type()
+            ))),
         }
     }
 
-    fn uplink(&mut self, publish: Publish, raw: Vec<u8>, cx: &Context, steps: &mut Vec<Step>) {
+    fn uplink(&mut self, publish: Publish, cx: &Context, steps: &mut Vec<Step>) {
         let Some(p) = self.proxy() else { return };
         match cx.policy.uplink(&p.admission, &publish) {
             UplinkVerdict::Forward {
@@ -346,10 +397,17 @@ impl Session {
                         qos: forwarded.qos,
                     },
                 );
-                if forwarded == publish {
-                    steps.push(Step::ToUpstream(raw));
-                } else {
-                    self.encode_upstream(Packet::Publish(forwarded), steps);
+                let ack = match (publish.qos, publish.packet_id) {
+                    (QoS::AtLeastOnce, Some(id)) => Some(id),
+                    _ => None,
+                };
+                steps.push(Step::ToUpstream(Upward::Publish {
+                    topic: forwarded.topic,
+                    payload: forwarded.payload.into(),
+                    retain: forwarded.retain,
+                }));
+                if let Some(id) = ack {
+                    self.encode_to_device(Packet::Puback { packet_id: id }, steps);
                 }
             }
             UplinkVerdict::Drop(why) => {
@@ -370,19 +428,13 @@ impl Session {
         }
     }
 
-    fn subscribe(
-        &mut self,
-        subscribe: Subscribe,
-        raw: Vec<u8>,
-        cx: &Context,
-        steps: &mut Vec<Step>,
-    ) {
+    fn subscribe(&mut self, subscribe: Subscribe, cx: &Context, steps: &mut Vec<Step>) {
         let limits = cx.policy.profile().limits.clone();
         let Some(p) = self.proxy() else { return };
         let local_grant = cx.policy.granted(&p.admission, 0);
         let count = subscribe.filters.len();
         let mut codes: Vec<Option<u8>> = Vec::with_capacity(count);
-        let mut ask: Vec<SubscribeFilter> = Vec::new();
+        let mut ask: Vec<String> = Vec::new();
         if count > limits.max_filters_per_subscribe {
             drop_packet(
                 steps,
@@ -427,10 +479,7 @@ impl Session {
                         p.subs.upstream.push(f.filter.clone());
                     }
                     codes.push(None);
-                    ask.push(SubscribeFilter {
-                        filter: f.filter.clone(),
-                        qos: QoS::AtLeastOnce,
-                    });
+                    ask.push(f.filter.clone());
                 }
             }
         }
@@ -442,22 +491,16 @@ impl Session {
             return self.encode_to_device(Packet::Suback(suback), steps);
         }
         p.subs.pending.insert(subscribe.packet_id, codes);
-        let upstream = Subscribe {
+        steps.push(Step::ToUpstream(Upward::Subscribe {
             packet_id: subscribe.packet_id,
             filters: ask,
-        };
-        if upstream == subscribe {
-            steps.push(Step::ToUpstream(raw));
-        } else {
-            self.encode_upstream(Packet::Subscribe(upstream), steps);
-        }
+        }));
     }
 
-    /// Answered here, always with exactly one UNSUBACK (MQTT 3.1.1 §3.10.4): rumqttd 0.20
-    /// answers a two-filter UNSUBSCRIBE twice and a filter it never had not at all. Only the
-    /// filters really subscribed upstream go there (none covered by an implicit filter, so
-    /// rumqttd never loses an implicit filter of the same name); its UNSUBACKs are dropped.
-    fn unsubscribe(&mut self, unsubscribe: Unsubscribe, raw: Vec<u8>, steps: &mut Vec<Step>) {
+    /// Answered here, always with exactly one UNSUBACK (MQTT 3.1.1 §3.10.4). Only the filters
+    /// really subscribed in rumqttd go there (none covered by an implicit filter, so rumqttd
+    /// never loses an implicit filter of the same name).
+    fn unsubscribe(&mut self, unsubscribe: Unsubscribe, steps: &mut Vec<Step>) {
         let Some(p) = self.proxy() else { return };
         let subs = &mut p.subs;
         let mut ask: Vec<String> = Vec::new();
@@ -468,86 +511,60 @@ impl Session {
         }
         subs.granted.retain(|g| !unsubscribe.filters.contains(g));
         subs.upstream.retain(|g| !unsubscribe.filters.contains(g));
-        if ask == unsubscribe.filters {
-            steps.push(Step::ToUpstream(raw));
-        } else if !ask.is_empty() {
-            let upstream = Unsubscribe {
-                packet_id: unsubscribe.packet_id,
-                filters: ask,
-            };
-            self.encode_upstream(Packet::Unsubscribe(upstream), steps);
+        if !ask.is_empty() {
+            steps.push(Step::ToUpstream(Upward::Unsubscribe { filters: ask }));
         }
         let id = unsubscribe.packet_id;
         self.encode_to_device(Packet::Unsuback { packet_id: id }, steps);
     }
 
-    fn on_upstream_packet(
-        &mut self,
-        packet: Packet,
-        raw: Vec<u8>,
-        cx: &Context,
-        steps: &mut Vec<Step>,
-    ) {
-        match packet {
-            Packet::Suback(suback) => self.suback(suback, raw, cx, steps),
-            Packet::Publish(publish) => self.downlink(publish, raw, cx, steps),
-            // Every UNSUBSCRIBE was answered when it arrived (see `unsubscribe`).
-            Packet::Unsuback { .. } => {}
-            other => steps.push(Step::ToDevice {
-                bytes: raw,
-                packet: other,
-            }),
-        }
-    }
-
-    fn suback(&mut self, suback: Suback, raw: Vec<u8>, cx: &Context, steps: &mut Vec<Step>) {
+    fn suback(&mut self, packet_id: u16, upstream: Vec<u8>, cx: &Context, steps: &mut Vec<Step>) {
         let Some(p) = self.proxy() else { return };
-        if p.subs.implicit_suback == Some(suback.packet_id) {
+        if p.subs.implicit_suback == Some(packet_id) {
             p.subs.implicit_suback = None;
-            if suback.return_codes.iter().any(|c| c & 0x80 != 0) {
+            if upstream.iter().any(|c| c & 0x80 != 0) {
                 steps.push(Step::Note(format!(
-                    "rumqttd refused an implicit subscription (SUBACK {}); some pushed \
-                     downlinks will not arrive",
-                    crate::mqtt::to_hex(&suback.return_codes)
+                    "rumqttd refused an implicit subscription ({}); some pushed downlinks will \
+                     not arrive",
+                    crate::mqtt::to_hex(&upstream)
                 )));
             }
             return;
         }
-        let mut upstream = suback.return_codes.iter().copied();
-        let return_codes: Vec<u8> = match p.subs.pending.remove(&suback.packet_id) {
-            Some(codes) => codes
-                .into_iter()
-                .map(|c| match c {
-                    Some(local) => local,
-                    None => cx
-                        .policy
-                        .granted(&p.admission, upstream.next().unwrap_or(0x80)),
-                })
-                .collect(),
-            None => upstream
-                .map(|c| cx.policy.granted(&p.admission, c))
-                .collect(),
+        let Some(codes) = p.subs.pending.remove(&packet_id) else {
+            return;
         };
+        let mut upstream = upstream.into_iter();
+        let return_codes: Vec<u8> = codes
+            .into_iter()
+            .map(|c| match c {
+                Some(local) => local,
+                None => cx
+                    .policy
+                    .granted(&p.admission, upstream.next().unwrap_or(0x80)),
+            })
+            .collect();
         let granted = Suback {
-            packet_id: suback.packet_id,
+            packet_id,
             return_codes,
         };
-        if granted == suback {
-            steps.push(Step::ToDevice {
-                bytes: raw,
-                packet: Packet::Suback(suback),
-            });
-        } else {
-            self.encode_to_device(Packet::Suback(granted), steps);
-        }
+        self.encode_to_device(Packet::Suback(granted), steps);
     }
 
-    /// Delivers a downlink once, at its publisher's QoS (see the module doc).
-    fn downlink(&mut self, publish: Publish, raw: Vec<u8>, cx: &Context, steps: &mut Vec<Step>) {
-        let origin = cx.origins.lookup(&publish.topic, &publish.payload);
+    /// Delivers a downlink once, at its publisher's QoS (see the module doc), numbered with
+    /// the gateway's own packet id when that is 1.
+    fn downlink(
+        &mut self,
+        topic: String,
+        payload: Vec<u8>,
+        retain: bool,
+        cx: &Context,
+        steps: &mut Vec<Step>,
+    ) {
+        let origin = cx.origins.lookup(&topic, &payload);
         let Some(p) = self.proxy() else { return };
         let subs = &mut p.subs;
-        let asked = subs.granted.iter().any(|g| covers(g, &publish.topic));
+        let asked = subs.granted.iter().any(|g| covers(g, &topic));
         let from_device = matches!(
             origin,
             Some(Origin {
@@ -555,15 +572,16 @@ impl Session {
                 ..
             })
         );
-        let key = (publish.topic.clone(), publish.payload.clone());
+        let key = (topic, payload);
         let owed = subs.duplicates.get(&key).copied().unwrap_or(0);
-        // Implicit filters bring what the cloud pushes, not what devices publish (the device's
-        // own uplinks on /sys/… would otherwise come back to it).
+        // rumqttd sends one copy per matching filter; the device gets one. Implicit filters
+        // bring what the cloud pushes, not what devices publish (the device's own uplinks on
+        // /sys/… would otherwise come back to it).
         let skip = if owed > 0 {
             if owed == 1 {
                 subs.duplicates.remove(&key);
             } else {
-                subs.duplicates.insert(key, owed - 1);
+                subs.duplicates.insert(key.clone(), owed - 1);
             }
             true
         } else {
@@ -571,62 +589,56 @@ impl Session {
                 .upstream
                 .iter()
                 .chain(&subs.implicit)
-                .filter(|f| covers(f, &publish.topic))
+                .filter(|f| covers(f, &key.0))
                 .count();
             if matching > 1 {
-                subs.duplicates.insert(key, (matching - 1) as u32);
+                subs.duplicates.insert(key.clone(), (matching - 1) as u32);
             }
             // What the device no longer asks for (it unsubscribed while the message was on
             // its way) is not delivered; pushed downlinks need no asking.
-            let pushed = !from_device && subs.implicit.iter().any(|f| covers(f, &publish.topic));
+            let pushed = !from_device && subs.implicit.iter().any(|f| covers(f, &key.0));
             !(asked || pushed)
         };
         if skip {
-            if let (QoS::AtLeastOnce, Some(id)) = (publish.qos, publish.packet_id) {
-                self.encode_upstream(Packet::Puback { packet_id: id }, steps);
-            }
             return;
         }
-        let wanted = origin.map(|o| o.qos);
-        match (publish.qos, publish.packet_id, wanted) {
-            (QoS::AtLeastOnce, Some(id), Some(QoS::AtMostOnce)) => {
-                self.encode_upstream(Packet::Puback { packet_id: id }, steps);
+        let (topic, payload) = key;
+        let qos = match origin {
+            Some(o) => o.qos,
+            None => {
                 steps.push(Step::Note(format!(
-                    "delivering the PUBLISH to {} at QoS 0 as it was published (rumqttd \
-                     forwarded it at QoS 1 with id {id}, acknowledged upstream)",
-                    publish.topic
+                    "no record of who published to {topic}; delivering at QoS 0"
                 )));
-                let device_copy = Publish {
-                    dup: false,
-                    qos: QoS::AtMostOnce,
-                    packet_id: None,
-                    ..publish
-                };
-                self.encode_to_device(Packet::Publish(device_copy), steps);
+                QoS::AtMostOnce
             }
+        };
+        let packet_id = match qos {
+            QoS::AtMostOnce => None,
             _ => {
-                if wanted.is_none() {
+                let id = p.downlinks.next_id();
+                let unacked = p.downlinks.unacked.len();
+                if unacked == UNACKED_NOTE_AT {
                     steps.push(Step::Note(format!(
-                        "no record of who published to {}; delivering at QoS {} as rumqttd did",
-                        publish.topic, publish.qos as u8
+                        "the device has left {unacked} QoS 1 downlinks unacknowledged; the \
+                         cloud keeps at most {UNACKED_NOTE_AT} (§2.7)"
                     )));
                 }
-                steps.push(Step::ToDevice {
-                    bytes: raw,
-                    packet: Packet::Publish(publish),
-                });
+                Some(id)
             }
-        }
-    }
-
-    fn encode_upstream(&mut self, packet: Packet, steps: &mut Vec<Step>) {
-        match encode(&packet) {
-            Ok(bytes) => steps.push(Step::ToUpstream(bytes)),
-            Err(e) => self.close_with(
-                steps,
-                format!("encode the upstream {}: {e}; closing", packet.packet_type()),
-            ),
-        }
+        };
+        let delivery = Publish {
+            dup: false,
+            qos: if packet_id.is_some() {
+                QoS::AtLeastOnce
+            } else {
+                QoS::AtMostOnce
+            },
+            retain,
+            topic,
+            packet_id,
+            payload,
+        };
+        self.encode_to_device(Packet::Publish(delivery), steps);
     }
 
     fn encode_to_device(&mut self, packet: Packet, steps: &mut Vec<Step>) {

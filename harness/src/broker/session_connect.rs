@@ -37,36 +37,47 @@ impl Session {
         let profile = cx.policy.profile();
         self.idle_limit = keepalive::idle_limit(&profile.keepalive, admission.keepalive);
         self.heard = true;
-        let upstream = upstream_connect(&connect, &admission);
+        self.will = connect
+            .will
+            .as_ref()
+            .filter(|_| admission.keep_will)
+            .map(|w| Publish {
+                dup: false,
+                qos: w.qos,
+                retain: w.retain,
+                topic: w.topic.clone(),
+                packet_id: None,
+                payload: w.message.clone(),
+            });
+        let client_id = admission.upstream_client_id.clone();
         let implicit = admission.implicit_filters.clone();
         self.state = State::Proxying(Box::new(Proxy {
             admission,
             subs: Subscriptions::default(),
+            downlinks: Downlinks::default(),
         }));
-        steps.push(Step::OpenUpstream);
-        self.encode_upstream(Packet::Connect(upstream), steps);
+        steps.push(Step::OpenUpstream { client_id });
         if !implicit.is_empty() {
             steps.push(Step::Note(format!(
                 "delivering {} to this device without SUBSCRIBE, as the cloud pushes them \
                  (topics.implicit)",
                 implicit.join(", ")
             )));
-            let subscribe = Subscribe {
-                packet_id: IMPLICIT_SUBSCRIBE_ID,
-                filters: implicit
-                    .iter()
-                    .map(|f| SubscribeFilter {
-                        filter: f.clone(),
-                        qos: QoS::AtLeastOnce,
-                    })
-                    .collect(),
-            };
             if let Some(p) = self.proxy() {
-                p.subs.implicit = implicit;
+                p.subs.implicit = implicit.clone();
                 p.subs.implicit_suback = Some(IMPLICIT_SUBSCRIBE_ID);
             }
-            self.encode_upstream(Packet::Subscribe(subscribe), steps);
+            steps.push(Step::ToUpstream(Upward::Subscribe {
+                packet_id: IMPLICIT_SUBSCRIBE_ID,
+                filters: implicit,
+            }));
         }
+        // No session is kept between connections (docs/cloud-fidelity.md), so never "present".
+        let accepted = Connack {
+            session_present: false,
+            return_code: 0,
+        };
+        self.encode_to_device(Packet::Connack(accepted), steps);
     }
 
     /// CONNACK `code`, then close, recorded as a refusal.
@@ -146,22 +157,5 @@ impl Session {
         steps.push(Step::FromDevice(Packet::Connect(connect.clone())));
         self.on_connect(Packet::Connect(connect), cx, steps);
         true
-    }
-}
-
-/// The CONNECT rumqttd gets: MQTT 3.1.1, the device's session flag and (if the profile keeps
-/// it) will, under the per-device client id and without credentials (the gateway already
-/// checked them and rumqttd has no auth configured). The keepalive is the longest there is:
-/// the gateway runs the cloud's idle timer itself, and rumqttd must not close first.
-fn upstream_connect(connect: &Connect, admission: &Admission) -> Connect {
-    Connect {
-        protocol_name: "MQTT".to_owned(),
-        protocol_level: 4,
-        clean_session: connect.clean_session,
-        keepalive: u16::MAX,
-        client_id: admission.upstream_client_id.clone(),
-        will: connect.will.clone().filter(|_| admission.keep_will),
-        username: None,
-        password: None,
     }
 }

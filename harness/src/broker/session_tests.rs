@@ -3,7 +3,7 @@
 use super::*;
 use crate::broker::profile::ProfileOverride;
 use crate::cloud::{Device, DeviceRegistry, DeviceSecret};
-use crate::mqtt::parse_hex;
+use crate::mqtt::{parse_hex, Connect, SubscribeFilter};
 
 /// Seed 002's accepted CONNECT (device2, sign 5caeef5b…).
 const CONNECT: &str = "10 74 00 04 4D 51 54 54 04 C2 00 64 00 29 64 65 76 69 63 65 32 7C 73 65 63 \
@@ -47,8 +47,35 @@ fn policy() -> CloudPolicy {
 fn connected(policy: &CloudPolicy, origins: &Origins) -> Session {
     let mut s = Session::new(7);
     let steps = s.on_device_bytes(&hex(CONNECT), &Context { policy, origins });
-    assert!(steps.contains(&Step::OpenUpstream), "{steps:?}");
+    assert!(opens(&steps), "{steps:?}");
     s
+}
+
+fn opens(steps: &[Step]) -> bool {
+    steps.iter().any(|s| matches!(s, Step::OpenUpstream { .. }))
+}
+
+fn subscribed(packet_id: u16, return_codes: &[u8]) -> Downward {
+    Downward::Subscribed {
+        packet_id,
+        return_codes: return_codes.to_vec(),
+    }
+}
+
+fn message(topic: &str, payload: &[u8]) -> Downward {
+    Downward::Message {
+        topic: topic.into(),
+        payload: payload.to_vec().into(),
+        retain: false,
+    }
+}
+
+fn publish_up(topic: &str, payload: &[u8]) -> Upward {
+    Upward::Publish {
+        topic: topic.into(),
+        payload: payload.to_vec().into(),
+        retain: false,
+    }
 }
 
 fn to_device(steps: &[Step]) -> Vec<Vec<u8>> {
@@ -61,18 +88,18 @@ fn to_device(steps: &[Step]) -> Vec<Vec<u8>> {
         .collect()
 }
 
-fn to_upstream(steps: &[Step]) -> Vec<Vec<u8>> {
+fn to_upstream(steps: &[Step]) -> Vec<Upward> {
     steps
         .iter()
         .filter_map(|s| match s {
-            Step::ToUpstream(bytes) => Some(bytes.clone()),
+            Step::ToUpstream(up) => Some(up.clone()),
             _ => None,
         })
         .collect()
 }
 
 #[test]
-fn accepted_connect_goes_upstream_without_credentials_under_a_login_id() {
+fn accepted_connect_opens_a_link_under_a_login_id_and_is_answered_here() {
     let (policy, origins) = (policy(), Origins::default());
     let mut s = Session::new(1);
     let steps = s.on_device_bytes(
@@ -86,16 +113,14 @@ fn accepted_connect_goes_upstream_without_credentials_under_a_login_id() {
         matches!(&steps[0], Step::FromDevice(Packet::Connect(c)) if c.client_id.starts_with("device2|"))
     );
     assert!(matches!(&steps[1], Step::Note(n) if n.contains("aliyun/device2")));
-    assert_eq!(steps[2], Step::OpenUpstream);
-    let up = to_upstream(&steps);
-    let (Packet::Connect(c), _) = decode(&up[0]).unwrap() else {
-        panic!("not a CONNECT upstream")
-    };
     assert_eq!(
-        (c.client_id.as_str(), c.username, c.password, c.keepalive),
-        // The gateway runs the idle timer: rumqttd gets the longest keepalive there is.
-        ("a1ndPQHcX7f.device2.0", None, None, u16::MAX)
+        steps[2],
+        Step::OpenUpstream {
+            client_id: "a1ndPQHcX7f.device2.0".into()
+        }
     );
+    // The gateway answers the CONNECT itself, as seed 002 saw it.
+    assert_eq!(to_device(&steps), vec![hex("20 02 00 00")]);
     assert_eq!(
         s.client_id(),
         Some("device2|securemode=3,signmethod=hmacsha1|")
@@ -146,13 +171,11 @@ fn connect_split_across_reads_waits_for_the_rest() {
     let mut s = Session::new(1);
     assert!(s.on_device_bytes(&bytes[..1], &cx).is_empty());
     assert!(s.on_device_bytes(&bytes[1..60], &cx).is_empty());
-    assert!(s
-        .on_device_bytes(&bytes[60..], &cx)
-        .contains(&Step::OpenUpstream));
+    assert!(opens(&s.on_device_bytes(&bytes[60..], &cx)));
 }
 
 #[test]
-fn subscribe_goes_upstream_at_qos_1_and_suback_grants_01() {
+fn subscribe_goes_upstream_and_suback_grants_01_once_rumqttd_has_it() {
     let (policy, origins) = (policy(), Origins::default());
     let cx = Context {
         policy: &policy,
@@ -160,20 +183,28 @@ fn subscribe_goes_upstream_at_qos_1_and_suback_grants_01() {
     };
     let mut s = connected(&policy, &origins);
     let steps = s.on_device_bytes(&hex(SUBSCRIBE), &cx);
-    let mut want = hex(SUBSCRIBE);
-    *want.last_mut().unwrap() = 0x01;
-    assert_eq!(to_upstream(&steps), vec![want]);
-    // Whatever rumqttd grants, the device sees the cloud's 01; a failure stays a failure.
-    for (upstream, device) in [
-        ("90 03 00 0A 01", "90 03 00 0A 01"),
-        ("90 03 00 0A 02", "90 03 00 0A 01"),
-        ("90 03 00 0A 80", "90 03 00 0A 80"),
-    ] {
-        assert_eq!(
-            to_device(&s.on_upstream_bytes(&hex(upstream), &cx)),
-            vec![hex(device)]
-        );
-    }
+    assert_eq!(
+        to_upstream(&steps),
+        vec![Upward::Subscribe {
+            packet_id: 0x0A,
+            filters: vec!["/sys/a1ndPQHcX7f/device2/thing/service/property/set".into()]
+        }]
+    );
+    assert!(
+        to_device(&steps).is_empty(),
+        "no SUBACK before rumqttd has it"
+    );
+    // rumqttd grants 00 inside; the device sees the cloud's 01.
+    assert_eq!(
+        to_device(&s.on_upstream(subscribed(0x0A, &[0]), &cx)),
+        vec![hex("90 03 00 0A 01")]
+    );
+    // A failure stays a failure.
+    s.on_device_bytes(&hex(SUBSCRIBE), &cx);
+    assert_eq!(
+        to_device(&s.on_upstream(subscribed(0x0A, &[0x80]), &cx)),
+        vec![hex("90 03 00 0A 80")]
+    );
 }
 
 #[test]
@@ -185,7 +216,7 @@ fn cloud_qos_0_downlink_reaches_the_device_as_seed_002_saw_it() {
     };
     let mut s = connected(&policy, &origins);
     s.on_device_bytes(&hex(SUBSCRIBE), &cx);
-    s.on_upstream_bytes(&hex("90 03 00 0A 01"), &cx);
+    s.on_upstream(subscribed(0x0A, &[0]), &cx);
     let Packet::Publish(set) = decode(&hex(PROPERTY_SET)).unwrap().0 else {
         panic!()
     };
@@ -197,20 +228,17 @@ fn cloud_qos_0_downlink_reaches_the_device_as_seed_002_saw_it() {
             qos: QoS::AtMostOnce,
         },
     );
-    // rumqttd forwards it at the gateway's subscription QoS, 1, with packet id 1.
-    let forwarded = encode(&Packet::Publish(Publish {
-        qos: QoS::AtLeastOnce,
-        packet_id: Some(1),
-        ..set
-    }))
-    .unwrap();
-    let steps = s.on_upstream_bytes(&forwarded, &cx);
-    assert_eq!(to_upstream(&steps), vec![hex("40 02 00 01")]);
+    let steps = s.on_upstream(message(&set.topic, &set.payload), &cx);
+    assert!(to_upstream(&steps).is_empty());
     assert_eq!(to_device(&steps), vec![hex(PROPERTY_SET)]);
 }
 
+/// Issue 7: the cloud published a QoS 1 property set (id 1), then a QoS 0 message; the device
+/// acknowledged the first after the second arrived; rumqttd, which refuses out-of-order
+/// acknowledgements, closed the link. The gateway now numbers downlinks itself (a QoS 0
+/// delivery takes no id) and a late or unknown PUBACK never closes anything.
 #[test]
-fn qos_1_downlink_is_relayed_and_its_puback_goes_upstream() {
+fn a_late_puback_keeps_the_link_and_qos_0_deliveries_take_no_packet_id() {
     let (policy, origins) = (policy(), Origins::default());
     let cx = Context {
         policy: &policy,
@@ -218,7 +246,66 @@ fn qos_1_downlink_is_relayed_and_its_puback_goes_upstream() {
     };
     let mut s = connected(&policy, &origins);
     s.on_device_bytes(&hex(SUBSCRIBE), &cx);
-    s.on_upstream_bytes(&hex("90 03 00 0A 01"), &cx);
+    s.on_upstream(subscribed(0x0A, &[0]), &cx);
+    let set = "/sys/a1ndPQHcX7f/device2/thing/service/property/set";
+    let cloud = |payload: &[u8], qos| {
+        origins.remember(
+            set,
+            payload,
+            Origin {
+                publisher: Publisher::Cloud,
+                qos,
+            },
+        )
+    };
+    cloud(b"zero", QoS::AtMostOnce);
+    cloud(b"one", QoS::AtLeastOnce);
+    cloud(b"two", QoS::AtLeastOnce);
+    cloud(b"late", QoS::AtMostOnce);
+    let deliver =
+        |s: &mut Session, payload: &[u8]| to_device(&s.on_upstream(message(set, payload), &cx));
+    assert_eq!(
+        deliver(&mut s, b"zero"),
+        vec![publish_bytes(set, b"zero", QoS::AtMostOnce, None)]
+    );
+    // The first QoS 1 downlink after a QoS 0 one still carries id 1.
+    assert_eq!(
+        deliver(&mut s, b"one"),
+        vec![publish_bytes(set, b"one", QoS::AtLeastOnce, Some(1))]
+    );
+    assert_eq!(
+        deliver(&mut s, b"two"),
+        vec![publish_bytes(set, b"two", QoS::AtLeastOnce, Some(2))]
+    );
+    assert_eq!(
+        deliver(&mut s, b"late"),
+        vec![publish_bytes(set, b"late", QoS::AtMostOnce, None)]
+    );
+    // Acknowledged late and out of order: nothing closes, nothing goes upstream.
+    for ack in ["40 02 00 02", "40 02 00 01", "40 02 00 09"] {
+        let steps = s.on_device_bytes(&hex(ack), &cx);
+        assert!(!steps.contains(&Step::Close), "{ack}: {steps:?}");
+        assert!(to_upstream(&steps).is_empty());
+    }
+    assert!(s.is_connected());
+    // Only the unknown id 9 earned a note.
+    let steps = s.on_device_bytes(&hex("40 02 00 09"), &cx);
+    assert!(
+        matches!(&steps[1], Step::Note(n) if n.contains("packet id 9")),
+        "{steps:?}"
+    );
+}
+
+#[test]
+fn qos_1_downlink_is_delivered_with_the_gateways_id_and_its_puback_stays_here() {
+    let (policy, origins) = (policy(), Origins::default());
+    let cx = Context {
+        policy: &policy,
+        origins: &origins,
+    };
+    let mut s = connected(&policy, &origins);
+    s.on_device_bytes(&hex(SUBSCRIBE), &cx);
+    s.on_upstream(subscribed(0x0A, &[0]), &cx);
     let set = "/sys/a1ndPQHcX7f/device2/thing/service/property/set";
     origins.remember(
         set,
@@ -228,19 +315,17 @@ fn qos_1_downlink_is_relayed_and_its_puback_goes_upstream() {
             qos: QoS::AtLeastOnce,
         },
     );
-    let forwarded = publish_bytes(set, b"hi", QoS::AtLeastOnce, Some(5));
     assert_eq!(
-        to_device(&s.on_upstream_bytes(&forwarded, &cx)),
-        vec![forwarded.clone()]
+        to_device(&s.on_upstream(message(set, b"hi"), &cx)),
+        vec![publish_bytes(set, b"hi", QoS::AtLeastOnce, Some(1))]
     );
-    assert_eq!(
-        to_upstream(&s.on_device_bytes(&hex("40 02 00 05"), &cx)),
-        vec![hex("40 02 00 05")]
-    );
+    let steps = s.on_device_bytes(&hex("40 02 00 01"), &cx);
+    assert!(to_upstream(&steps).is_empty());
+    assert_eq!(steps.len(), 1, "only the PUBACK's record: {steps:?}");
 }
 
 #[test]
-fn uplink_publish_is_forwarded_verbatim_and_remembered() {
+fn uplink_publish_is_forwarded_and_remembered() {
     let (policy, origins) = (policy(), Origins::default());
     let cx = Context {
         policy: &policy,
@@ -252,7 +337,10 @@ fn uplink_publish_is_forwarded_verbatim_and_remembered() {
         "30 24 00 1D 2F 61 31 6E 64 50 51 48 63 58 37 66 2F 64 65 76 69 63 65 32 2F \
         75 73 65 72 2F 75 70 31 7B 22 61 22 7D",
     );
-    assert_eq!(to_upstream(&s.on_device_bytes(&post, &cx)), vec![post]);
+    assert_eq!(
+        to_upstream(&s.on_device_bytes(&post, &cx)),
+        vec![publish_up("/a1ndPQHcX7f/device2/user/up1", br#"{"a"}"#)]
+    );
     let origin = origins
         .lookup("/a1ndPQHcX7f/device2/user/up1", br#"{"a"}"#)
         .expect("remembered");
@@ -291,7 +379,11 @@ fn unframeable_bytes_close_with_their_offset() {
     let mut s = connected(&policy, &origins);
     // A PINGREQ, then a byte of reserved type 0 at stream offset 120 (after the 118-byte CONNECT and the PINGREQ).
     let steps = s.on_device_bytes(&hex("C0 00 00 00"), &cx);
-    assert_eq!(to_upstream(&steps), vec![hex("C0 00")]);
+    assert_eq!(
+        to_device(&steps),
+        vec![hex("D0 00")],
+        "the PINGREQ is answered here"
+    );
     assert!(
         matches!(&steps[2], Step::Note(n) if n.contains("offset 120")),
         "{steps:?}"
@@ -337,7 +429,7 @@ fn qos_2_uplink_closes() {
 }
 
 #[test]
-fn disconnect_is_forwarded_then_the_broker_closes() {
+fn disconnect_closes_and_discards_the_will() {
     let (policy, origins) = (policy(), Origins::default());
     let cx = Context {
         policy: &policy,
@@ -345,8 +437,9 @@ fn disconnect_is_forwarded_then_the_broker_closes() {
     };
     let mut s = connected(&policy, &origins);
     let steps = s.on_device_bytes(&hex("E0 00"), &cx);
-    assert_eq!(to_upstream(&steps), vec![hex("E0 00")]);
+    assert!(to_upstream(&steps).is_empty());
     assert_eq!(steps.last(), Some(&Step::Close));
+    assert_eq!(s.will_on_close(), None);
 }
 
 /// Seed 002's SUBSCRIBE with device2 turned into device3 and packet id 0B.
@@ -413,8 +506,8 @@ fn a_foreign_filter_gets_80_here_and_a_drop_record() {
     assert!(s.is_connected());
     // The link goes on.
     assert_eq!(
-        to_upstream(&s.on_device_bytes(&hex("C0 00"), &cx)),
-        vec![hex("C0 00")]
+        to_device(&s.on_device_bytes(&hex("C0 00"), &cx)),
+        vec![hex("D0 00")]
     );
 }
 
@@ -440,14 +533,17 @@ fn a_mixed_subscribe_merges_local_refusals_with_rumqttds_grant() {
         ],
     };
     let steps = s.on_device_bytes(&encode(&Packet::Subscribe(subscribe)).unwrap(), &cx);
-    // Only device2's own filter goes upstream, at QoS 1, under the device's packet id.
-    let mut want = hex(SUBSCRIBE);
-    want[3] = 0x0C;
-    *want.last_mut().unwrap() = 0x01;
-    assert_eq!(to_upstream(&steps), vec![want]);
+    // Only device2's own filter goes upstream, under the device's packet id.
+    assert_eq!(
+        to_upstream(&steps),
+        vec![Upward::Subscribe {
+            packet_id: 0x0C,
+            filters: vec!["/sys/a1ndPQHcX7f/device2/thing/service/property/set".into()]
+        }]
+    );
     assert!(to_device(&steps).is_empty());
     assert_eq!(
-        to_device(&s.on_upstream_bytes(&hex("90 03 00 0C 00"), &cx)),
+        to_device(&s.on_upstream(subscribed(0x0C, &[0]), &cx)),
         vec![hex("90 04 00 0C 80 01")]
     );
 }
@@ -504,22 +600,22 @@ fn an_sdk_login_subscribes_its_pushed_downlinks_upstream_and_hides_that_suback()
     let mut s = Session::new(3);
     let steps = s.on_device_bytes(&sdk_connect(), &cx);
     let up = to_upstream(&steps);
-    assert_eq!(up.len(), 2, "{steps:?}");
-    let (Packet::Subscribe(implicit), _) = decode(&up[1]).unwrap() else {
-        panic!("no implicit SUBSCRIBE upstream")
-    };
-    let filters: Vec<&str> = implicit.filters.iter().map(|f| f.filter.as_str()).collect();
     assert_eq!(
-        filters,
-        [
-            "/sys/a1TestPK001/probe-dev-01/#",
-            "/broadcast/a1TestPK001/#",
-            "/ota/device/upgrade/a1TestPK001/probe-dev-01"
-        ]
+        up,
+        vec![Upward::Subscribe {
+            packet_id: 0xFFFF,
+            filters: vec![
+                "/sys/a1TestPK001/probe-dev-01/#".into(),
+                "/broadcast/a1TestPK001/#".into(),
+                "/ota/device/upgrade/a1TestPK001/probe-dev-01".into()
+            ]
+        }],
+        "{steps:?}"
     );
-    // rumqttd's SUBACK for it never reaches the device.
-    let steps = s.on_upstream_bytes(&hex("20 02 00 00 90 05 FF FF 01 01 01"), &cx);
     assert_eq!(to_device(&steps), vec![hex("20 02 00 00")]);
+    // rumqttd's acknowledgement of it never reaches the device.
+    let steps = s.on_upstream(subscribed(0xFFFF, &[0, 0, 0]), &cx);
+    assert!(to_device(&steps).is_empty(), "{steps:?}");
     // A filter those cover is answered here and not subscribed twice upstream.
     let subscribe = encode(&Packet::Subscribe(Subscribe {
         packet_id: 0xFFFF,
@@ -555,9 +651,8 @@ fn pushed_downlinks_carry_the_clouds_messages_not_the_devices_own() {
     let post = "/sys/a1TestPK001/probe-dev-01/thing/event/property/post";
     let steps = s.on_device_bytes(&publish_bytes(post, b"{}", QoS::AtMostOnce, None), &cx);
     assert_eq!(to_upstream(&steps).len(), 1);
-    // rumqttd sends the device's own post back through /sys/…/#: acknowledged, not delivered.
-    let steps = s.on_upstream_bytes(&publish_bytes(post, b"{}", QoS::AtLeastOnce, Some(1)), &cx);
-    assert_eq!(to_upstream(&steps), vec![hex("40 02 00 01")]);
+    // rumqttd sends the device's own post back through /sys/…/#: not delivered.
+    let steps = s.on_upstream(message(post, b"{}"), &cx);
     assert!(to_device(&steps).is_empty(), "{steps:?}");
     // The cloud's reply arrives without SUBSCRIBE.
     let reply = "/sys/a1TestPK001/probe-dev-01/thing/event/property/post_reply";
@@ -569,8 +664,7 @@ fn pushed_downlinks_carry_the_clouds_messages_not_the_devices_own() {
             qos: QoS::AtMostOnce,
         },
     );
-    let steps = s.on_upstream_bytes(&publish_bytes(reply, b"{}", QoS::AtLeastOnce, Some(2)), &cx);
-    assert_eq!(to_upstream(&steps), vec![hex("40 02 00 02")]);
+    let steps = s.on_upstream(message(reply, b"{}"), &cx);
     assert_eq!(
         to_device(&steps),
         vec![publish_bytes(reply, b"{}", QoS::AtMostOnce, None)]
@@ -608,11 +702,12 @@ fn a_message_two_upstream_filters_match_reaches_the_device_once() {
         },
     );
     let first = publish_bytes(set, b"x", QoS::AtLeastOnce, Some(1));
-    let second = publish_bytes(set, b"x", QoS::AtLeastOnce, Some(2));
-    assert_eq!(to_device(&s.on_upstream_bytes(&first, &cx)), vec![first]);
-    let steps = s.on_upstream_bytes(&second, &cx);
+    assert_eq!(
+        to_device(&s.on_upstream(message(set, b"x"), &cx)),
+        vec![first]
+    );
+    let steps = s.on_upstream(message(set, b"x"), &cx);
     assert!(to_device(&steps).is_empty(), "{steps:?}");
-    assert_eq!(to_upstream(&steps), vec![hex("40 02 00 02")]);
 }
 
 #[test]
@@ -652,8 +747,8 @@ fn only_the_documented_packets_restart_the_idle_timer() {
     assert!(s.take_heard(), "PINGREQ is");
 }
 
-/// rumqttd 0.20 answers a two-filter UNSUBSCRIBE twice and a filter it never had not at all;
-/// the device gets exactly one UNSUBACK per UNSUBSCRIBE from the gateway (§3.10.4).
+/// rumqttd 0.20 alone answered a two-filter UNSUBSCRIBE twice and a filter it never had not at
+/// all; the device gets exactly one UNSUBACK per UNSUBSCRIBE from the gateway (§3.10.4).
 #[test]
 fn every_unsubscribe_gets_exactly_one_unsuback() {
     let (policy, origins) = (policy(), Origins::default());
@@ -663,20 +758,22 @@ fn every_unsubscribe_gets_exactly_one_unsuback() {
     };
     let mut s = connected(&policy, &origins);
     s.on_device_bytes(&hex(SUBSCRIBE), &cx);
-    s.on_upstream_bytes(&hex("90 03 00 0A 01"), &cx);
-    // Seed 002's UNSUBSCRIBE of property/set: upstream as it came, answered B0 02 00 0A here.
+    s.on_upstream(subscribed(0x0A, &[0]), &cx);
+    let set = "/sys/a1ndPQHcX7f/device2/thing/service/property/set";
+    // Seed 002's UNSUBSCRIBE of property/set: to rumqttd, answered B0 02 00 0A here.
     let mut unsubscribe = hex(SUBSCRIBE);
     unsubscribe.pop();
     unsubscribe[..2].copy_from_slice(&[0xA2, 0x37]);
     let steps = s.on_device_bytes(&unsubscribe, &cx);
-    assert_eq!(to_upstream(&steps), vec![unsubscribe.clone()]);
+    assert_eq!(
+        to_upstream(&steps),
+        vec![Upward::Unsubscribe {
+            filters: vec![set.into()]
+        }]
+    );
     assert_eq!(to_device(&steps), vec![hex("B0 02 00 0A")]);
-    // rumqttd's own UNSUBACK for it is not a second one.
-    assert!(to_device(&s.on_upstream_bytes(&hex("B0 02 00 0A"), &cx)).is_empty());
-    // A message on the way when it unsubscribed is acknowledged upstream, not delivered.
-    let set = "/sys/a1ndPQHcX7f/device2/thing/service/property/set";
-    let steps = s.on_upstream_bytes(&publish_bytes(set, b"{}", QoS::AtLeastOnce, Some(3)), &cx);
-    assert_eq!(to_upstream(&steps), vec![hex("40 02 00 03")]);
+    // A message on the way when it unsubscribed is not delivered.
+    let steps = s.on_upstream(message(set, b"{}"), &cx);
     assert!(to_device(&steps).is_empty(), "{steps:?}");
     // Two filters, neither subscribed now: answered here, nothing upstream.
     let reply = "/sys/a1ndPQHcX7f/device2/thing/event/property/post_reply";
@@ -692,14 +789,43 @@ fn every_unsubscribe_gets_exactly_one_unsuback() {
     assert_eq!(to_device(&steps), vec![hex("B0 02 00 0C")]);
     // Two filters, one subscribed: only that one goes upstream; one UNSUBACK, rumqttd's dropped.
     s.on_device_bytes(&hex(SUBSCRIBE), &cx);
-    s.on_upstream_bytes(&hex("90 03 00 0A 01"), &cx);
+    s.on_upstream(subscribed(0x0A, &[0]), &cx);
     let steps = s.on_device_bytes(&two(13), &cx);
-    let only_set = encode(&Packet::Unsubscribe(Unsubscribe {
-        packet_id: 13,
-        filters: vec![set.into()],
-    }))
-    .unwrap();
-    assert_eq!(to_upstream(&steps), vec![only_set]);
+    assert_eq!(
+        to_upstream(&steps),
+        vec![Upward::Unsubscribe {
+            filters: vec![set.into()]
+        }]
+    );
     assert_eq!(to_device(&steps), vec![hex("B0 02 00 0D")]);
-    assert!(to_device(&s.on_upstream_bytes(&hex("B0 02 00 0D B0 02 00 0D"), &cx)).is_empty());
+}
+
+#[test]
+fn a_kept_will_is_published_when_the_link_ends_without_disconnect() {
+    let (policy, origins) = (policy(), Origins::default());
+    let keep: ProfileOverride = serde_yaml::from_str("protocol: { will: keep }").unwrap();
+    policy.set_override(Some(&keep));
+    let cx = Context {
+        policy: &policy,
+        origins: &origins,
+    };
+    let (Packet::Connect(mut c), _) = decode(&hex(CONNECT)).unwrap() else {
+        panic!()
+    };
+    c.will = Some(crate::mqtt::Will {
+        topic: "/a1ndPQHcX7f/device2/user/gone".into(),
+        message: b"bye".to_vec(),
+        qos: QoS::AtMostOnce,
+        retain: false,
+    });
+    let mut s = Session::new(2);
+    assert!(opens(
+        &s.on_device_bytes(&encode(&Packet::Connect(c)).unwrap(), &cx)
+    ));
+    let will = s.will_on_close().expect("a will");
+    assert_eq!(
+        (will.topic.as_str(), will.payload.as_slice()),
+        ("/a1ndPQHcX7f/device2/user/gone", &b"bye"[..])
+    );
+    assert_eq!(s.will_on_close(), None, "published once");
 }

@@ -1,6 +1,8 @@
 //! `athil broker`: runs the impersonating cloud broker stand-alone, for boards whose own
 //! firmware drives the module, and logs each connection, refusal and packet on one line each
-//! until Ctrl-C.
+//! until Ctrl-C. With `--cloud-listen` it also opens the credentialed cloud side, where any
+//! MQTT client that logs in with the cloud's user name and password publishes downlinks and
+//! watches uplinks, as the real cloud's console and server APIs do.
 //!
 //! Secrets: a CONNECT's password is masked in the hex (`**` per byte), because OneNET's legacy
 //! login sends the device secret itself as the password. A refused Alibaba Cloud login's line
@@ -11,7 +13,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::broker::{Broker, BrokerConfig, BrokerHandle, Fault, FaultTarget, Listen};
+use crate::broker::{
+    Broker, BrokerConfig, BrokerHandle, CloudApiConfig, CloudCredential, Fault, FaultTarget,
+    Listen, Window,
+};
 use crate::exit::ExitCode;
 use crate::mqtt::{encode, to_hex, Packet};
 use crate::run::{EventSink, RunEvent, Stamped, TcpDirection};
@@ -41,6 +46,42 @@ pub struct Args {
     /// of at whichever device connects first.
     #[arg(long, value_name = "NAME")]
     pub fault_device: Option<String>,
+    /// Also listen here for the cloud side (e.g. 127.0.0.1:1884): an MQTT client that logs in
+    /// with `--cloud-user` and the cloud password may subscribe to any topic (every device's
+    /// uplinks) and publish downlinks. Needs the password, from `--cloud-password-file` or
+    /// ATHIL_CLOUD_PASSWORD.
+    #[arg(long, value_name = "ADDR")]
+    pub cloud_listen: Option<SocketAddr>,
+    /// The cloud side's user name.
+    #[arg(long, value_name = "NAME", default_value = "cloud")]
+    pub cloud_user: String,
+    /// A file whose first line is the cloud side's password.
+    #[arg(long, value_name = "FILE")]
+    pub cloud_password_file: Option<PathBuf>,
+}
+
+/// The cloud side's listener and credential, if asked for.
+fn cloud_api(args: &Args) -> Result<Option<CloudApiConfig>, String> {
+    let Some(listen) = args.cloud_listen else {
+        return Ok(None);
+    };
+    let user = args.cloud_user.clone();
+    let credential = match (
+        &args.cloud_password_file,
+        std::env::var("ATHIL_CLOUD_PASSWORD"),
+    ) {
+        (Some(path), _) => CloudCredential::from_file(user, path),
+        (None, Ok(password)) => CloudCredential::new(user, password),
+        (None, Err(_)) => {
+            return Err(
+                "open the cloud side on --cloud-listen: it needs a password, from \
+                 --cloud-password-file FILE or the ATHIL_CLOUD_PASSWORD environment variable"
+                    .to_owned(),
+            )
+        }
+    };
+    let credential = credential.map_err(|e| e.to_string())?;
+    Ok(Some(CloudApiConfig { listen, credential }))
 }
 
 fn parse_fault(text: &str) -> Result<Fault, String> {
@@ -90,6 +131,15 @@ async fn serve(args: Args) -> ExitCode {
         }
     };
     config.listen = Listen::Addr(args.listen);
+    // Nobody marks a stand-alone broker's record: keep only recent traffic (memory stays flat).
+    config.window = Window::recent();
+    match cloud_api(&args) {
+        Ok(api) => config.cloud_api = api,
+        Err(e) => {
+            eprintln!("athil broker: failed to {e}");
+            return ExitCode::Usage;
+        }
+    }
     if let Some(path) = &args.profile {
         match crate::broker::CloudProfile::load(path) {
             Ok(p) => config.profile = p,
@@ -120,24 +170,35 @@ async fn serve(args: Args) -> ExitCode {
             return ExitCode::Usage;
         }
     }
+    let cloud_side = match broker.cloud_api_addr() {
+        Some(addr) => format!(", cloud side on {addr} (user {:?})", args.cloud_user),
+        None => ", no cloud side (--cloud-listen)".to_owned(),
+    };
+    let (limit, why) = broker.capacity();
     println!(
-        "athil broker: listening on {} (rumqttd on {}), {device_count} devices from {}; Ctrl-C stops",
+        "athil broker: listening on {} for devices{cloud_side}, {device_count} devices from \
+         {}; holds up to {limit} device connections ({why}); Ctrl-C stops",
         broker.addr(),
-        broker.rumqttd_addr(),
         args.devices.display()
     );
     // Log as events come, until Ctrl-C; then print what shutting down added, without waiting
-    // for a channel that outlives the handle.
-    let print = |stamped: &Stamped| {
+    // for a channel that outlives the handle. Lines go through a buffer flushed whenever the
+    // queue of events is empty, so a flood costs one write per batch, not per packet.
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut print = |stamped: &Stamped, more: bool| {
+        use std::io::Write;
         if let Some(line) = line(stamped) {
-            println!("{line}");
+            let _ = writeln!(out, "{line}");
+        }
+        if !more {
+            let _ = out.flush();
         }
     };
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
     loop {
         tokio::select! {
-            Some(stamped) = rx.recv() => print(&stamped),
+            Some(stamped) = rx.recv() => print(&stamped, !rx.is_empty()),
             r = &mut ctrl_c => {
                 if let Err(e) = r {
                     eprintln!("athil broker: failed to wait for Ctrl-C: {e}");
@@ -148,7 +209,7 @@ async fn serve(args: Args) -> ExitCode {
     }
     let result = broker.shutdown(Duration::from_secs(3)).await;
     while let Ok(stamped) = rx.try_recv() {
-        print(&stamped);
+        print(&stamped, !rx.is_empty());
     }
     match result {
         Ok(()) => ExitCode::Success,
@@ -210,6 +271,10 @@ fn line(s: &Stamped) -> Option<String> {
     Some(format!("[{t:9.3}s] {text}"))
 }
 
+/// Bytes of a packet the log shows as hex; a longer packet's hex ends with how many more
+/// there are (its summary gives topic and length). Keeps a flood's log, and its cost, bounded.
+const HEX_SHOWN: usize = 64;
+
 /// The packet as hex, with a CONNECT's password (the sign, or OneNET's auth info, which *is*
 /// the device secret) shown as `**` per byte. The password is the CONNECT's last field.
 fn redacted_hex(packet: &Packet) -> String {
@@ -221,6 +286,13 @@ fn redacted_hex(packet: &Packet) -> String {
         _ => 0,
     };
     let shown = bytes.len().saturating_sub(hidden);
+    if hidden == 0 && shown > HEX_SHOWN {
+        return format!(
+            "{} … (+{} bytes)",
+            to_hex(&bytes[..HEX_SHOWN]),
+            shown - HEX_SHOWN
+        );
+    }
     let mut hex = to_hex(&bytes[..shown]);
     for _ in 0..hidden {
         hex.push_str(" **");

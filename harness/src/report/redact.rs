@@ -24,8 +24,8 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use crate::mqtt::Packet;
 use crate::events::{ConnId, Failure, FailureKind, Outcome, RunEvent, Stamped, TcpDirection};
+use crate::mqtt::Packet;
 
 use super::text::{hex, parse_hex};
 

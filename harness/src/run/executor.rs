@@ -13,11 +13,11 @@ use crate::cloud::DeviceRegistry;
 use crate::scenario::{Scenario, Step};
 
 use super::blocks::cloud_override;
-use crate::events::{EventSink, Failure, FailureKind, Outcome, RunEvent};
 use super::rig::Wifi;
 use super::step::{StepContext, StepError};
 use super::target::ModuleTarget;
 use super::values::Values;
+use crate::events::{EventSink, Failure, FailureKind, Outcome, RunEvent};
 
 /// How long bringing a module to a known state (reset, `ready`, `AT` → `OK`) may take.
 pub const SYNC_DEADLINE: Duration = Duration::from_secs(10);

@@ -11,8 +11,8 @@ use super::spec::{DelayedPacket, Direction, Fault};
 use crate::broker::policy::{RefusalKind, RefusalReason};
 use crate::broker::session::{refusal, Step};
 use crate::cloud::DeviceRegistry;
-use crate::mqtt::{decode, encode, frame_len, to_hex, Connect, Packet};
 use crate::events::ConnId;
+use crate::mqtt::{decode, encode, frame_len, to_hex, Connect, Packet};
 
 /// Where the steps came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -288,7 +288,7 @@ impl ConnFaults {
                     let what = packet.packet_type();
                     if let Packet::Connect(connect) = &packet {
                         let rest: Vec<Step> = steps.by_ref().collect();
-                        let accepted = rest.iter().any(|s| matches!(s, Step::OpenUpstream));
+                        let accepted = rest.iter().any(|s| matches!(s, Step::OpenUpstream { .. }));
                         self.on_connect(connect, accepted, devices);
                         out.push(Action::Step(Step::FromDevice(packet)));
                         out.extend(self.claim(board, now));
@@ -308,7 +308,10 @@ impl ConnFaults {
                     }
                 }
                 // The cloud never got the packet: nothing goes on, and nothing answers it.
-                Step::ToUpstream(_) | Step::OpenUpstream | Step::ToDevice { .. } if swallowing => {}
+                Step::ToUpstream(_) | Step::OpenUpstream { .. } | Step::ToDevice { .. }
+                    if swallowing => {}
+                // The packet went through, and the link drops before any answer to it.
+                Step::ToDevice { .. } if close_after.is_some() => {}
                 Step::ToDevice { bytes, packet } => self.downlink(bytes, packet, now, &mut out),
                 // Every other step (upstream writes, notes, refusals, close, and any the
                 // session grows) passes unchanged: faults only touch what they name.

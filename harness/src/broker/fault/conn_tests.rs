@@ -35,9 +35,19 @@ fn accepted_connect() -> Vec<Step> {
     vec![
         Step::FromDevice(Packet::Connect(connect_002())),
         Step::Note("accepted client as device `aliyun/device2` (Alibaba Cloud)".into()),
-        Step::OpenUpstream,
-        Step::ToUpstream(vec![0x10, 0x00]),
+        Step::OpenUpstream {
+            client_id: "a1ndPQHcX7f.device2.0".into(),
+        },
     ]
+}
+
+/// What a device's PUBLISH hands rumqttd.
+fn post() -> Step {
+    Step::ToUpstream(crate::broker::rumqttd::Upward::Publish {
+        topic: "/a1ndPQHcX7f/device2/user/update".into(),
+        payload: bytes::Bytes::from_static(b"{}"),
+        retain: false,
+    })
 }
 
 fn to_device(text: &str) -> Step {
@@ -142,7 +152,7 @@ fn a_refusal_for_another_device_leaves_the_connect_to_the_session() {
     );
     assert!(out
         .iter()
-        .any(|a| matches!(a, Action::Step(Step::OpenUpstream))));
+        .any(|a| matches!(a, Action::Step(Step::OpenUpstream { .. }))));
     assert_eq!(c.device.as_deref(), Some(DEVICE2));
 }
 
@@ -288,12 +298,7 @@ fn an_uplink_black_hole_sees_the_packet_but_forwards_nothing() {
         },
     );
     c.take_delivered(&board, t0);
-    let ping = || {
-        vec![
-            Step::FromDevice(Packet::Pingreq),
-            Step::ToUpstream(hex("C0 00")),
-        ]
-    };
+    let ping = || vec![Step::FromDevice(Packet::Pingreq), post()];
     let out = c.on_steps(ping(), Side::Device, t0 + ms(10), &board, &devices());
     assert!(matches!(
         &out[0],
@@ -330,9 +335,9 @@ fn drop_after_next_packet_forwards_it_then_closes_and_ignores_the_rest() {
     assert!(!closes(&c.take_delivered(&board, t0)));
     let steps = vec![
         Step::FromDevice(Packet::Pingreq),
-        Step::ToUpstream(hex("C0 00")),
+        post(),
         Step::FromDevice(Packet::Disconnect),
-        Step::ToUpstream(hex("E0 00")),
+        post(),
     ];
     let out = c.on_steps(steps, Side::Device, t0, &board, &devices());
     assert_eq!(

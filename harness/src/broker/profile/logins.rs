@@ -3,9 +3,9 @@
 //! moment a newer login replaces it, so the gateway closes it itself, with a note.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
-use tokio::sync::watch;
+use tokio::sync::Notify;
 
 use crate::events::ConnId;
 
@@ -15,23 +15,16 @@ struct Table {
     current: HashMap<String, ConnId>,
     /// Connection → device, for every connection that logged in.
     device_of: HashMap<ConnId, String>,
+    /// Connection → what wakes it when a newer login replaces it. One per connection, so a
+    /// login wakes only the connection it replaces (10,000 devices logging in once woke every
+    /// connection for every login).
+    wake: HashMap<ConnId, Arc<Notify>>,
 }
 
 /// The shared login table.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Logins {
     table: Mutex<Table>,
-    /// Bumped on every login so waiters look again.
-    changed: watch::Sender<u64>,
-}
-
-impl Default for Logins {
-    fn default() -> Self {
-        Logins {
-            table: Mutex::new(Table::default()),
-            changed: watch::channel(0).0,
-        }
-    }
 }
 
 impl Logins {
@@ -41,20 +34,25 @@ impl Logins {
 
     /// `device` is now logged in on `conn`; returns the connection it replaces, if any.
     pub fn login(&self, device: &str, conn: ConnId) -> Option<ConnId> {
-        let previous = {
-            let mut t = self.lock();
-            // `device_of` keeps replaced connections too (a few bytes per login in a run), so
-            // their tasks can still tell who replaced them.
-            t.device_of.insert(conn, device.to_owned());
-            t.current.insert(device.to_owned(), conn)
-        };
-        self.changed.send_modify(|v| *v += 1);
-        previous.filter(|&old| old != conn)
+        let mut t = self.lock();
+        // `device_of` keeps replaced connections too until they close, so their tasks can
+        // still tell who replaced them.
+        t.device_of.insert(conn, device.to_owned());
+        let previous = t
+            .current
+            .insert(device.to_owned(), conn)
+            .filter(|&old| old != conn);
+        if let Some(old) = previous {
+            // A permit is kept if the old connection is not waiting yet.
+            t.wake.entry(old).or_default().notify_one();
+        }
+        previous
     }
 
     /// `conn` is closed: its device is no longer logged in, unless a newer login replaced it.
     pub fn logout(&self, conn: ConnId) {
         let mut t = self.lock();
+        t.wake.remove(&conn);
         if let Some(device) = t.device_of.remove(&conn) {
             if t.current.get(&device) == Some(&conn) {
                 t.current.remove(&device);
@@ -64,25 +62,28 @@ impl Logins {
 
     /// The newer connection of `conn`'s device, if a later login replaced it.
     pub fn replaced_by(&self, conn: ConnId) -> Option<ConnId> {
-        let t = self.lock();
-        let device = t.device_of.get(&conn)?;
-        t.current.get(device).copied().filter(|&now| now != conn)
+        current_newer(&self.lock(), conn)
     }
 
     /// Completes once a newer login of the same device replaces `conn`, with the newer
     /// connection; never completes for a connection that never logged in or stays current.
     pub async fn replaced(&self, conn: ConnId) -> ConnId {
-        let mut changes = self.changed.subscribe();
         loop {
-            changes.borrow_and_update();
-            if let Some(newer) = self.replaced_by(conn) {
-                return newer;
-            }
-            if changes.changed().await.is_err() {
-                return std::future::pending().await;
-            }
+            let wake = {
+                let mut t = self.lock();
+                if let Some(newer) = current_newer(&t, conn) {
+                    return newer;
+                }
+                t.wake.entry(conn).or_default().clone()
+            };
+            wake.notified().await;
         }
     }
+}
+
+fn current_newer(t: &Table, conn: ConnId) -> Option<ConnId> {
+    let device = t.device_of.get(&conn)?;
+    t.current.get(device).copied().filter(|&now| now != conn)
 }
 
 #[cfg(test)]
