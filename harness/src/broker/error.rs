@@ -8,6 +8,10 @@ use std::time::Duration;
 /// One error type for the broker layer; each variant names what was being attempted.
 #[derive(Debug, thiserror::Error)]
 pub enum BrokerError {
+    /// The benchmark's plain rumqttd peer stopped (`plain.rs`).
+    #[error("serve plain rumqttd: {reason}")]
+    PlainRumqttd { reason: String },
+
     #[error("open rumqttd's in-process cloud link: {reason}")]
     CloudLink { reason: String },
 
@@ -18,10 +22,6 @@ pub enum BrokerError {
     /// rumqttd's router thread is gone (it never stops on its own).
     #[error("hand a packet to rumqttd's router: {reason}")]
     Router { reason: String },
-
-    /// The benchmark's plain-rumqttd peer (`plain.rs`) stopped serving.
-    #[error("serve plain rumqttd (the benchmark peer) on {addr}: {reason}")]
-    PlainRumqttd { addr: SocketAddr, reason: String },
 
     #[error("listen for the cloud side on {addr}: {source}")]
     CloudListen {
