@@ -147,6 +147,8 @@ pub fn raise_fd_limit() -> Result<u64, String> {
         if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
             return Err(format!("setrlimit: {}", std::io::Error::last_os_error()));
         }
+        // rlim_t is u64 on Linux; the conversion keeps other targets building.
+        #[allow(clippy::unnecessary_cast)]
         Ok(lim.rlim_cur as u64)
     }
 }

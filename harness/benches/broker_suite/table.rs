@@ -246,9 +246,9 @@ fn targets(columns: &[Column]) -> String {
     let verdict = |ok: bool| if ok { "meets" } else { "MISSES" };
     let rumqttd = find(BrokerKind::Rumqttd);
     for (way, flows_a, pick) in [("uplink", &athil.up, 0), ("downlink", &athil.down, 1)] {
-        for q in 0..2 {
+        for (q, flow_a) in flows_a.iter().enumerate() {
             let peer = rumqttd.map(|r| if pick == 0 { &r.up[q] } else { &r.down[q] });
-            let line = match (&flows_a[q], peer) {
+            let line = match (flow_a, peer) {
                 (Ok(a), Some(Ok(r))) if r.per_sec > 0.0 => {
                     let ratio = a.per_sec / r.per_sec;
                     format!("{ratio:.2} (target >= 0.9: {})", verdict(ratio >= 0.9))
