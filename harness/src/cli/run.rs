@@ -118,9 +118,17 @@ fn prepare(args: &Args) -> Result<Plan, Vec<String>> {
     if let Some(l) = args.listen {
         rig.broker.listen = Some(l);
     }
-    // A real module ignores `virtual_module:`, but a typo in it is still a typo.
+    let profile = match &args.profile {
+        Some(p) => CloudProfile::load(p).unwrap_or_else(|e| {
+            problems.push(e.to_string());
+            CloudProfile::default()
+        }),
+        None => CloudProfile::default(),
+    };
+    // A real module ignores `virtual_module:`, but a typo in it is still a typo; a `cloud:`
+    // block is checked over the run's profile.
     for s in &scenarios {
-        problems.extend(block_problems(s).iter().map(|e| e.to_string()));
+        problems.extend(block_problems(s, &profile).iter().map(|e| e.to_string()));
     }
     let target = match &rig.port {
         Some(path) => ModuleTarget::Serial {
@@ -151,13 +159,6 @@ fn prepare(args: &Args) -> Result<Plan, Vec<String>> {
     } else if scenarios.is_empty() && problems.is_empty() {
         problems.push("no scenario found under the given paths".into());
     }
-    let profile = match &args.profile {
-        Some(p) => CloudProfile::load(p).unwrap_or_else(|e| {
-            problems.push(e.to_string());
-            CloudProfile::default()
-        }),
-        None => CloudProfile::default(),
-    };
     if let Some(port) = &rig.port {
         // An unplugged adapter is one message before the run, not a failure per scenario.
         if !std::path::Path::new(port).exists() {
