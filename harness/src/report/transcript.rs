@@ -9,8 +9,8 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use crate::mqtt::Packet;
 use crate::events::{Outcome, RunEvent, Stamped, TcpDirection};
+use crate::mqtt::Packet;
 
 use super::diff::failure_lines;
 use super::text::{escape, hex, secs};

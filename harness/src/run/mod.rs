@@ -9,9 +9,9 @@ pub mod step;
 pub mod target;
 pub mod values;
 
-pub use blocks::{block_problems, cloud_override};
 pub use crate::events::*;
-pub use executor::{Executor, Totals, SYNC_DEADLINE};
+pub use blocks::{block_problems, cloud_override};
+pub use executor::{Executor, Interrupt, StopReceiver, Totals, SYNC_DEADLINE};
 pub use rig::{Rig, RigError, Wifi};
 pub use target::{virtual_overrides, ModuleTarget, VirtualOverrides};
 pub use values::Values;

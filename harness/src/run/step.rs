@@ -16,8 +16,8 @@ use crate::scenario::{
 };
 
 use super::compare::{compare_received, compare_seen, seen_type, Comparison};
-use crate::events::FailureKind;
 use super::values::{credentials, Values, DEFAULT_KEEPALIVE};
+use crate::events::FailureKind;
 
 /// Why a step failed, before the executor adds the step's label and the last serial bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
