@@ -177,7 +177,12 @@ impl Ctx<'_> {
     }
 
     fn regex(&mut self, sp: &Sp<String>) -> Option<Pattern> {
-        match regex::RegexBuilder::new(&sp.value).multi_line(true).build() {
+        // The module ends lines with CR LF: `$` must match before it, as a reader of the docs expects.
+        match regex::RegexBuilder::new(&sp.value)
+            .multi_line(true)
+            .crlf(true)
+            .build()
+        {
             Ok(r) => Some(Pattern(r)),
             Err(e) => {
                 let detail = e.to_string();
