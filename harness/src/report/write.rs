@@ -23,10 +23,10 @@ pub fn write_report(path: &Path, bytes: &[u8]) -> io::Result<()> {
     match std::fs::metadata(&target) {
         Ok(m) if m.file_type().is_file() => replace_regular(&target, bytes, Some(m.permissions())),
         Ok(m) if is_special(&m.file_type()) => write_in_place(&target, bytes),
-        Ok(_) => Err(io::Error::new(
-            io::ErrorKind::IsADirectory,
-            format!("`{}` is a directory", target.display()),
-        )),
+        Ok(_) => Err(io::Error::other(format!(
+            "`{}` is a directory",
+            target.display()
+        ))),
         Err(e) if e.kind() == io::ErrorKind::NotFound => replace_regular(&target, bytes, None),
         Err(e) => Err(e),
     }
