@@ -6,6 +6,7 @@ pub mod cli;
 pub mod cloud;
 pub mod events;
 pub mod exit;
+pub mod fuzz;
 pub mod module;
 pub mod mqtt;
 pub mod report;

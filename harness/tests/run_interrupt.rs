@@ -1,11 +1,12 @@
-//! Ctrl-C during `athil run`: the step under way ends and its scenario and those after it are skipped, the
-//! reports are written for what ran, and the exit code is 130.
+//! Ctrl-C during `athil run`: the step under way ends and its scenario and those after it are
+//! skipped (errors in JUnit, never passes), the reports are written for what ran, and the exit
+//! code is 130.
 
 mod run_support;
 
 use std::time::{Duration, Instant};
 
-use quick_junit::TestCaseStatus;
+use quick_junit::{NonSuccessKind, TestCaseStatus};
 use run_support::*;
 
 const WAITS: &str = "interrupt: a scenario that waits half a minute";
@@ -66,22 +67,32 @@ fn sigint_ends_the_run_with_130_and_reports_what_ran() {
 
     let report = ran.junit();
     assert_eq!(report.tests, 2, "both scenarios are listed");
-    // An interruption says nothing about the module: the scenario under way is skipped, with
-    // the step it stopped in, so a nightly report does not blame the firmware.
+    // An interruption says nothing about the module, so neither scenario is a failure; nor did
+    // either pass or get skipped by choice, and JUnit must not read green: both are errors,
+    // the one under way naming the step it stopped in.
+    assert_eq!((report.failures, report.errors), (0, 2), "{report:?}");
     match &case(&report, WAITS).status {
-        TestCaseStatus::Skipped { message, .. } => {
+        TestCaseStatus::NonSuccess {
+            kind: NonSuccessKind::Error,
+            message,
+            ..
+        } => {
             let m = message.as_ref().map(|m| m.as_str()).unwrap_or_default();
             assert!(m.contains("`wait 30s` (line 7)"), "{m}");
-            assert!(m.contains("interrupted"), "{m}");
+            assert!(m.contains("interrupted (Ctrl-C)"), "{m}");
         }
         other => panic!("the interrupted scenario is {other:?}"),
     }
     match &case(&report, AFTER).status {
-        TestCaseStatus::Skipped { message, .. } => {
+        TestCaseStatus::NonSuccess {
+            kind: NonSuccessKind::Error,
+            message,
+            ..
+        } => {
             let m = message.as_ref().map(|m| m.as_str()).unwrap_or_default();
-            assert!(m.contains("interrupted"), "{m}");
+            assert!(m.contains("not run") && m.contains("interrupted"), "{m}");
         }
-        other => panic!("the scenario after is {other:?}, not skipped"),
+        other => panic!("the scenario after is {other:?}, not an error"),
     }
 
     let transcript = ran

@@ -90,7 +90,7 @@ async fn a_silent_module_in_process_gives_the_awaited_prompt_and_moves_on() {
             passed: 1,
             failed: 1,
             skipped: 0,
-            interrupted: false
+            interrupted: None
         }
     );
     let (label, line, failure, took) = the_failed_step(&events);

@@ -134,3 +134,23 @@ fn a_module_on_a_port_runs_a_shipped_seed() {
     );
     assert!(module.shutdown());
 }
+
+#[test]
+fn a_port_that_is_not_a_terminal_is_unusable_input_with_exit_2() {
+    // Was: a regular file given as --port failed each scenario's set-up and exited 1.
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let file = dir.path().join("ttyUSB0");
+    std::fs::write(&file, "").expect("write a plain file");
+    let ran = athil_run(&[
+        &data("port/open-network.yaml"),
+        "--port",
+        file.to_str().expect("a UTF-8 path"),
+    ]);
+    assert_eq!(ran.code, Some(2), "{}", ran.both());
+    assert!(
+        ran.stderr.contains(&file.display().to_string()),
+        "{}",
+        ran.both()
+    );
+    assert!(ran.stderr.contains("not a terminal"), "{}", ran.both());
+}

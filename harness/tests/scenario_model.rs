@@ -418,3 +418,18 @@ fn virtual_module_settings_read_into_a_type_with_positions() {
         ]
     );
 }
+
+#[test]
+fn a_regex_dollar_matches_at_the_end_of_a_crlf_line() {
+    // Was: `$` matched only before `\n`, so `^STATUS:\d$` never matched the module's
+    // `STATUS:4\r\n`, though the docs say `$` matches at line ends.
+    let s = load("name: r\ndevice: aliyun/device2\nsteps:\n  - expect: {regex: '^STATUS:\\d$'}\n");
+    let Action::Expect(m) = &s.steps[0].action else {
+        panic!("an expect step")
+    };
+    let found = m
+        .render(&|_: &str| None)
+        .unwrap()
+        .find("AT+CIPSTATUS\r\nSTATUS:4\r\n\r\nOK\r\n");
+    assert_eq!(found, Some(22));
+}

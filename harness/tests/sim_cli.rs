@@ -148,3 +148,38 @@ fn the_lab_fixture_loads() {
     );
     assert_eq!(config.access_points.len(), 3);
 }
+
+#[test]
+fn sigterm_stops_athil_sim_and_removes_its_link() {
+    // Was: SIGTERM (what a service manager or `timeout` sends) killed it and left the link.
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("ttyESP0");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_athil"))
+        .arg("sim")
+        .arg("--link")
+        .arg(&link)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut lines = String::new();
+    // The third line (`… Ctrl-C to stop`) comes after the link and the signal handlers are set.
+    for _ in 0..3 {
+        stdout.read_line(&mut lines).unwrap();
+    }
+    assert!(lines.contains("to stop"), "{lines}");
+    assert!(std::fs::symlink_metadata(&link).is_ok(), "{lines}");
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let status = wait_exit(&mut child);
+    assert!(status.success(), "{status:?}");
+    assert!(
+        std::fs::symlink_metadata(&link).is_err(),
+        "the link is removed on SIGTERM"
+    );
+}

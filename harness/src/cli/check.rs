@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
+use crate::broker::CloudProfile;
 use crate::cloud::DeviceRegistry;
 use crate::exit::ExitCode;
 use crate::run::block_problems;
@@ -32,9 +33,11 @@ pub fn run(args: Args) -> ExitCode {
     };
     let known: BTreeSet<String> = registry.names().map(str::to_string).collect();
     let (mut scenarios, mut errors) = load_paths(&args.paths, &known);
-    // The blocks other layers own are checked with their types too.
+    // The blocks other layers own are checked with their types too; a `cloud:` block over the
+    // default profile (a run's `--profile` is checked again by `athil run`).
+    let profile = CloudProfile::default();
     scenarios.retain(|s| {
-        let problems = block_problems(s);
+        let problems = block_problems(s, &profile);
         let ok = problems.is_empty();
         errors.extend(problems);
         ok

@@ -9,6 +9,7 @@ pub mod encode;
 pub mod run;
 pub mod schema;
 pub mod sign;
+pub mod signals;
 pub mod sim;
 
 use clap::{Parser, Subcommand};

@@ -10,11 +10,13 @@ use crate::broker::{Broker, BrokerConfig, CloudProfile, Listen};
 use crate::cloud::DeviceRegistry;
 use crate::exit::ExitCode;
 use crate::module::dialect::DialectKind;
-use crate::report::{Console, Redactor, Reporter};
+use crate::report::{Console, Planned, Redactor, Reporter};
 use crate::run::rig::WifiSource;
 use crate::run::{
     block_problems, EventSink, Executor, ModuleTarget, Rig, RunSecrets, Totals, Wifi,
 };
+
+use super::signals::StopSignals;
 use crate::scenario::{load_paths, Scenario, Var};
 use crate::sim::SimConfig;
 
@@ -120,9 +122,17 @@ fn prepare(args: &Args) -> Result<Plan, Vec<String>> {
     if let Some(l) = args.listen {
         rig.broker.listen = Some(l);
     }
-    // A real module ignores `virtual_module:`, but a typo in it is still a typo.
+    let profile = match &args.profile {
+        Some(p) => CloudProfile::load(p).unwrap_or_else(|e| {
+            problems.push(e.to_string());
+            CloudProfile::default()
+        }),
+        None => CloudProfile::default(),
+    };
+    // A real module ignores `virtual_module:`, but a typo in it is still a typo; a `cloud:`
+    // block is checked over the run's profile.
     for s in &scenarios {
-        problems.extend(block_problems(s).iter().map(|e| e.to_string()));
+        problems.extend(block_problems(s, &profile).iter().map(|e| e.to_string()));
     }
     let target = match &rig.port {
         Some(path) => ModuleTarget::Serial {
@@ -153,19 +163,11 @@ fn prepare(args: &Args) -> Result<Plan, Vec<String>> {
     } else if scenarios.is_empty() && problems.is_empty() {
         problems.push("no scenario found under the given paths".into());
     }
-    let profile = match &args.profile {
-        Some(p) => CloudProfile::load(p).unwrap_or_else(|e| {
-            problems.push(e.to_string());
-            CloudProfile::default()
-        }),
-        None => CloudProfile::default(),
-    };
     if let Some(port) = &rig.port {
-        // An unplugged adapter is one message before the run, not a failure per scenario.
-        if !std::path::Path::new(port).exists() {
-            problems.push(format!(
-                "open serial port `{port}`: no such device (is the adapter plugged in?)"
-            ));
+        // An unplugged adapter, or a path that is no serial port, is one message before the
+        // run, not a failure per scenario.
+        if let Err(problem) = check_port(port) {
+            problems.push(problem);
         }
     }
     let (wifi, wifi_unreadable) = match rig.wifi(&rig_path) {
@@ -226,10 +228,26 @@ fn execute(args: Args, plan: Plan) -> ExitCode {
     {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("athil run: start the async runtime: {e}");
+            eprintln!("athil run: failed to start the async runtime: {e}");
             return ExitCode::Usage;
         }
     };
+    // Caught before the first report is written: from here a signal stops the run and the
+    // reports are completed, never left as they were when the signal came.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(None);
+    let signals = {
+        let _inside = runtime.enter();
+        StopSignals::install()
+    };
+    match signals {
+        Ok(signals) => {
+            runtime.spawn(stop_on_signals(signals, stop_tx));
+        }
+        Err(e) => {
+            eprintln!("athil run: failed to catch SIGINT, SIGTERM and SIGHUP: {e}");
+            return ExitCode::Usage;
+        }
+    }
     let junit = args
         .junit
         .clone()
@@ -239,10 +257,19 @@ fn execute(args: Args, plan: Plan) -> ExitCode {
     let mut reporter = match Reporter::new(&args.out, Some(junit), redactor, Console::stdout()) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("athil run: {e}");
+            eprintln!("athil run: failed to {e}: {}", source_text(&e));
             return ExitCode::Usage;
         }
     };
+    reporter.plan(
+        plan.scenarios
+            .iter()
+            .map(|s| Planned {
+                name: s.name.clone(),
+                file: s.file.clone(),
+            })
+            .collect(),
+    );
     let totals = runtime.block_on(async {
         let (events, mut rx) = EventSink::channel();
         let mut config = BrokerConfig::new(plan.registry.clone());
@@ -253,19 +280,10 @@ fn execute(args: Args, plan: Plan) -> ExitCode {
         let broker = match Broker::start(config, events.clone()).await {
             Ok(b) => b,
             Err(e) => {
-                eprintln!("athil run: start the broker: {e}");
+                eprintln!("athil run: failed to start the broker: {e}");
                 return None;
             }
         };
-        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!(
-                    "\nathil run: interrupted; finishing the step under way and writing reports"
-                );
-                let _ = stop_tx.send(true);
-            }
-        });
         let broker_host = plan
             .rig
             .broker
@@ -297,11 +315,73 @@ fn execute(args: Args, plan: Plan) -> ExitCode {
         Some(totals)
     });
     // The console has already said what could not be written, and why.
-    let _paths = reporter.finish();
+    let paths = reporter.finish();
     match totals {
         None => ExitCode::Usage,
-        Some(t) if t.interrupted => ExitCode::Interrupted,
+        Some(Totals {
+            interrupted: Some(i),
+            ..
+        }) => ExitCode::interrupted_by(i),
+        Some(_) if !paths.is_complete() => ExitCode::ReportsNotWritten,
         Some(t) if t.failed > 0 => ExitCode::Failure,
         Some(_) => ExitCode::Success,
     }
+}
+
+/// The first stop signal stops the run (the step under way ends, the reports are completed);
+/// a second one exits at once, for a run that cannot finish (a report written to a FIFO
+/// nobody reads, a hung disk).
+async fn stop_on_signals(
+    mut signals: StopSignals,
+    stop: tokio::sync::watch::Sender<Option<crate::run::Interrupt>>,
+) {
+    let first = signals.next().await;
+    eprintln!(
+        "\nathil run: interrupted ({}); stopping the step under way and writing the reports \
+         (Ctrl-C again to stop at once)",
+        first.label()
+    );
+    let _ = stop.send(Some(first));
+    let second = signals.next().await;
+    eprintln!(
+        "athil run: a second signal ({}): stopping at once, without the reports of the \
+         scenario under way",
+        second.label()
+    );
+    std::process::exit(ExitCode::interrupted_by(second).code());
+}
+
+/// Whether `port` can be the module's serial line: it exists and is a terminal. Opened without
+/// becoming the controlling terminal and without waiting for a carrier, then closed again;
+/// the run opens it anew for each scenario.
+fn check_port(port: &str) -> Result<(), String> {
+    use std::io::IsTerminal;
+    use std::os::unix::fs::OpenOptionsExt;
+    let opened = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NOCTTY | libc::O_NONBLOCK)
+        .open(port);
+    match opened {
+        Ok(f) if f.is_terminal() => Ok(()),
+        Ok(_) => Err(format!(
+            "open serial port `{port}`: not a terminal (a serial port is a tty such as \
+             /dev/ttyUSB0)"
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(format!(
+            "open serial port `{port}`: no such device (is the adapter plugged in?)"
+        )),
+        Err(e) => Err(format!("open serial port `{port}`: {e}")),
+    }
+}
+
+/// The causes of `e`, `: `-separated, for one line on stderr.
+fn source_text(e: &dyn std::error::Error) -> String {
+    let mut out = Vec::new();
+    let mut src = e.source();
+    while let Some(s) = src {
+        out.push(s.to_string());
+        src = s.source();
+    }
+    out.join(": ")
 }

@@ -1,10 +1,12 @@
 //! `athil sim`: the virtual ESP8266 stand-alone on a pseudo-terminal, so any program (a serial
 //! terminal, socat, picocom, pyserial) can drive it. Prints the device path, serves until
-//! Ctrl-C.
+//! Ctrl-C, SIGTERM or SIGHUP (a stand-alone server's normal end: exit 0, the `--link` removed).
 
 use std::path::PathBuf;
 
 use crate::exit::ExitCode;
+
+use super::signals::StopSignals;
 use crate::sim::{spawn, AccessPoint, Flavour, NameMap, SimConfig, SimError};
 
 #[derive(Debug, clap::Args)]
@@ -73,20 +75,28 @@ pub fn run(args: Args) -> ExitCode {
         Flavour::Nonos => "NonOS AT 1.7",
         Flavour::EspAt => "ESP-AT 2.2",
     };
-    println!("athil sim: {firmware}; access points: {ssids}; Ctrl-C to stop");
+    // The signals are caught before saying how to stop, so a service manager's SIGTERM right
+    // after that line still removes the link.
     let waited = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map(|rt| rt.block_on(tokio::signal::ctrl_c()));
+        .and_then(|rt| {
+            let mut signals = {
+                let _inside = rt.enter();
+                StopSignals::install()?
+            };
+            println!("athil sim: {firmware}; access points: {ssids}; Ctrl-C to stop");
+            Ok(rt.block_on(signals.next()))
+        });
     let stopped = sim.shutdown();
     match waited {
-        Ok(Ok(())) if stopped => ExitCode::Success,
-        Ok(Ok(())) => {
+        Ok(_) if stopped => ExitCode::Success,
+        Ok(_) => {
             eprintln!("athil sim: failed to stop every thread within 2 s");
             ExitCode::Failure
         }
-        Ok(Err(e)) | Err(e) => {
-            eprintln!("athil sim: failed to wait for Ctrl-C: {e}");
+        Err(e) => {
+            eprintln!("athil sim: failed to catch SIGINT, SIGTERM and SIGHUP: {e}");
             ExitCode::Failure
         }
     }

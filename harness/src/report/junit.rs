@@ -3,10 +3,12 @@
 //! (name = scenario name, classname = its file), the failing step and message as failure text,
 //! the scenario's transcript as system-out.
 //!
-//! A scenario cut short by Ctrl-C is an `error` test case (it was neither judged nor skipped).
+//! The report must never read green for a run that did not finish: a scenario cut short (by a
+//! signal, or a run that died) is an `error` test case, and so is every planned scenario that
+//! never started. Neither is a `failure`: nothing was judged, so the firmware is not blamed.
 
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
@@ -15,10 +17,24 @@ use crate::events::FailureKind;
 use super::diff::failure_lines;
 use super::redact::Redactor;
 use super::summary::{RunSummary, ScenarioStatus};
+use super::write::write_report;
+
+/// A scenario the run means to run, by name and file, known before any event about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Planned {
+    pub name: String,
+    pub file: PathBuf,
+}
 
 /// The report for what the summary holds so far; `transcripts[i]` is scenario `i`'s transcript
-/// (already redacted), if it has been written.
-pub fn junit_report(s: &RunSummary, transcripts: &[Option<String>], redactor: &Redactor) -> Report {
+/// (already redacted), if it has been written. `planned` scenarios the summary has not reached
+/// are listed as errors: if the run stops now, they did not run.
+pub fn junit_report(
+    s: &RunSummary,
+    planned: &[Planned],
+    transcripts: &[Option<String>],
+    redactor: &Redactor,
+) -> Report {
     let mut suite = TestSuite::new("athil");
     suite.set_time(s.elapsed);
     for (i, sc) in s.scenarios.iter().enumerate() {
@@ -42,6 +58,13 @@ pub fn junit_report(s: &RunSummary, transcripts: &[Option<String>], redactor: &R
                 st.set_description(redactor.redact_text(&text));
                 st
             }
+            // Only an interruption skips a scenario: it did not pass, and must not read so.
+            ScenarioStatus::Skipped { reason } if s.interrupted => {
+                let mut st = TestCaseStatus::non_success(NonSuccessKind::Error);
+                st.set_message(redactor.redact_text(reason));
+                st.set_type("interrupted");
+                st
+            }
             ScenarioStatus::Skipped { reason } => {
                 let mut st = TestCaseStatus::skipped();
                 st.set_message(redactor.redact_text(reason));
@@ -62,6 +85,14 @@ pub fn junit_report(s: &RunSummary, transcripts: &[Option<String>], redactor: &R
         }
         suite.add_test_case(case);
     }
+    for p in planned.iter().skip(s.scenarios.len()) {
+        let mut st = TestCaseStatus::non_success(NonSuccessKind::Error);
+        st.set_message("not run: the run ended before this scenario started");
+        st.set_type("not run");
+        let mut case = TestCase::new(redactor.redact_text(&p.name), st);
+        case.set_classname(p.file.display().to_string());
+        suite.add_test_case(case);
+    }
     let mut report = Report::new("athil");
     report.set_time(s.elapsed);
     report.add_test_suite(suite);
@@ -78,12 +109,9 @@ fn kind_name(k: FailureKind) -> &'static str {
     }
 }
 
-/// Writes `report` to `path` through a temporary file and a rename, so a reader (or a run killed
-/// mid-write) never sees half a file.
+/// Writes `report` to `path` with [`write_report`]: through symlinks and special files, and a
+/// regular file replaced whole, so a reader (or a run killed mid-write) never sees half a file.
 pub fn write_junit(path: &Path, report: &Report) -> io::Result<()> {
     let xml = report.to_string().map_err(io::Error::other)?;
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    std::fs::write(&tmp, xml)?;
-    std::fs::rename(&tmp, path)
+    write_report(path, xml.as_bytes())
 }

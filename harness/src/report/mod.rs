@@ -15,9 +15,12 @@ pub mod reporter;
 pub mod summary;
 pub mod text;
 pub mod transcript;
+pub mod write;
 
 pub use console::Console;
 pub use error::ReportError;
+pub use junit::Planned;
 pub use redact::{Redactor, MIN_SECRET_LEN};
 pub use reporter::{ReportPaths, Reporter, ScenarioFiles};
 pub use summary::{RunSummary, ScenarioStatus, ScenarioSummary, Totals};
+pub use write::write_report;

@@ -1,11 +1,12 @@
 //! The [`Reporter`]: takes the run's event stream once and fans it out to every report. The
 //! console gets each event as it comes; the transcript and pcap of a scenario are written when
 //! it finishes (after the whole scenario has been redacted at once, so a secret split across
-//! serial or TCP chunks is still masked), and the JUnit file is rewritten after each scenario and
-//! at [`Reporter::finish`], so an interrupted or crashed run still leaves reports for what ran.
+//! serial or TCP chunks is still masked), and the JUnit file is rewritten when the run is planned,
+//! as each scenario starts and ends, and at [`Reporter::finish`], so an interrupted or crashed run
+//! still leaves reports for what ran, and never a JUnit file that reads green too early.
 //!
 //! A writer that fails is said on the console and listed in [`ReportPaths::problems`]; the other
-//! writers, and the run, carry on.
+//! writers, and the run, carry on, and the caller decides what an incomplete report means.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -14,12 +15,13 @@ use crate::events::{RunEvent, Stamped};
 
 use super::console::Console;
 use super::error::ReportError;
-use super::junit::{junit_report, write_junit};
+use super::junit::{junit_report, write_junit, Planned};
 use super::pcap::PcapBuilder;
 use super::redact::{EventRedactor, Redactor, MIN_SECRET_LEN};
 use super::summary::{RunSummary, SummaryBuilder};
 use super::text::slug;
 use super::transcript::{render, Heading};
+use super::write::write_report;
 
 /// File stem of the reports for traffic seen outside any scenario.
 const OUTSIDE: &str = "run";
@@ -57,6 +59,8 @@ impl ReportPaths {
 pub struct Reporter {
     dir: PathBuf,
     junit: Option<PathBuf>,
+    /// The scenarios the run means to run, so JUnit lists those it has not reached.
+    planned: Vec<Planned>,
     junit_written: bool,
     /// A JUnit write failure was already reported; later retries fail quietly.
     junit_failed: bool,
@@ -109,6 +113,7 @@ impl Reporter {
         let mut r = Reporter {
             dir,
             junit,
+            planned: Vec::new(),
             junit_written: false,
             junit_failed: false,
             stream: EventRedactor::new(redactor.clone()),
@@ -130,6 +135,14 @@ impl Reporter {
         Ok(r)
     }
 
+    /// Says which scenarios the run means to run, in order, and writes a JUnit file listing
+    /// them as not run yet: a run killed at any moment from here leaves a report that does not
+    /// read green.
+    pub fn plan(&mut self, scenarios: Vec<Planned>) {
+        self.planned = scenarios;
+        self.write_junit();
+    }
+
     /// What the run came to so far.
     pub fn summary(&self) -> &RunSummary {
         self.summary.summary()
@@ -148,6 +161,8 @@ impl Reporter {
                 }
                 self.batch.push(ev.clone());
                 self.open = Some(self.summary().scenarios.len() - 1);
+                // Now listed as unfinished, should the run die before its end.
+                self.write_junit();
             }
             RunEvent::ScenarioFinished { .. } => {
                 // A scenario skipped without starting has no transcript of its own; its line
@@ -205,6 +220,11 @@ impl Reporter {
         }
         let outside = self.write_outside();
         self.write_junit();
+        if self.junit_written {
+            // An earlier write that failed was overwritten by a whole report since.
+            self.problems
+                .retain(|p| !matches!(p, ReportError::Junit { .. }));
+        }
         let mut paths = ReportPaths {
             dir: self.dir.clone(),
             junit: self.junit.clone().filter(|_| self.junit_written),
@@ -287,7 +307,7 @@ impl Reporter {
         // The final pass catches secrets in text the event fields did not carry separately.
         let text = self.redactor.redact_text(&render(heading, events));
         let path = self.dir.join(format!("{stem}.transcript.txt"));
-        let transcript = match std::fs::write(&path, &text) {
+        let transcript = match write_report(&path, text.as_bytes()) {
             Ok(()) => Some((path, text)),
             Err(source) => {
                 self.problem(ReportError::Transcript { path, source });
@@ -298,7 +318,7 @@ impl Reporter {
         let pcap = match self
             .pcap
             .pcap_file(events)
-            .and_then(|bytes| std::fs::write(&path, bytes))
+            .and_then(|bytes| write_report(&path, &bytes))
         {
             Ok(()) => Some(path),
             Err(source) => {
@@ -354,7 +374,12 @@ impl Reporter {
         let Some(path) = self.junit.clone() else {
             return;
         };
-        let report = junit_report(self.summary.summary(), &self.transcripts, &self.redactor);
+        let report = junit_report(
+            self.summary.summary(),
+            &self.planned,
+            &self.transcripts,
+            &self.redactor,
+        );
         match write_junit(&path, &report) {
             Ok(()) => {
                 self.junit_written = true;

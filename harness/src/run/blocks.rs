@@ -3,18 +3,22 @@
 //! keeps them as YAML with positions; `athil check` and `athil run` call [`block_problems`] so
 //! a typo in one is reported with file:line:column before anything runs.
 
-use crate::broker::{Fault, ProfileOverride};
+use crate::broker::{CloudProfile, Fault, ProfileOverride};
 use crate::scenario::{Opaque, Scenario, ScenarioError};
 
 use super::target::VirtualOverrides;
 
-/// Every problem in `s`'s opaque blocks, in file order.
-pub fn block_problems(s: &Scenario) -> Vec<ScenarioError> {
+/// Every problem in `s`'s opaque blocks, in file order. A `cloud:` block is also checked
+/// applied over `profile` (the run's; `athil check` uses the default): a keepalive window with
+/// `min` above `max` reads fine key by key and is still impossible.
+pub fn block_problems(s: &Scenario, profile: &CloudProfile) -> Vec<ScenarioError> {
     let mut out = Vec::new();
     for (key, block) in s.opaque_blocks() {
         let read = match key {
             "virtual_module" => block.read::<VirtualOverrides>().map(drop),
-            "cloud" => block.read::<ProfileOverride>().map(drop),
+            "cloud" => block
+                .read::<ProfileOverride>()
+                .and_then(|o| cloud_problems(block, &profile.with(&o))),
             "broker_fault" => block.read::<Fault>().map(drop),
             other => Err(vec![block.error(
                 &[],
@@ -26,6 +30,27 @@ pub fn block_problems(s: &Scenario) -> Vec<ScenarioError> {
         }
     }
     out
+}
+
+/// The problems of `applied` (a profile with `block` applied), each placed at the first of its
+/// keys that the block writes, or at the block when it writes none of them.
+fn cloud_problems(block: &Opaque, applied: &CloudProfile) -> Result<(), Vec<ScenarioError>> {
+    let problems = applied.keyed_problems();
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(problems
+        .into_iter()
+        .map(|p| {
+            let path: Vec<&str> = p
+                .keys
+                .iter()
+                .map(|k| k.split('.').collect::<Vec<_>>())
+                .find(|path| block.has(path))
+                .unwrap_or_default();
+            block.error(&path, p.message)
+        })
+        .collect())
 }
 
 /// The scenario's `cloud:` override, if it has one.

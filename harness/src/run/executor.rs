@@ -1,7 +1,8 @@
 //! The executor: runs scenarios one after another against the module target and the broker,
 //! emitting [`RunEvent`]s. A failed step fails its scenario and the run goes on with the next;
-//! an interruption (Ctrl-C) ends the step under way, marks the rest skipped, and still ends
-//! the stream with `RunFinished` so every report is written.
+//! an [`Interrupt`] (Ctrl-C, SIGTERM, SIGHUP) ends the step under way, or the module's reset,
+//! at once, marks the rest skipped, and still ends the stream with `RunFinished` so every
+//! report is written.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -38,18 +39,53 @@ pub struct Executor<'a> {
     pub events: EventSink,
 }
 
+/// What stopped a run early: the signal the process got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Interrupt {
+    /// SIGINT.
+    CtrlC,
+    /// SIGTERM: what `kill`, `timeout` and a CI agent cancelling a job send.
+    Terminate,
+    /// SIGHUP: the terminal or SSH session went away.
+    HangUp,
+}
+
+impl Interrupt {
+    /// How reports name it: `Ctrl-C`, `SIGTERM`, `SIGHUP`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Interrupt::CtrlC => "Ctrl-C",
+            Interrupt::Terminate => "SIGTERM",
+            Interrupt::HangUp => "SIGHUP",
+        }
+    }
+
+    /// The signal's number, for the shell's exit status of 128 + it.
+    pub fn signal_number(self) -> u8 {
+        match self {
+            Interrupt::CtrlC => 2,
+            Interrupt::Terminate => 15,
+            Interrupt::HangUp => 1,
+        }
+    }
+}
+
 /// What a run came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Totals {
     pub passed: usize,
     pub failed: usize,
     pub skipped: usize,
-    pub interrupted: bool,
+    /// What stopped the run early, if something did.
+    pub interrupted: Option<Interrupt>,
 }
 
+/// The executor's stop signal: `Some` once the run is to stop.
+pub type StopReceiver = watch::Receiver<Option<Interrupt>>;
+
 impl Executor<'_> {
-    /// Runs `scenarios` in order. `stop` turning true interrupts the run.
-    pub async fn run(&self, scenarios: &[Scenario], mut stop: watch::Receiver<bool>) -> Totals {
+    /// Runs `scenarios` in order. `stop` turning `Some` interrupts the run.
+    pub async fn run(&self, scenarios: &[Scenario], mut stop: StopReceiver) -> Totals {
         let started = Instant::now();
         self.events.emit(RunEvent::RunStarted {
             scenario_count: scenarios.len(),
@@ -57,10 +93,13 @@ impl Executor<'_> {
         let mut totals = Totals::default();
         for scenario in scenarios {
             let interrupted = *stop.borrow();
-            let outcome = if interrupted {
-                totals.interrupted = true;
+            let outcome = if let Some(i) = interrupted {
+                totals.interrupted = Some(i);
                 Outcome::Skipped {
-                    reason: "the run was interrupted".into(),
+                    reason: format!(
+                        "not run: the run was interrupted ({}) before it started",
+                        i.label()
+                    ),
                 }
             } else {
                 self.events.emit(RunEvent::ScenarioStarted {
@@ -76,7 +115,7 @@ impl Executor<'_> {
                 });
                 outcome
             };
-            if interrupted {
+            if interrupted.is_some() {
                 // Skipped scenarios still appear in every report.
                 self.events.emit(RunEvent::ScenarioStarted {
                     name: scenario.name.clone(),
@@ -93,19 +132,19 @@ impl Executor<'_> {
                 Outcome::Failed(_) => totals.failed += 1,
                 Outcome::Skipped { .. } => totals.skipped += 1,
             }
-            totals.interrupted |= *stop.borrow();
+            totals.interrupted = totals.interrupted.or(*stop.borrow());
         }
         self.events.emit(RunEvent::RunFinished {
             passed: totals.passed,
             failed: totals.failed,
             skipped: totals.skipped,
             elapsed: started.elapsed(),
-            interrupted: totals.interrupted,
+            interrupted: totals.interrupted.is_some(),
         });
         totals
     }
 
-    async fn run_scenario(&self, s: &Scenario, stop: &mut watch::Receiver<bool>) -> Outcome {
+    async fn run_scenario(&self, s: &Scenario, stop: &mut StopReceiver) -> Outcome {
         self.broker.mark();
         let outcome = match cloud_override(s) {
             Ok(o) => {
@@ -130,7 +169,7 @@ impl Executor<'_> {
         outcome
     }
 
-    async fn run_module(&self, s: &Scenario, stop: &mut watch::Receiver<bool>) -> Outcome {
+    async fn run_module(&self, s: &Scenario, stop: &mut StopReceiver) -> Outcome {
         let device = self.registry.get(&s.device);
         let set_up = |message: String| {
             Outcome::Failed(Failure {
@@ -154,8 +193,20 @@ impl Executor<'_> {
             Ok(a) => a,
             Err(e) => return set_up(e.to_string()),
         };
-        let outcome = match attached.driver.reset_and_sync(SYNC_DEADLINE).await {
-            Err(e) => Outcome::Failed(Failure {
+        // A silent module makes the reset wait its whole deadline; an interruption must not.
+        let synced = tokio::select! {
+            r = attached.driver.reset_and_sync(SYNC_DEADLINE) => Ok(r),
+            i = stopped(stop) => Err(i),
+        };
+        let outcome = match synced {
+            Err(i) => Outcome::Skipped {
+                reason: format!(
+                    "interrupted ({}) while resetting the {}",
+                    i.label(),
+                    self.target.describe()
+                ),
+            },
+            Ok(Err(e)) => Outcome::Failed(Failure {
                 step: format!("set-up: reset and sync the {}", self.target.describe()),
                 message: e.to_string(),
                 kind: FailureKind::Timeout,
@@ -163,7 +214,7 @@ impl Executor<'_> {
                 actual: String::from_utf8_lossy(&attached.driver.last_serial()).into_owned(),
                 last_serial: attached.driver.last_serial(),
             }),
-            Ok(_) => {
+            Ok(Ok(_)) => {
                 let mut cx = StepContext {
                     driver: &mut attached.driver,
                     broker: self.broker,
@@ -181,7 +232,7 @@ impl Executor<'_> {
         &self,
         steps: &[Step],
         cx: &mut StepContext<'_>,
-        stop: &mut watch::Receiver<bool>,
+        stop: &mut StopReceiver,
     ) -> Outcome {
         for step in steps {
             self.events.emit(RunEvent::StepStarted {
@@ -194,27 +245,29 @@ impl Executor<'_> {
             let limit = step_limit(step);
             let result = tokio::select! {
                 r = tokio::time::timeout(limit, cx.run(step)) => match r {
-                    Ok(r) => Some(r),
-                    Err(_) => Some(Err(StepError {
+                    Ok(r) => Ok(r),
+                    Err(_) => Ok(Err(StepError {
                         message: format!("the step overran its deadline by {STEP_GRACE:?} (a harness bug: please report it)"),
                         kind: FailureKind::Timeout,
                         expected: String::new(),
                         actual: String::new(),
                     })),
                 },
-                _ = stop.wait_for(|s| *s) => None,
+                i = stopped(stop) => Err(i),
             };
             let outcome = match result {
                 // An interruption says nothing about the module: the scenario did not finish,
                 // so it is skipped, not failed (a nightly report must not blame the firmware).
-                None => Outcome::Skipped {
+                Err(i) => Outcome::Skipped {
                     reason: format!(
-                        "interrupted (Ctrl-C) during `{}` (line {})",
-                        step.label, step.location.line
+                        "interrupted ({}) during `{}` (line {})",
+                        i.label(),
+                        step.label,
+                        step.location.line
                     ),
                 },
-                Some(Ok(())) => Outcome::Passed,
-                Some(Err(e)) => Outcome::Failed(Failure {
+                Ok(Ok(())) => Outcome::Passed,
+                Ok(Err(e)) => Outcome::Failed(Failure {
                     step: format!("{} (line {})", step.label, step.location.line),
                     message: e.message,
                     kind: e.kind,
@@ -233,6 +286,14 @@ impl Executor<'_> {
             }
         }
         Outcome::Passed
+    }
+}
+
+/// Resolves when the run is to stop, with why; never if the sender is gone without stopping.
+async fn stopped(stop: &mut StopReceiver) -> Interrupt {
+    match stop.wait_for(Option::is_some).await {
+        Ok(i) => i.unwrap_or(Interrupt::CtrlC),
+        Err(_) => std::future::pending().await,
     }
 }
 

@@ -12,7 +12,7 @@ pub mod values;
 
 pub use crate::events::*;
 pub use blocks::{block_problems, cloud_override};
-pub use executor::{Executor, Totals, SYNC_DEADLINE};
+pub use executor::{Executor, Interrupt, StopReceiver, Totals, SYNC_DEADLINE};
 pub use rig::{Rig, RigError, Wifi};
 pub use secrets::RunSecrets;
 pub use target::{virtual_overrides, ModuleTarget, VirtualOverrides};

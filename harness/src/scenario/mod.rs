@@ -16,6 +16,7 @@ mod broker_steps;
 mod de;
 mod error;
 mod label;
+mod limits;
 mod load;
 mod location;
 mod matching;
@@ -32,6 +33,7 @@ mod wrap;
 mod yaml;
 
 pub use error::{ErrorKind, ScenarioError};
+pub use limits::{MAX_DURATION, MAX_FILE_BYTES};
 pub use load::{load_paths, load_str};
 pub use location::Location;
 pub use matching::{json_subset, Mismatch, TextMatch};

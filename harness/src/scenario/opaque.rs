@@ -95,6 +95,18 @@ impl Opaque {
         node.mark.location
     }
 
+    /// Whether the block writes every key of `path` (`["keepalive", "min"]`).
+    pub fn has(&self, path: &[&str]) -> bool {
+        let mut node = &self.node;
+        for key in path {
+            match node.get(key) {
+                Some(next) => node = next,
+                None => return false,
+            }
+        }
+        true
+    }
+
     /// A problem with the value under `path` (see [`Opaque::locate`]), placed there, for the
     /// owning layer's checks beyond reading. `message` reads after "failed to" or states what
     /// was expected, as the loader's own messages do.

@@ -203,7 +203,8 @@ impl JsonSchema for Text {
         string_schema(
             "Text; may use {{broker.host}}, {{broker.port}}, {{device.product_key}}, \
              {{device.device_name}}, {{device.client_id}}, {{device.username}}, \
-             {{device.password}}, {{vars.NAME}} and {{env.NAME}} (a secret).",
+             {{device.password}}, {{wifi.ssid}}, {{wifi.password}} (a secret), \
+             {{vars.NAME}} and {{env.NAME}} (a secret).",
             None,
         )
     }
@@ -227,7 +228,7 @@ impl JsonSchema for DurationText {
     }
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
         string_schema(
-            "A duration with its unit: `500ms`, `2s`, `1m`, `1m 30s`.",
+            "A duration with its unit: `500ms`, `2s`, `1m`, `1m 30s`; at most `24h`.",
             Some(r"^\s*[0-9]+(\.[0-9]+)?\s*[a-zµ]+(\s*[0-9]+(\.[0-9]+)?\s*[a-zµ]+)*\s*$"),
         )
     }

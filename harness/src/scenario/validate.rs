@@ -12,6 +12,7 @@ use crate::mqtt::QoS;
 use super::de::{Field, Sp};
 use super::error::{closest, quoted_list, ErrorKind, ScenarioError};
 use super::label;
+use super::limits::{MAX_DURATION, MAX_DURATION_TEXT};
 use super::location::{Location, Source};
 use super::model::{Action, Matcher, Pattern, Scenario, Step, DEFAULT_STEP_TIMEOUT};
 use super::opaque::Opaque;
@@ -92,7 +93,18 @@ impl Ctx<'_> {
     pub fn duration(&mut self, sp: &Sp<DurationText>) -> Option<Duration> {
         let text = sp.value.0.trim();
         match humantime::parse_duration(text) {
-            Ok(d) => Some(d),
+            Ok(d) if d <= MAX_DURATION => Some(d),
+            Ok(_) => {
+                self.error(
+                    sp.mark.location,
+                    ErrorKind::Duration,
+                    format!(
+                        "`{text}` is too long: a timeout, `wait` or `for` is at most \
+                         {MAX_DURATION_TEXT}"
+                    ),
+                );
+                None
+            }
             Err(e) => {
                 self.error(
                     sp.mark.location,
@@ -165,7 +177,12 @@ impl Ctx<'_> {
     }
 
     fn regex(&mut self, sp: &Sp<String>) -> Option<Pattern> {
-        match regex::RegexBuilder::new(&sp.value).multi_line(true).build() {
+        // The module ends lines with CR LF: `$` must match before it, as a reader of the docs expects.
+        match regex::RegexBuilder::new(&sp.value)
+            .multi_line(true)
+            .crlf(true)
+            .build()
+        {
             Ok(r) => Some(Pattern(r)),
             Err(e) => {
                 let detail = e.to_string();

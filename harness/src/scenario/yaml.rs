@@ -8,6 +8,7 @@
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
+use super::limits::{MAX_DEPTH, MAX_NODES, MAX_TEXT_BYTES};
 use super::location::{Location, Mark, ScalarStyle, Source};
 
 /// One YAML node and where it starts.
@@ -131,7 +132,8 @@ pub(crate) struct YamlProblem {
 }
 
 /// Reads the one YAML document of a scenario file. `Ok` carries the tree and the problems
-/// that did not stop reading it (duplicate keys); `Err` a syntax error, which does.
+/// that did not stop reading it (duplicate keys); `Err` a syntax error, or a tree past the
+/// [limits](super::limits) (aliases counted as what they copy), which does.
 pub(crate) fn parse(text: &str, source: &Source) -> Result<(Node, Vec<YamlProblem>), YamlProblem> {
     let mut builder = Builder {
         source,
@@ -140,13 +142,33 @@ pub(crate) fn parse(text: &str, source: &Source) -> Result<(Node, Vec<YamlProble
         root: None,
         documents: 0,
         problems: Vec::new(),
+        nodes: 0,
+        text: 0,
+        over: None,
     };
+    // The events are pulled one by one rather than through `Parser::load`, which recurses once
+    // per nesting level (a file of a million `[` overflows the stack) and asserts on its input;
+    // pulling them also stops reading at the first limit passed.
     let mut parser = Parser::new_from_str(text);
-    if let Err(e) = parser.load(&mut builder, true) {
-        return Err(YamlProblem {
-            location: location_of(e.marker()),
-            message: format!("read YAML: {}", e.info()),
-        });
+    loop {
+        match parser.next_token() {
+            Ok((ev, marker)) => {
+                let end = ev == Event::StreamEnd;
+                builder.on_event(ev, marker);
+                if end || builder.over.is_some() {
+                    break;
+                }
+            }
+            Err(e) => {
+                return Err(YamlProblem {
+                    location: location_of(e.marker()),
+                    message: format!("read YAML: {}", e.info()),
+                })
+            }
+        }
+    }
+    if let Some(over) = builder.over {
+        return Err(over);
     }
     match builder.root {
         Some(root) => Ok((root, builder.problems)),
@@ -182,11 +204,48 @@ enum Frame {
 struct Builder<'s> {
     source: &'s Source,
     stack: Vec<Frame>,
-    /// Anchored nodes by anchor id, for aliases.
-    anchors: Vec<(usize, Node)>,
+    /// Anchored nodes by anchor id, for aliases, with the values and text bytes each holds.
+    anchors: Vec<(usize, Node, Size)>,
     root: Option<Node>,
     documents: usize,
     problems: Vec<YamlProblem>,
+    /// Values and text bytes built so far, each alias counted as what it copies.
+    nodes: usize,
+    text: usize,
+    /// A limit was passed: the rest of the file is skipped and this is the one error.
+    over: Option<YamlProblem>,
+}
+
+/// How much a tree holds: values and scalar bytes.
+#[derive(Debug, Clone, Copy, Default)]
+struct Size {
+    nodes: usize,
+    text: usize,
+}
+
+fn size_of(node: &Node) -> Size {
+    match &node.kind {
+        NodeKind::Scalar(s) => Size {
+            nodes: 1,
+            text: s.value.len(),
+        },
+        NodeKind::Seq(items) => items.iter().fold(Size { nodes: 1, text: 0 }, |acc, n| {
+            let s = size_of(n);
+            Size {
+                nodes: acc.nodes + s.nodes,
+                text: acc.text + s.text,
+            }
+        }),
+        NodeKind::Map(entries) => entries
+            .iter()
+            .fold(Size { nodes: 1, text: 0 }, |acc, (k, v)| {
+                let (k, v) = (size_of(k), size_of(v));
+                Size {
+                    nodes: acc.nodes + k.nodes + v.nodes,
+                    text: acc.text + k.text + v.text,
+                }
+            }),
+    }
 }
 
 impl Builder<'_> {
@@ -197,9 +256,33 @@ impl Builder<'_> {
         }
     }
 
+    /// Counts `size` more of the tree; false (and the error noted) once past a limit.
+    fn grow(&mut self, size: Size, mark: Mark, alias: bool) -> bool {
+        self.nodes = self.nodes.saturating_add(size.nodes);
+        self.text = self.text.saturating_add(size.text);
+        if self.nodes <= MAX_NODES && self.text <= MAX_TEXT_BYTES {
+            return true;
+        }
+        let what = if alias {
+            "this alias expands the file"
+        } else {
+            "the file grows"
+        };
+        self.over = Some(YamlProblem {
+            location: mark.location,
+            message: format!(
+                "read YAML: {what} past {MAX_NODES} values or {} MiB of text, aliases counted \
+                 as what they copy (an alias bomb?); a scenario file may hold no more",
+                MAX_TEXT_BYTES / (1024 * 1024)
+            ),
+        });
+        false
+    }
+
     fn finish(&mut self, node: Node, anchor: usize) {
         if anchor > 0 {
-            self.anchors.push((anchor, node.clone()));
+            let size = size_of(&node);
+            self.anchors.push((anchor, node.clone(), size));
         }
         match self.stack.last_mut() {
             None => {
@@ -254,8 +337,29 @@ impl Builder<'_> {
     }
 }
 
+impl Builder<'_> {
+    /// Counts a sequence or mapping about to open; false (and the error noted) when it would
+    /// nest too deep or the tree is too big.
+    fn open(&mut self, mark: Mark) -> bool {
+        if self.stack.len() >= MAX_DEPTH {
+            self.over = Some(YamlProblem {
+                location: mark.location,
+                message: format!(
+                    "read YAML: sequences and mappings nest deeper than {MAX_DEPTH} levels here; \
+                     a scenario needs far fewer"
+                ),
+            });
+            return false;
+        }
+        self.grow(Size { nodes: 1, text: 0 }, mark, false)
+    }
+}
+
 impl MarkedEventReceiver for Builder<'_> {
     fn on_event(&mut self, ev: Event, marker: Marker) {
+        if self.over.is_some() {
+            return;
+        }
         let mark = self.mark(&marker);
         match ev {
             Event::DocumentStart => {
@@ -283,6 +387,13 @@ impl MarkedEventReceiver for Builder<'_> {
                     && self.source.char_at(mark.index) != Some('~');
                 let forced_str = tag.is_some_and(|t| t.suffix == "str");
                 let value = if empty { String::new() } else { value };
+                let size = Size {
+                    nodes: 1,
+                    text: value.len(),
+                };
+                if !self.grow(size, mark, false) {
+                    return;
+                }
                 let node = Node {
                     mark,
                     kind: NodeKind::Scalar(Scalar {
@@ -296,18 +407,26 @@ impl MarkedEventReceiver for Builder<'_> {
                     self.finish(node, anchor);
                 }
             }
-            Event::SequenceStart(anchor, _) => self.stack.push(Frame::Seq {
-                mark,
-                anchor,
-                items: Vec::new(),
-            }),
-            Event::MappingStart(anchor, _) => self.stack.push(Frame::Map {
-                mark,
-                flow: self.source.char_at(mark.index) == Some('{'),
-                anchor,
-                entries: Vec::new(),
-                key: None,
-            }),
+            Event::SequenceStart(anchor, _) => {
+                if self.open(mark) {
+                    self.stack.push(Frame::Seq {
+                        mark,
+                        anchor,
+                        items: Vec::new(),
+                    });
+                }
+            }
+            Event::MappingStart(anchor, _) => {
+                if self.open(mark) {
+                    self.stack.push(Frame::Map {
+                        mark,
+                        flow: self.source.char_at(mark.index) == Some('{'),
+                        anchor,
+                        entries: Vec::new(),
+                        key: None,
+                    });
+                }
+            }
             Event::SequenceEnd | Event::MappingEnd => {
                 let (node, anchor) = match self.stack.pop() {
                     Some(Frame::Seq {
@@ -340,15 +459,25 @@ impl MarkedEventReceiver for Builder<'_> {
                 }
             }
             Event::Alias(id) => {
+                // The size is checked before the copy is made: copying first is what let a
+                // few hundred bytes of aliases grow to gigabytes.
                 let found = self
                     .anchors
                     .iter()
                     .rev()
-                    .find(|(a, _)| *a == id)
-                    .map(|(_, n)| n.clone());
-                if let Some(node) = found {
-                    if self.documents <= 1 {
-                        self.finish(node, 0);
+                    .find(|(a, _, _)| *a == id)
+                    .map(|(_, _, size)| *size);
+                if let Some(size) = found {
+                    if self.documents <= 1 && self.grow(size, mark, true) {
+                        let node = self
+                            .anchors
+                            .iter()
+                            .rev()
+                            .find(|(a, _, _)| *a == id)
+                            .map(|(_, n, _)| n.clone());
+                        if let Some(node) = node {
+                            self.finish(node, 0);
+                        }
                     }
                 }
             }
@@ -425,6 +554,42 @@ mod tests {
         // yaml-rust2 places an unterminated quote's error at the quote.
         assert_eq!(err.location, Location::new(3, 11));
         assert!(err.message.starts_with("read YAML: "), "{}", err.message);
+    }
+
+    #[test]
+    fn an_alias_bomb_is_refused_at_the_alias_that_passes_the_limit() {
+        // Was: each alias copied its anchor's tree before anything was counted, so nine
+        // levels of nine aliases grew to gigabytes.
+        let mut text = String::from("a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+        let names = ["a", "b", "c", "d", "e", "f", "g", "h", "i"];
+        for w in names.windows(2) {
+            let refs = vec![format!("*{}", w[0]); 9].join(", ");
+            text.push_str(&format!("{}: &{} [{refs}]\n", w[1], w[1]));
+        }
+        let err = parse(&text, &Source::new(&text)).unwrap_err();
+        assert!(
+            err.message.contains("this alias expands the file"),
+            "{}",
+            err.message
+        );
+        assert!(
+            err.location.line > 1 && err.location.line < 10,
+            "{:?}",
+            err.location
+        );
+    }
+
+    #[test]
+    fn nesting_past_the_limit_is_refused_not_a_stack_overflow() {
+        // (yaml-rust2's scanner refuses far deeper nesting itself.)
+        let text = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        let err = parse(&text, &Source::new(&text)).unwrap_err();
+        assert!(
+            err.message.contains("nest deeper than 64"),
+            "{}",
+            err.message
+        );
+        assert_eq!(err.location, Location::new(1, 65));
     }
 
     #[test]

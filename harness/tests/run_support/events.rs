@@ -37,7 +37,7 @@ pub async fn run_in_process(paths: &[&str], limit: Duration) -> (Totals, Vec<Sta
         broker_host: broker.addr().ip().to_string(),
         events: events.clone(),
     };
-    let (_stop, stop_rx) = tokio::sync::watch::channel(false);
+    let (_stop, stop_rx) = tokio::sync::watch::channel(None);
     let totals = tokio::time::timeout(limit, executor.run(&scenarios, stop_rx))
         .await
         .unwrap_or_else(|_| panic!("the run did not end within {limit:?}"));

@@ -178,6 +178,11 @@ impl Running {
         false
     }
 
+    /// Whether the process has not exited yet.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
     /// Sends `signal` (e.g. `-INT`) to this process only, by its id.
     pub fn signal(&self, signal: &str) {
         let status = Command::new("kill")

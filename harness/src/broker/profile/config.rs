@@ -408,7 +408,22 @@ impl CloudProfile {
     /// What makes this profile unusable, each worded to read after "the profile is wrong:";
     /// empty when it is fine. Checked by `load`; callers of `with` may check the result.
     pub fn problems(&self) -> Vec<String> {
+        self.keyed_problems()
+            .into_iter()
+            .map(|p| p.message)
+            .collect()
+    }
+
+    /// [`CloudProfile::problems`] with the keys each concerns, so a scenario's `cloud:` block
+    /// can place the problem at the key it wrote.
+    pub fn keyed_problems(&self) -> Vec<ProfileProblem> {
         let mut out = Vec::new();
+        let mut push = |keys: &[&'static str], message: String| {
+            out.push(ProfileProblem {
+                keys: keys.to_vec(),
+                message,
+            })
+        };
         let codes = [
             ("login.sign_mismatch_code", self.login.sign_mismatch_code),
             ("login.unknown_device_code", self.login.unknown_device_code),
@@ -431,51 +446,76 @@ impl CloudProfile {
         ];
         for (key, code) in codes {
             if code == 0 {
-                out.push(format!(
-                    "{key} is 0, which means \"accepted\"; a refusal needs 1-5"
-                ));
+                push(
+                    &[key],
+                    format!("{key} is 0, which means \"accepted\"; a refusal needs 1-5"),
+                );
             } else if code > 5 {
-                out.push(format!(
-                    "{key} is {code}, a reserved CONNACK code; MQTT 3.1.1 defines refusals 1-5"
-                ));
+                push(
+                    &[key],
+                    format!(
+                        "{key} is {code}, a reserved CONNACK code; MQTT 3.1.1 defines refusals 1-5"
+                    ),
+                );
             }
         }
         if self.keepalive.min > self.keepalive.max {
-            out.push(format!(
-                "keepalive.min {} is above keepalive.max {}",
-                self.keepalive.min, self.keepalive.max
-            ));
+            push(
+                &["keepalive.min", "keepalive.max"],
+                format!(
+                    "keepalive.min {} is above keepalive.max {}",
+                    self.keepalive.min, self.keepalive.max
+                ),
+            );
         }
         let factor = self.keepalive.timeout_factor;
         if !(factor.is_finite() && factor > 0.0) {
-            out.push(format!(
-                "keepalive.timeout_factor {factor} is not a positive number"
-            ));
+            push(
+                &["keepalive.timeout_factor"],
+                format!("keepalive.timeout_factor {factor} is not a positive number"),
+            );
         }
         if self.protocol.granted_qos > 1 {
-            out.push(format!(
-                "protocol.granted_qos {} is not 0 or 1 (the cloud has no QoS 2)",
-                self.protocol.granted_qos
-            ));
+            push(
+                &["protocol.granted_qos"],
+                format!(
+                    "protocol.granted_qos {} is not 0 or 1 (the cloud has no QoS 2)",
+                    self.protocol.granted_qos
+                ),
+            );
         }
         if self.thing.reply_qos > 1 {
-            out.push(format!(
-                "thing.reply_qos {} is not 0 or 1",
-                self.thing.reply_qos
-            ));
+            push(
+                &["thing.reply_qos"],
+                format!("thing.reply_qos {} is not 0 or 1", self.thing.reply_qos),
+            );
         }
         for c in &self.topics.classes {
             if let Err(e) = super::topics::check_template(&c.topic) {
-                out.push(format!("topics.classes: `{}` {e}", c.topic));
+                push(
+                    &["topics.classes"],
+                    format!("topics.classes: `{}` {e}", c.topic),
+                );
             }
         }
         for f in &self.topics.implicit_filters {
             if let Err(e) = super::topics::check_template(f) {
-                out.push(format!("topics.implicit_filters: `{f}` {e}"));
+                push(
+                    &["topics.implicit_filters"],
+                    format!("topics.implicit_filters: `{f}` {e}"),
+                );
             }
         }
         out
     }
+}
+
+/// One reason a profile is unusable and the dotted keys it concerns (`keepalive.min`), most
+/// likely culprit first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileProblem {
+    pub keys: Vec<&'static str>,
+    pub message: String,
 }
 
 #[cfg(test)]
