@@ -39,6 +39,8 @@ const CONNECT_WITHIN: Duration = Duration::from_secs(10);
 const WRITE_WITHIN: Duration = Duration::from_secs(10);
 /// Largest packet a cloud client may send (rumqttd's payload limit and headers).
 const MAX_PACKET: usize = 1024 * 1024 + 1024;
+/// At most this many messages rumqttd already has for the client are taken in one turn.
+const BURST: usize = 256;
 
 /// The user name and password the cloud side takes. The password is a secret: it comes from a
 /// file or an environment variable, and is never printed.
@@ -161,6 +163,10 @@ struct Client {
     /// SUBSCRIBEs waiting for rumqttd: packet id → granted QoS per filter.
     pending: HashMap<u16, Vec<u8>>,
     last_id: u16,
+    /// Packets for the client, written together once a turn's work is done.
+    out: Vec<u8>,
+    /// What goes to rumqttd, handed over together at the same moment.
+    upward: Vec<Upward>,
 }
 
 impl Client {
@@ -173,6 +179,35 @@ impl Client {
             duplicates: HashMap::new(),
             pending: HashMap::new(),
             last_id: 0,
+            out: Vec::new(),
+            upward: Vec::new(),
+        }
+    }
+
+    fn has_output(&self) -> bool {
+        !self.out.is_empty() || !self.upward.is_empty()
+    }
+
+    /// Hands rumqttd what the turn produced for it, then writes the client's packets;
+    /// `false` if either side is gone.
+    async fn hand_over(&mut self, link: &mut RouterLink, w: &mut OwnedWriteHalf) -> bool {
+        let upward = std::mem::take(&mut self.upward);
+        if let Err(e) = link.tx.send_all(upward) {
+            self.note(format!("failed to {e}; closing"));
+            return false;
+        }
+        self.out.is_empty() || flush(w, &mut self.out).await
+    }
+
+    /// Adds a packet to what the client gets at the end of this turn; `false` if it cannot
+    /// be encoded (the connection ends).
+    fn queue(&mut self, packet: Packet) -> bool {
+        match encode(&packet) {
+            Ok(bytes) => {
+                self.out.extend_from_slice(&bytes);
+                true
+            }
+            Err(_) => false,
         }
     }
 
@@ -223,7 +258,7 @@ impl Client {
             // What is already framed first, then whichever side speaks.
             let flow = match framer.next_packet() {
                 Ok(Some(raw)) => match decode(&raw) {
-                    Ok((packet, _)) => self.on_client_packet(packet, &mut link, &mut w).await,
+                    Ok((packet, _)) => self.on_client_packet(packet),
                     Err(e) => {
                         self.note(format!("a malformed packet ({e}); closing"));
                         false
@@ -233,6 +268,7 @@ impl Client {
                     self.note(format!("cannot frame its bytes ({e}); closing"));
                     false
                 }
+                Ok(None) if self.has_output() => self.hand_over(&mut link, &mut w).await,
                 Ok(None) => tokio::select! {
                     _ = stopped(&mut stop) => false,
                     read = r.read(&mut buf) => match read {
@@ -240,11 +276,26 @@ impl Client {
                         Ok(n) => { framer.push(&buf[..n]); true }
                     },
                     down = link.next() => match down {
-                        Some(down) => self.on_router(down, &mut w).await,
+                        Some(down) => {
+                            // Take the whole burst rumqttd already has, answered in one write.
+                            let mut flow = self.on_router(down);
+                            for _ in 0..BURST {
+                                match link.try_next() {
+                                    Some(more) if flow => flow = self.on_router(more),
+                                    _ => break,
+                                }
+                            }
+                            flow
+                        }
                         None => false,
                     },
                 },
             };
+            // Written when the turn's work is done: before waiting again, or at the end.
+            let idle = framer.buffered().is_empty() || !flow;
+            if idle && self.has_output() && !self.hand_over(&mut link, &mut w).await {
+                break;
+            }
             if !flow {
                 break;
             }
@@ -296,12 +347,7 @@ impl Client {
     }
 
     /// One packet from the client; `false` ends the connection.
-    async fn on_client_packet(
-        &mut self,
-        packet: Packet,
-        link: &mut RouterLink,
-        w: &mut OwnedWriteHalf,
-    ) -> bool {
+    fn on_client_packet(&mut self, packet: Packet) -> bool {
         let ns = self.shared.namespace.clone();
         match packet {
             Packet::Publish(p) => {
@@ -325,13 +371,10 @@ impl Client {
                     payload: p.payload.into(),
                     retain: false,
                 };
-                if let Err(e) = link.send(up) {
-                    self.note(format!("failed to {e}; closing"));
-                    return false;
-                }
+                self.upward.push(up);
                 match p.packet_id {
                     Some(id) if p.qos == QoS::AtLeastOnce => {
-                        send(w, Packet::Puback { packet_id: id }).await
+                        self.queue(Packet::Puback { packet_id: id })
                     }
                     _ => true,
                 }
@@ -348,23 +391,20 @@ impl Client {
                     packet_id: s.packet_id,
                     filters: s.filters.iter().map(|f| ns.inside(&f.filter)).collect(),
                 };
-                link.send(up).is_ok()
+                self.upward.push(up);
+                true
             }
             Packet::Unsubscribe(u) => {
                 self.filters.retain(|(f, _)| !u.filters.contains(f));
                 let up = Upward::Unsubscribe {
                     filters: u.filters.iter().map(|f| ns.inside(f)).collect(),
                 };
-                link.send(up).is_ok()
-                    && send(
-                        w,
-                        Packet::Unsuback {
-                            packet_id: u.packet_id,
-                        },
-                    )
-                    .await
+                self.upward.push(up);
+                self.queue(Packet::Unsuback {
+                    packet_id: u.packet_id,
+                })
             }
-            Packet::Pingreq => send(w, Packet::Pingresp).await,
+            Packet::Pingreq => self.queue(Packet::Pingresp),
             Packet::Disconnect => false,
             // Acknowledgements of what this client received need nothing more.
             Packet::Puback { .. } => true,
@@ -379,7 +419,7 @@ impl Client {
     }
 
     /// One thing from rumqttd; `false` ends the connection.
-    async fn on_router(&mut self, down: Downward, w: &mut OwnedWriteHalf) -> bool {
+    fn on_router(&mut self, down: Downward) -> bool {
         match down {
             Downward::Subscribed {
                 packet_id,
@@ -397,7 +437,7 @@ impl Client {
                     packet_id,
                     return_codes,
                 };
-                send(w, Packet::Suback(suback)).await
+                self.queue(Packet::Suback(suback))
             }
             Downward::Message { topic, payload, .. } => {
                 let Some(topic) = self.shared.namespace.outside(&topic) else {
@@ -442,7 +482,7 @@ impl Client {
                     packet_id,
                     payload,
                 };
-                send(w, Packet::Publish(publish)).await
+                self.queue(Packet::Publish(publish))
             }
         }
     }
@@ -453,6 +493,13 @@ fn connack(code: u8) -> Connack {
         session_present: false,
         return_code: code,
     }
+}
+
+/// Writes what was queued; `false` if the client is gone or stopped reading.
+async fn flush(w: &mut OwnedWriteHalf, out: &mut Vec<u8>) -> bool {
+    let ok = matches!(timeout(WRITE_WITHIN, w.write_all(out)).await, Ok(Ok(())));
+    out.clear();
+    ok
 }
 
 /// Writes one packet; `false` if the client is gone or stopped reading.

@@ -32,9 +32,14 @@ use crate::mqtt::{encode, Packet};
 /// A write to a device or to rumqttd that takes longer than this means the peer stopped
 /// reading; the link is closed rather than left hanging.
 const WRITE_WITHIN: Duration = Duration::from_secs(10);
-/// How much of a device's bytes one read takes. Small, because 10,000 idle devices each hold
-/// one such buffer; a larger packet simply takes several reads.
+/// How much of a device's bytes one read takes at first. Small, because 10,000 idle devices
+/// each hold one such buffer; a device whose reads fill it gets a larger one, up to
+/// [`READ_MAX`], so a flood is read in bursts.
 const READ_CHUNK: usize = 2048;
+const READ_MAX: usize = 32 * 1024;
+/// At most this many messages rumqttd already handed the link are taken in one turn, and their
+/// packets written to the device together.
+const BURST: usize = 256;
 /// After the broker closes a link, unread bytes from the device are read and recorded for at
 /// most this long, so the close is a FIN the module sees after the CONNACK, not a reset.
 const LINGER: Duration = Duration::from_millis(500);
@@ -70,6 +75,9 @@ pub(crate) struct Shared {
     pub namespace: Namespace,
     /// How many device connections the gateway holds.
     pub capacity: Arc<Capacity>,
+    /// Whether the raw bytes of each read and write are events too (transcripts and pcaps need
+    /// them; the stand-alone broker's log shows whole packets and does not).
+    pub byte_events: bool,
     pub next_conn: AtomicU64,
     /// Injected faults (broker/fault).
     pub faults: FaultBoard,
@@ -282,6 +290,9 @@ impl Link {
                         return End::Device;
                     }
                     Ok(n) => {
+                        if n == dbuf.len() && dbuf.len() < READ_MAX {
+                            dbuf.resize(dbuf.len() * 2, 0);
+                        }
                         self.emit_bytes(TcpDirection::Uplink, &dbuf[..n]);
                         let devices = self.shared.policy.devices();
                         match self.faults.screen(&dbuf[..n], &self.shared.faults, devices) {
@@ -302,12 +313,7 @@ impl Link {
                         self.note("rumqttd let go of this connection's link; closing");
                         return End::Broker;
                     }
-                    Some(down) => {
-                        let Some(down) = self.outside(down) else { continue };
-                        let cx = Context { policy: &self.shared.policy, origins: &self.shared.origins };
-                        let steps = self.session.on_upstream(down, &cx);
-                        self.with_faults(steps, Side::Upstream)
-                    }
+                    Some(down) => self.on_router(down),
                 },
                 // The board outlives every link (it is in `shared`), so this never errors.
                 _ = faults_changed.changed() => {
@@ -331,6 +337,29 @@ impl Link {
         }
     }
 
+    /// What rumqttd handed the link, and whatever else it already has for it (a burst), as
+    /// actions.
+    fn on_router(&mut self, first: Downward) -> Vec<Action> {
+        let mut actions = Vec::new();
+        let mut next = Some(first);
+        let mut taken = 0;
+        while let Some(down) = next.take() {
+            if let Some(down) = self.outside(down) {
+                let cx = Context {
+                    policy: &self.shared.policy,
+                    origins: &self.shared.origins,
+                };
+                let steps = self.session.on_upstream(down, &cx);
+                actions.extend(self.with_faults(steps, Side::Upstream));
+            }
+            taken += 1;
+            if taken < BURST && !self.session.is_closed() {
+                next = self.upstream.as_mut().and_then(RouterLink::try_next);
+            }
+        }
+        actions
+    }
+
     /// The session's steps with this connection's faults applied (broker/fault).
     fn with_faults(&mut self, steps: Vec<Step>, side: Side) -> Vec<Action> {
         let now = std::time::Instant::now();
@@ -339,23 +368,62 @@ impl Link {
             .on_steps(steps, side, now, &self.shared.faults, devices)
     }
 
-    /// Writes what is due in the outbox; a queued close ends the link once reached.
+    /// Writes what is due in the outbox; a queued close ends the link once reached. Whole
+    /// packets due together go out in one write (one TCP segment, as a server's socket buffer
+    /// would send them); a fault's pieces and raw bytes keep a write of their own, so a split
+    /// still shows as its segments.
     async fn flush(&mut self) -> Flow {
+        let mut batch: Vec<u8> = Vec::new();
+        let mut packets: Vec<Packet> = Vec::new();
+        let mut flow = Flow::Continue;
         while let Some(out) = self.outbox.pop_due(std::time::Instant::now()) {
             let Out::Write(w) = out else {
-                return Flow::Close;
+                flow = Flow::Close;
+                break;
             };
-            let Write { bytes, packet, .. } = *w;
-            if let Flow::Close = self.send_to_device(&bytes, packet).await {
-                return Flow::Close;
+            let Write {
+                bytes,
+                packet,
+                hold,
+                gap,
+            } = *w;
+            match packet {
+                Some(packet) if hold.is_zero() && gap.is_zero() => {
+                    batch.extend_from_slice(&bytes);
+                    packets.push(packet);
+                }
+                packet => {
+                    if let Flow::Close = self.send_batch(&mut batch, &mut packets).await {
+                        return Flow::Close;
+                    }
+                    if let Flow::Close = self.send_to_device(&bytes, packet.into_iter()).await {
+                        return Flow::Close;
+                    }
+                }
             }
         }
-        Flow::Continue
+        if let Flow::Close = self.send_batch(&mut batch, &mut packets).await {
+            return Flow::Close;
+        }
+        flow
+    }
+
+    /// Writes the packets gathered so far, if any, in one write.
+    async fn send_batch(&mut self, batch: &mut Vec<u8>, packets: &mut Vec<Packet>) -> Flow {
+        if batch.is_empty() {
+            return Flow::Continue;
+        }
+        let bytes = std::mem::take(batch);
+        let packets = std::mem::take(packets);
+        self.send_to_device(&bytes, packets.into_iter()).await
     }
 
     /// Carries out actions in order; writes to the device and the close queue in the outbox
     /// (a held packet holds what follows it), and nothing runs after a queued close.
     async fn execute(&mut self, actions: Vec<Action>) -> Flow {
+        // What goes to rumqttd is handed over once, at the end: one wake-up of its thread for a
+        // burst of packets.
+        let mut upward: Vec<Upward> = Vec::new();
         for action in actions {
             if self.outbox.closing() {
                 break;
@@ -375,15 +443,11 @@ impl Link {
                     self.outbox.push(Out::Write(Box::new(write)), now);
                 }
                 Step::ToUpstream(up) => {
-                    let up = self.inside(up);
-                    let Some(link) = &mut self.upstream else {
+                    if self.upstream.is_none() {
                         self.note("no link to rumqttd to forward to; closing");
                         return Flow::Close;
-                    };
-                    if let Err(e) = link.send(up) {
-                        self.note(format!("failed to {e}; closing"));
-                        return Flow::Close;
                     }
+                    upward.push(self.inside(up));
                 }
                 Step::OpenUpstream { client_id } => {
                     if !self.shared.capacity.admits() {
@@ -424,6 +488,12 @@ impl Link {
                 Step::Close => self.outbox.push(Out::Close, now),
             }
         }
+        if let (false, Some(link)) = (upward.is_empty(), &mut self.upstream) {
+            if let Err(e) = link.tx.send_all(upward) {
+                self.note(format!("failed to {e}; closing"));
+                return Flow::Close;
+            }
+        }
         Flow::Continue
     }
 
@@ -433,7 +503,7 @@ impl Link {
         let connack = refusal(3);
         match encode(&connack) {
             Ok(bytes) => {
-                let _ = self.send_to_device(&bytes, Some(connack)).await;
+                let _ = self.send_to_device(&bytes, Some(connack).into_iter()).await;
             }
             Err(e) => self.note(format!("failed to {e}")),
         }
@@ -442,11 +512,15 @@ impl Link {
 
     /// One write (one TCP segment, the socket has no delay), recording `packet` if these
     /// bytes complete one.
-    async fn send_to_device(&mut self, bytes: &[u8], packet: Option<Packet>) -> Flow {
+    async fn send_to_device(
+        &mut self,
+        bytes: &[u8],
+        packets: impl Iterator<Item = Packet>,
+    ) -> Flow {
         match timeout(WRITE_WITHIN, self.device_w.write_all(bytes)).await {
             Ok(Ok(())) => {
                 self.emit_bytes(TcpDirection::Downlink, bytes);
-                if let Some(packet) = packet {
+                for packet in packets {
                     self.record(TcpDirection::Downlink, packet);
                 }
                 Flow::Continue
@@ -555,6 +629,9 @@ impl Link {
     }
 
     fn emit_bytes(&self, direction: TcpDirection, bytes: &[u8]) {
+        if !self.shared.byte_events {
+            return;
+        }
         self.shared.events.emit(RunEvent::TcpData {
             conn: self.conn,
             direction,

@@ -47,6 +47,10 @@ pub struct BrokerConfig {
     /// The credentialed cloud-side listener (`athil broker --cloud-listen`); none in a run,
     /// whose cloud side is the scenario's `cloud_publish` and `broker_saw` steps.
     pub cloud_api: Option<CloudApiConfig>,
+    /// Whether every TCP read and write is an event of its own (true: the run's transcripts
+    /// and pcaps are built from them); the stand-alone broker, whose log shows whole packets,
+    /// turns them off.
+    pub byte_events: bool,
 }
 
 impl BrokerConfig {
@@ -59,6 +63,7 @@ impl BrokerConfig {
             window: Window::scenario(),
             max_devices: None,
             cloud_api: None,
+            byte_events: true,
         }
     }
 
@@ -108,6 +113,7 @@ impl Broker {
             rumqttd,
             namespace,
             capacity: Arc::new(capacity),
+            byte_events: config.byte_events,
             next_conn: AtomicU64::new(1),
             faults: FaultBoard::default(),
             reach: Reach::default(),

@@ -165,6 +165,10 @@ impl Rumqttd {
 }
 
 impl RouterLink {
+    pub fn try_next(&mut self) -> Option<Downward> {
+        self.rx.try_next()
+    }
+
     pub fn send(&mut self, up: Upward) -> Result<(), BrokerError> {
         self.tx.send(up)
     }
@@ -181,33 +185,18 @@ impl RouterLink {
 impl RouterTx {
     /// Hands `up` to the router. Fails only once the router is gone.
     pub fn send(&mut self, up: Upward) -> Result<(), BrokerError> {
-        let packet = match up {
-            Upward::Subscribe { packet_id, filters } => RPacket::Subscribe(
-                RSubscribe {
-                    pkid: packet_id,
-                    filters: filters
-                        .into_iter()
-                        .map(|path| Filter {
-                            path,
-                            qos: RQoS::AtMostOnce,
-                            nolocal: false,
-                            preserve_retain: false,
-                            retain_forward_rule: RetainForwardRule::OnEverySubscribe,
-                        })
-                        .collect(),
-                },
-                None,
-            ),
-            Upward::Unsubscribe { filters } => {
-                RPacket::Unsubscribe(RUnsubscribe { pkid: 0, filters }, None)
-            }
-            Upward::Publish {
-                topic,
-                payload,
-                retain,
-            } => RPacket::Publish(RPublish::new(Bytes::from(topic), payload, retain), None),
+        self.push(packet(up))
+    }
+
+    /// Hands a burst to the router with one wake-up of its thread instead of one per packet:
+    /// the router takes the link's whole buffer on each notification.
+    pub fn send_all(&mut self, ups: Vec<Upward>) -> Result<(), BrokerError> {
+        let mut packets: Vec<RPacket> = ups.into_iter().map(packet).collect();
+        let Some(last) = packets.pop() else {
+            return Ok(());
         };
-        self.push(packet)
+        self.tx.buffer().extend(packets);
+        self.push(last)
     }
 
     /// `LinkTx::send` is `async` in name only: it pushes onto a buffer and notifies the router
@@ -232,48 +221,124 @@ impl RouterTx {
 }
 
 impl RouterRx {
+    /// What rumqttd has already handed this link, without waiting: lets a caller take a whole
+    /// burst and answer it with one write instead of one per message.
+    pub fn try_next(&mut self) -> Option<Downward> {
+        use std::future::Future;
+        use std::task::{Context, Poll, Wake, Waker};
+        struct Noop;
+        impl Wake for Noop {
+            fn wake(self: Arc<Self>) {}
+        }
+        let waker = Waker::from(Arc::new(Noop));
+        let mut cx = Context::from_waker(&waker);
+        loop {
+            // `LinkRx::next` takes from its cache first and otherwise polls a channel receive
+            // that is cancel-safe, so dropping it after one `Pending` loses nothing.
+            let polled = std::pin::pin!(self.rx.next()).poll(&mut cx);
+            let Poll::Ready(got) = polled else {
+                return None;
+            };
+            match read(got) {
+                Read::Down(down) => return Some(down),
+                // The blocking form of `wake`: never left half done.
+                Read::Unscheduled => {
+                    if self.rx.ready().is_err() {
+                        return None;
+                    }
+                }
+                Read::Skip => {}
+                Read::Gone => return None,
+            }
+        }
+    }
+
     /// The next thing rumqttd hands this link; `None` once the router let go of it (it never
     /// does while the gateway holds the link, short of the router thread dying).
     pub async fn next(&mut self) -> Option<Downward> {
         loop {
-            match self.rx.next().await {
-                Ok(Some(Notification::Forward(f))) => {
-                    return Some(Downward::Message {
-                        topic: String::from_utf8_lossy(&f.publish.topic).into_owned(),
-                        payload: f.publish.payload,
-                        retain: f.publish.retain,
-                    })
-                }
-                // rumqttd does not export its `Ack` type; its conversion into a packet does.
-                Ok(Some(ack @ Notification::DeviceAck(_))) => {
-                    if let Some(RPacket::SubAck(ack, _)) = Option::<RPacket>::from(ack) {
-                        return Some(Downward::Subscribed {
-                            packet_id: ack.pkid,
-                            return_codes: ack
-                                .return_codes
-                                .iter()
-                                .map(|c| match c {
-                                    SubscribeReasonCode::QoS0 => 0,
-                                    SubscribeReasonCode::QoS1 => 1,
-                                    SubscribeReasonCode::QoS2 => 2,
-                                    SubscribeReasonCode::Success(q) => *q as u8,
-                                    _ => 0x80,
-                                })
-                                .collect(),
-                        });
-                    }
-                }
-                // The router paused this link because its buffer was full; having drained it,
-                // say we are ready for more.
-                Ok(Some(Notification::Unschedule)) => {
+            match read(self.rx.next().await) {
+                Read::Down(down) => return Some(down),
+                // The router paused this link because its buffer was full; having drained
+                // it, say we are ready for more.
+                Read::Unscheduled => {
                     if self.rx.wake().await.is_err() {
                         return None;
                     }
                 }
-                Ok(Some(Notification::Disconnect(..))) | Err(_) => return None,
-                Ok(Some(_)) | Ok(None) => {}
+                Read::Skip => {}
+                Read::Gone => return None,
             }
         }
+    }
+}
+
+/// What the router is handed for `up`.
+fn packet(up: Upward) -> RPacket {
+    match up {
+        Upward::Subscribe { packet_id, filters } => RPacket::Subscribe(
+            RSubscribe {
+                pkid: packet_id,
+                filters: filters
+                    .into_iter()
+                    .map(|path| Filter {
+                        path,
+                        qos: RQoS::AtMostOnce,
+                        nolocal: false,
+                        preserve_retain: false,
+                        retain_forward_rule: RetainForwardRule::OnEverySubscribe,
+                    })
+                    .collect(),
+            },
+            None,
+        ),
+        Upward::Unsubscribe { filters } => {
+            RPacket::Unsubscribe(RUnsubscribe { pkid: 0, filters }, None)
+        }
+        Upward::Publish {
+            topic,
+            payload,
+            retain,
+        } => RPacket::Publish(RPublish::new(Bytes::from(topic), payload, retain), None),
+    }
+}
+
+/// One notification, as the gateway reads it.
+enum Read {
+    Down(Downward),
+    Unscheduled,
+    Skip,
+    Gone,
+}
+
+fn read(got: Result<Option<Notification>, rumqttd::local::LinkError>) -> Read {
+    match got {
+        Ok(Some(Notification::Forward(f))) => Read::Down(Downward::Message {
+            topic: String::from_utf8_lossy(&f.publish.topic).into_owned(),
+            payload: f.publish.payload,
+            retain: f.publish.retain,
+        }),
+        // rumqttd does not export its `Ack` type; its conversion into a packet does.
+        Ok(Some(ack @ Notification::DeviceAck(_))) => match Option::<RPacket>::from(ack) {
+            Some(RPacket::SubAck(ack, _)) => Read::Down(Downward::Subscribed {
+                packet_id: ack.pkid,
+                return_codes: ack
+                    .return_codes
+                    .iter()
+                    .map(|c| match c {
+                        SubscribeReasonCode::QoS0 => 0,
+                        SubscribeReasonCode::QoS1 => 1,
+                        SubscribeReasonCode::QoS2 => 2,
+                        SubscribeReasonCode::Success(q) => *q as u8,
+                        _ => 0x80,
+                    })
+                    .collect(),
+            }),
+            _ => Read::Skip,
+        },
+        Ok(Some(Notification::Unschedule)) => Read::Unscheduled,
+        Ok(Some(Notification::Disconnect(..))) | Err(_) => Read::Gone,
+        Ok(Some(_)) | Ok(None) => Read::Skip,
     }
 }
 

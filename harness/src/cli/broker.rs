@@ -135,6 +135,8 @@ async fn serve(args: Args) -> ExitCode {
     config.listen = Listen::Addr(args.listen);
     // Nobody marks a stand-alone broker's record: keep only recent traffic (memory stays flat).
     config.window = Window::recent();
+    // The log shows whole packets; raw reads and writes would only cost a copy each.
+    config.byte_events = false;
     match cloud_api(&args) {
         Ok(api) => config.cloud_api = api,
         Err(e) => {

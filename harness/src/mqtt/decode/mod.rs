@@ -4,6 +4,7 @@
 //! Main types: [`PacketDissection`], [`DecodeError`].
 
 mod connect;
+mod lean;
 mod publish;
 pub(crate) mod reader;
 mod subscribe;
@@ -40,7 +41,11 @@ impl DecodeError {
 
 /// Strictly decodes the packet at the front of `buf`: the packet and how many bytes it took.
 /// Bytes after it are left alone. Warnings (such as a padded remaining length) do not fail.
+/// The common simple packets take a fast path that builds no annotations (`lean.rs`).
 pub fn decode(buf: &[u8]) -> Result<(Packet, usize), DecodeError> {
+    if let Some(simple) = lean::decode(buf) {
+        return Ok(simple);
+    }
     match crate::mqtt::framer::header(buf) {
         Ok(Some((header_len, remaining))) if buf.len() < header_len + remaining => {
             return Err(DecodeError::Incomplete {

@@ -440,3 +440,74 @@ fn seed_003_truncated_qos1_example_is_incomplete() {
         .2
         .starts_with("the input ends inside the packet identifier")));
 }
+
+/// The fast path (`lean.rs`) must never accept what the annotating decoder refuses, nor decode
+/// anything to another value: for arbitrary bytes behind the first bytes it handles, and for
+/// well-formed publishes, whatever it returns the annotating decoder returns too.
+mod lean_agrees {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The annotating decoder alone (`decode` itself takes the fast path first).
+    fn annotating(buf: &[u8]) -> Result<(Packet, usize), DecodeError> {
+        let p = dissect_packet(buf).map_err(|d| DecodeError::Invalid {
+            offset: d.offset,
+            message: d.message,
+        })?;
+        if let Some(d) = p.errors().next() {
+            return Err(DecodeError::Invalid {
+                offset: d.offset,
+                message: d.message.clone(),
+            });
+        }
+        p.packet
+            .map(|packet| (packet, p.length))
+            .ok_or(DecodeError::Invalid {
+                offset: 0,
+                message: String::new(),
+            })
+    }
+
+    fn check(buf: &[u8]) {
+        if let Some(fast) = lean::decode(buf) {
+            assert_eq!(Ok(fast), annotating(buf), "{buf:02X?}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn on_arbitrary_bytes(first in prop::sample::select(vec![0x30u8, 0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x38, 0x3A, 0x3B, 0x3E, 0x40, 0xC0]),
+                              rest in prop::collection::vec(any::<u8>(), 0..40)) {
+            let mut buf = vec![first];
+            buf.extend(rest);
+            check(&buf);
+        }
+
+        #[test]
+        fn on_wellformed_publishes(topic in "[ -~]{0,20}", payload in prop::collection::vec(any::<u8>(), 0..300),
+                                   qos in 0u8..3, id in any::<u16>(), retain in any::<bool>()) {
+            let p = Publish {
+                dup: false,
+                qos: QoS::try_from(qos).unwrap(),
+                retain,
+                topic,
+                packet_id: (qos > 0).then_some(id),
+                payload,
+            };
+            if let Ok(buf) = crate::mqtt::encode(&Packet::Publish(p)) {
+                check(&buf);
+            }
+        }
+    }
+
+    #[test]
+    fn takes_the_seeds_simple_packets() {
+        for hex in ["40 02 00 01", "C0 00", "30 05 00 01 2F 68 69"] {
+            assert!(lean::decode(&bytes(hex)).is_some(), "{hex}");
+        }
+        // A topic with a wildcard, a zero id and DUP on QoS 0 go the annotating way.
+        for hex in ["30 04 00 01 23 78", "40 02 00 00", "38 04 00 01 2F 78"] {
+            assert!(lean::decode(&bytes(hex)).is_none(), "{hex}");
+        }
+    }
+}
