@@ -319,3 +319,52 @@ async fn the_record_forgets_at_the_mark_and_stays_within_its_window() {
     assert!(broker.seen().is_empty());
     broker.shutdown(DEADLINE).await.unwrap();
 }
+
+/// `athil broker` as a lab service is stopped by a service manager's SIGTERM (or a closed
+/// terminal's SIGHUP): it used to die at once with the devices' connections cut and nothing
+/// logged. Now it closes them, says why, and exits 0.
+#[tokio::test]
+async fn sigterm_and_sighup_stop_athil_broker_cleanly() {
+    for (signal, name) in [(libc::SIGTERM, "SIGTERM"), (libc::SIGHUP, "SIGHUP")] {
+        let gateway = SocketAddr::from(([127, 61, 7, 2], 1883));
+        let child = Command::new(env!("CARGO_BIN_EXE_athil"))
+            .args(["broker", "--listen", &gateway.to_string()])
+            .args(["--devices", devices_dir().to_str().unwrap()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut guard = Guard(child);
+        let mut lines = BufReader::new(guard.0.stdout.take().unwrap()).lines();
+        let first = lines.next().unwrap().unwrap();
+        assert!(first.contains("listening on"), "{first}");
+        let device = RawClient::connect_002(gateway).await;
+        // SAFETY: kill(2) on our own child's pid reads and writes no memory of ours.
+        assert_eq!(unsafe { libc::kill(guard.0.id() as i32, signal) }, 0);
+        let until = std::time::Instant::now() + DEADLINE;
+        let status = loop {
+            if let Some(s) = guard.0.try_wait().unwrap() {
+                break s;
+            }
+            assert!(std::time::Instant::now() < until, "{name}: still running");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        };
+        assert_eq!(status.code(), Some(0), "{name}");
+        let log: Vec<String> = lines.map_while(Result::ok).collect();
+        assert!(
+            log.iter().any(|l| l.contains("closed by the broker")),
+            "{name}: the device's connection is closed and logged: {log:?}"
+        );
+        let mut err = String::new();
+        use std::io::Read;
+        guard
+            .0
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        assert!(err.contains(name), "{name}: {err}");
+        drop(device);
+    }
+}

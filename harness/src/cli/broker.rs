@@ -20,6 +20,8 @@ use crate::broker::{
     Listen, Window,
 };
 use crate::exit::ExitCode;
+
+use super::signals::StopSignals;
 use crate::mqtt::{encode, to_hex, Packet};
 use crate::run::{EventSink, RunEvent, Stamped, TcpDirection};
 
@@ -154,6 +156,14 @@ async fn serve(args: Args) -> ExitCode {
         }
     }
     let device_count = config.policy.devices().len();
+    // Caught before the broker says where it listens, so a stop right after start is clean.
+    let mut signals = match StopSignals::install() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("athil broker: failed to catch the stop signals: {e}");
+            return ExitCode::Usage;
+        }
+    };
     let (events, mut rx) = EventSink::channel();
     let broker: BrokerHandle = match Broker::start(config, events).await {
         Ok(b) => b,
@@ -181,7 +191,7 @@ async fn serve(args: Args) -> ExitCode {
     let (limit, why) = broker.capacity();
     println!(
         "athil broker: listening on {} for devices{cloud_side}, {device_count} devices from \
-         {}; holds up to {limit} device connections ({why}); Ctrl-C stops",
+         {}; holds up to {limit} device connections ({why}); Ctrl-C or SIGTERM stops",
         broker.addr(),
         args.devices.display()
     );
@@ -198,15 +208,13 @@ async fn serve(args: Args) -> ExitCode {
             let _ = out.flush();
         }
     };
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
     loop {
         tokio::select! {
             Some(stamped) = rx.recv() => print(&stamped, !rx.is_empty()),
-            r = &mut ctrl_c => {
-                if let Err(e) = r {
-                    eprintln!("athil broker: failed to wait for Ctrl-C: {e}");
-                }
+            signal = signals.next() => {
+                // A lab service is stopped this way (a service manager's SIGTERM, a closed
+                // terminal's SIGHUP): a normal end, with the connections closed and logged.
+                eprintln!("athil broker: {}: closing every connection", signal.label());
                 break;
             }
         }
