@@ -50,7 +50,9 @@ pub struct SimConfig {
     pub wifi_mode: u8,
     /// The access points in the air, what `AT+CWLAP` lists and `AT+CWJAP` can join.
     pub access_points: Vec<AccessPoint>,
-    /// The lab's DNS: host patterns to loopback addresses.
+    /// The lab's DNS: host patterns to loopback addresses. The rewrite stays internal: what
+    /// the module prints about a link or a lookup is the name's apparent address
+    /// ([`super::names::apparent_ip`], 203.0.113.0/24) and the port it dialled.
     pub names: NameMap,
     pub station: Station,
     pub timing: Timing,

@@ -26,5 +26,5 @@ pub use config::{
     AccessPoint, Faults, Flavour, JoinFailure, Password, Quirks, SimConfig, Station, Timing,
 };
 pub use error::{ConfigProblem, SimError};
-pub use names::{Lookup, NameMap, NameRule, Target, CLOUD_HOSTS};
+pub use names::{apparent_ip, Lookup, NameMap, NameRule, Target, CLOUD_HOSTS};
 pub use runtime::{spawn, SimHandle};

@@ -51,7 +51,9 @@ pub enum Wifi {
 #[derive(Debug, Clone)]
 pub struct Link {
     pub socket: SocketId,
-    pub peer: SocketAddr,
+    /// The remote end as the module knows it: for a link it dialled, the address its DNS gave
+    /// and the port it asked for (never the loopback target of the name map).
+    pub remote: SocketAddr,
     pub local: SocketAddr,
     pub sent: u64,
     pub received: u64,

@@ -10,7 +10,7 @@ use super::line::{int_in, Command, Form, Param, Variant};
 use super::state::{Link, LINKS};
 use super::{Effect, Firmware, SocketId};
 use crate::sim::config::Flavour;
-use crate::sim::names::Lookup;
+use crate::sim::names::{apparent_ip, Lookup};
 
 /// The DNS server NonOS starts with before DHCP offers one.
 const DEFAULT_DNS: &str = "208.67.222.222";
@@ -182,8 +182,12 @@ impl Firmware {
             self.put(b"ALREADY CONNECTED\r\n");
             return self.error();
         }
-        match self.config.names.resolve(host, port as u16) {
-            Lookup::Found(addr) => self.start_connect(id, addr),
+        let port = port as u16;
+        match self.config.names.resolve(host, port) {
+            Lookup::Found(addr) => {
+                let remote = SocketAddr::new(apparent_ip(host), port);
+                self.start_connect(id, addr, remote);
+            }
             Lookup::NotFound => self.fail(b"DNS Fail\r\n"),
             Lookup::Refused(ip) => {
                 // Off-loopback addresses are never contacted: it fails as a refused connect.
@@ -194,7 +198,7 @@ impl Firmware {
         }
     }
 
-    fn start_connect(&mut self, link: usize, addr: SocketAddr) {
+    fn start_connect(&mut self, link: usize, addr: SocketAddr, remote: SocketAddr) {
         let socket = self.new_socket();
         let timeout = Duration::from_millis(self.config.timing.connect_timeout_ms);
         self.out.push(Effect::Connect {
@@ -202,11 +206,22 @@ impl Firmware {
             addr,
             timeout,
         });
-        self.mode = Mode::Busy(Pending::Connect { link, socket });
+        self.mode = Mode::Busy(Pending::Connect {
+            link,
+            socket,
+            remote,
+        });
     }
 
-    pub(super) fn connected(&mut self, socket: SocketId, local: SocketAddr, peer: SocketAddr) {
-        let Mode::Busy(Pending::Connect { link, socket: want }) = self.mode else {
+    /// The handshake finished. The socket's real peer is the name map's loopback target; the
+    /// link keeps the address the module dialled instead.
+    pub(super) fn connected(&mut self, socket: SocketId, local: SocketAddr, _peer: SocketAddr) {
+        let Mode::Busy(Pending::Connect {
+            link,
+            socket: want,
+            remote,
+        }) = self.mode
+        else {
             return self.out.push(Effect::Close { socket });
         };
         if want != socket {
@@ -215,7 +230,7 @@ impl Firmware {
         self.mode = Mode::command();
         self.session.links[link] = Some(Link {
             socket,
-            peer,
+            remote,
             local,
             sent: 0,
             received: 0,
@@ -236,7 +251,10 @@ impl Firmware {
     /// Refused or timed out: `ERROR` then the link's `CLOSED` (logic-analyser capture of
     /// ESP-AT; the sim prints NonOS the same way).
     pub(super) fn connect_failed(&mut self, socket: SocketId) {
-        let Mode::Busy(Pending::Connect { link, socket: want }) = self.mode else {
+        let Mode::Busy(Pending::Connect {
+            link, socket: want, ..
+        }) = self.mode
+        else {
             return;
         };
         if want == socket {
@@ -288,8 +306,8 @@ impl Firmware {
             if let Some(link) = link {
                 text.push_str(&format!(
                     "+CIPSTATUS:{id},\"TCP\",\"{}\",{},{},0\r\n",
-                    link.peer.ip(),
-                    link.peer.port(),
+                    link.remote.ip(),
+                    link.remote.port(),
                     link.local.port()
                 ));
             }
@@ -303,16 +321,10 @@ impl Firmware {
             return self.error();
         };
         match self.config.names.resolve(host, 0) {
-            Lookup::Found(addr) if self.session.joined().is_some() => {
-                let line = match self.flavour {
-                    Flavour::Nonos => format!("+CIPDOMAIN:{}", addr.ip()),
-                    Flavour::EspAt => format!("+CIPDOMAIN:\"{}\"", addr.ip()),
-                };
-                self.line(&line);
-                self.ok();
-            }
-            // A literal IP resolves to itself without any lookup (nothing is contacted).
-            Lookup::Refused(ip) if self.session.joined().is_some() => {
+            // What the module's DNS answered, never the name map's loopback target; a literal
+            // IP resolves to itself without any lookup (nothing is contacted).
+            Lookup::Found(_) | Lookup::Refused(_) if self.session.joined().is_some() => {
+                let ip = apparent_ip(host);
                 let line = match self.flavour {
                     Flavour::Nonos => format!("+CIPDOMAIN:{ip}"),
                     Flavour::EspAt => format!("+CIPDOMAIN:\"{ip}\""),
