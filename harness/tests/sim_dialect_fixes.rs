@@ -246,3 +246,40 @@ fn a_mapped_literal_ip_shows_as_itself() {
     );
     assert!(sim.shutdown());
 }
+
+/// Issue 8.3: access points from a YAML config that give no `bssid` (or channel, RSSI) all got
+/// the default radio, so `AT+CWLAP` listed clones and a join by BSSID reached the wrong one.
+/// Each now gets its own, by its place in the list, as `--ap` ones do, and an explicit BSSID
+/// is never handed out twice.
+#[test]
+fn access_points_from_a_yaml_config_without_bssid_get_their_own_radio() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let config = dir.path().join("sim.yaml");
+    std::fs::write(
+        &config,
+        "access_points:\n\
+         \x20 - { ssid: lab-a, password: pass-a }\n\
+         \x20 - { ssid: lab-b, password: pass-b, bssid: \"c8:3a:35:a0:00:03\" }\n\
+         \x20 - { ssid: lab-c, password: pass-c, channel: 13 }\n",
+    )
+    .unwrap();
+    let link = dir.path().join("ttyVM");
+    let (sim, _lines) = support::start_sim(&["--config", &config.to_string_lossy()], &link);
+    let mut port = open_path(&link);
+    exchange(&mut port, b"ATE0\r\n", b"\r\nOK\r\n");
+    let list = exchange(&mut port, b"AT+CWLAP\r\n", b"\r\nOK\r\n");
+    assert_eq!(
+        String::from_utf8_lossy(&list),
+        "+CWLAP:(3,\"lab-a\",-45,\"c8:3a:35:a0:00:01\",6,0,0,4,4,7,0)\r\n\
+         +CWLAP:(3,\"lab-b\",-52,\"c8:3a:35:a0:00:03\",1,0,0,4,4,7,0)\r\n\
+         +CWLAP:(3,\"lab-c\",-59,\"c8:3a:35:a0:00:02\",13,0,0,4,4,7,0)\r\n\r\nOK\r\n"
+    );
+    let join = exchange(
+        &mut port,
+        b"AT+CWJAP_CUR=\"lab-c\",\"pass-c\",\"c8:3a:35:a0:00:02\"\r\n",
+        b"\r\nOK\r\n",
+    );
+    assert_eq!(join, b"WIFI CONNECTED\r\nWIFI GOT IP\r\n\r\nOK\r\n");
+    drop(port);
+    assert_eq!(sim.interrupt().code(), Some(0));
+}

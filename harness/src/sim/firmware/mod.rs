@@ -141,6 +141,8 @@ pub struct Firmware {
 impl Firmware {
     /// A module that has been powered for a while: booted, idle, nothing printed.
     pub fn new(config: SimConfig) -> Firmware {
+        // Access points that name no radio get their own now, whoever put them in the list.
+        let config = config.radios_assigned();
         let flash = Flash::factory(&config);
         let session = Session::boot(&flash, &config);
         Firmware {

@@ -161,7 +161,7 @@ impl Firmware {
         bssid: Option<&str>,
     ) -> Result<usize, u8> {
         let ap = self.config.access_points.iter().position(|ap| {
-            ap.ssid == ssid && bssid.map_or(true, |b| b.eq_ignore_ascii_case(&ap.bssid))
+            ap.ssid == ssid && bssid.map_or(true, |b| b.eq_ignore_ascii_case(&ap.bssid()))
         });
         let Some(index) = ap else {
             return Err(3);
@@ -219,9 +219,9 @@ impl Firmware {
         let mut text = format!(
             "{name}:\"{}\",\"{}\",{},{}",
             ap.ssid,
-            ap.bssid.to_lowercase(),
-            ap.channel,
-            ap.rssi
+            ap.bssid(),
+            ap.channel(),
+            ap.rssi()
         );
         text.push_str(match self.flavour {
             // F1 `%s:"%s","%02x:…",%d,%d,%d`: channel, rssi, pci_en.
@@ -261,11 +261,11 @@ impl Firmware {
             .config
             .access_points
             .iter()
-            .filter(|ap| wants(0, &ap.ssid) && wants(1, &ap.bssid))
-            .filter(|ap| channel.map_or(true, |ch| ch == i64::from(ap.channel)))
+            .filter(|ap| wants(0, &ap.ssid) && wants(1, &ap.bssid()))
+            .filter(|ap| channel.map_or(true, |ch| ch == i64::from(ap.channel())))
             .collect();
         if self.session.lap_sort {
-            aps.sort_by_key(|ap| std::cmp::Reverse(ap.rssi));
+            aps.sort_by_key(|ap| std::cmp::Reverse(ap.rssi()));
         }
         let mask = self.session.lap_mask;
         let mut text = String::new();
@@ -274,9 +274,9 @@ impl Firmware {
             let fields = [
                 ap.ecn().to_string(),
                 format!("\"{}\"", ap.ssid),
-                ap.rssi.to_string(),
-                format!("\"{}\"", ap.bssid.to_lowercase()),
-                ap.channel.to_string(),
+                ap.rssi().to_string(),
+                format!("\"{}\"", ap.bssid()),
+                ap.channel().to_string(),
                 "0".to_string(),
                 "0".to_string(),
                 cipher.to_string(),
