@@ -379,7 +379,10 @@ mod tests {
         assert_eq!(config.firmware, Flavour::EspAt);
         assert_eq!(config.baud, 115_200);
         assert_eq!(config.access_points[0].channel, None);
-        assert_eq!(config.clone().radios_assigned().access_points[0].channel, Some(6));
+        assert_eq!(
+            config.clone().radios_assigned().access_points[0].channel,
+            Some(6)
+        );
         assert_eq!(config.access_points[0].password.0, "secret99");
     }
 

@@ -45,7 +45,10 @@ pub enum Pending {
         link: usize,
         socket: SocketId,
         remote: std::net::SocketAddr,
+        kind: super::LinkKind,
     },
+    /// `AT+CIPSERVER=1,<port>` waiting for the socket to listen.
+    Listen { port: u16 },
 }
 
 impl Firmware {

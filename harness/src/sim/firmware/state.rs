@@ -55,6 +55,9 @@ pub struct Link {
     /// and the port it asked for (never the loopback target of the name map).
     pub remote: SocketAddr,
     pub local: SocketAddr,
+    pub kind: super::LinkKind,
+    /// A client of the module's TCP server (`<tetype>` 1 in `+CIPSTATUS`).
+    pub accepted: bool,
     pub sent: u64,
     pub received: u64,
     /// Passive receive mode: bytes waiting for `AT+CIPRECVDATA`.
@@ -75,6 +78,8 @@ pub struct Session {
     pub dinfo: bool,
     pub passive: bool,
     pub links: [Option<Link>; LINKS],
+    /// The TCP server's port while it listens (`AT+CIPSERVER=1`).
+    pub server: Option<u16>,
     /// A link was opened since the join, so `STATUS:4` once all are closed.
     pub had_link: bool,
     pub lap_sort: bool,
@@ -108,6 +113,7 @@ impl Session {
             dinfo: false,
             passive: false,
             links: Default::default(),
+            server: None,
             had_link: false,
             lap_sort: false,
             lap_mask: 0x7FF,
