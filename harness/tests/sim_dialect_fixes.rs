@@ -283,3 +283,55 @@ fn access_points_from_a_yaml_config_without_bssid_get_their_own_radio() {
     drop(port);
     assert_eq!(sim.interrupt().code(), Some(0));
 }
+
+/// Issue 8.3: the soft-AP commands answered ERROR. In mode 2 or 3 `AT+CWSAP_CUR` (NonOS) /
+/// `AT+CWSAP` (ESP-AT) sets the module's own access point and the query reads it back; in
+/// station mode, or with a password too short for WPA2, the firmware refuses.
+#[test]
+fn soft_ap_is_set_and_queried_in_each_flavours_spelling() {
+    for (firmware, mode, mode_reply, name) in [
+        (
+            Flavour::Nonos,
+            "AT+CWMODE_CUR=3",
+            "\r\nOK\r\n",
+            "+CWSAP_CUR",
+        ),
+        // Soft-AP only: the station leaves its AP.
+        (
+            Flavour::EspAt,
+            "AT+CWMODE=2",
+            "\r\nOK\r\nWIFI DISCONNECT\r\n",
+            "+CWSAP",
+        ),
+    ] {
+        let (sim, mut port) = joined(firmware);
+        let set = format!("AT{name}=\"lab-ap\",\"ap-pass-1\",5,3\r\n");
+        let refused = exchange(&mut port, set.as_bytes(), b"ERROR\r\n");
+        assert_eq!(refused, b"\r\nERROR\r\n", "{firmware:?}: station mode only");
+        let reply = exchange(
+            &mut port,
+            format!("{mode}\r\n").as_bytes(),
+            mode_reply.as_bytes(),
+        );
+        assert_eq!(reply, mode_reply.as_bytes(), "{firmware:?}");
+        let short = format!("AT{name}=\"lab-ap\",\"short\",5,3\r\n");
+        let refused = exchange(&mut port, short.as_bytes(), b"ERROR\r\n");
+        assert_eq!(
+            refused, b"\r\nERROR\r\n",
+            "{firmware:?}: WPA2 needs 8 characters"
+        );
+        let reply = exchange(&mut port, set.as_bytes(), b"\r\nOK\r\n");
+        assert_eq!(reply, b"\r\nOK\r\n", "{firmware:?}");
+        let query = exchange(
+            &mut port,
+            format!("AT{name}?\r\n").as_bytes(),
+            b"\r\nOK\r\n",
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&query),
+            format!("{name}:\"lab-ap\",\"ap-pass-1\",5,3,4,0\r\n\r\nOK\r\n"),
+            "{firmware:?}"
+        );
+        assert!(sim.shutdown());
+    }
+}

@@ -1,10 +1,10 @@
-//! Wi-Fi commands: `AT+CWMODE`, `AT+CWJAP` against the configured access points with the real
+//! Wi-Fi commands: `AT+CWMODE`, `AT+CWSAP` (the module's own soft-AP), `AT+CWJAP` against the configured access points with the real
 //! failure codes, `AT+CWQAP`, `AT+CWLAP`/`AT+CWLAPOPT`, `AT+CIFSR`, and the station settings
 //! drivers query at start-up (`AT+CWAUTOCONN`, `AT+CWDHCP`, `AT+CIPSTA`, MACs, hostname).
 
 use super::framing::{Mode, Pending};
 use super::line::{int_in, Command, Form, Param, Variant};
-use super::state::{SavedJoin, Wifi};
+use super::state::{SavedJoin, SoftAp, Wifi};
 use super::{Firmware, TimerKind};
 use crate::sim::config::{parse_mac, Flavour, JoinFailure};
 
@@ -19,6 +19,7 @@ impl Firmware {
         match c.name.as_str() {
             "+CWMODE" if plain || cur_def => self.cwmode(c),
             "+CWJAP" if plain || cur_def => self.cwjap(c),
+            "+CWSAP" if plain || cur_def => self.cwsap(c),
             "+CWQAP" if plain => match c.form {
                 Form::Exec => self.cwqap(),
                 Form::Query | Form::Test | Form::Set(_) => self.error(),
@@ -97,6 +98,78 @@ impl Firmware {
                 }
             }
             Form::Exec => self.error(),
+        }
+    }
+
+    /// `AT+CWSAP[_CUR|_DEF]="<ssid>","<pwd>",<chl>,<ecn>[,<max conn>[,<ssid hidden>]]` and its
+    /// query, which prints the same fields back (quoted strings, both flavours). Only in
+    /// soft-AP modes; WEP (ecn 1) is refused, and a secured network needs 8 to 64 characters.
+    fn cwsap(&mut self, c: &Command) {
+        let name = shown(c, self.flavour);
+        let soft_ap_mode = matches!(self.session.wifi_mode, 2 | 3);
+        match &c.form {
+            Form::Query if soft_ap_mode => {
+                let ap = match c.variant {
+                    Variant::Def => &self.flash.soft_ap,
+                    Variant::Cur | Variant::Plain => &self.session.soft_ap,
+                };
+                let line = format!(
+                    "{name}:\"{}\",\"{}\",{},{},{},{}",
+                    ap.ssid, ap.password, ap.channel, ap.ecn, ap.max_conn, ap.hidden
+                );
+                self.line(&line);
+                self.ok();
+            }
+            Form::Set(p) if soft_ap_mode => {
+                let ssid = p
+                    .first()
+                    .and_then(Param::str)
+                    .filter(|s| (1..=32).contains(&s.len()));
+                let password = p.get(1).and_then(Param::str);
+                let channel = int_in(p, 2, 1..=13);
+                let ecn = int_in(p, 3, 0..=4).filter(|&e| e != 1);
+                let max_conn = match p.get(4) {
+                    None => Some(4),
+                    Some(_) => int_in(p, 4, 1..=8),
+                };
+                let hidden = match p.get(5) {
+                    None => Some(0),
+                    Some(_) => int_in(p, 5, 0..=1),
+                };
+                let (
+                    Some(ssid),
+                    Some(password),
+                    Some(channel),
+                    Some(ecn),
+                    Some(max_conn),
+                    Some(hidden),
+                ) = (ssid, password, channel, ecn, max_conn, hidden)
+                else {
+                    return self.error();
+                };
+                let password_ok = ecn == 0 || (8..=64).contains(&password.len());
+                if !password_ok || p.len() > 6 {
+                    return self.error();
+                }
+                let ap = SoftAp {
+                    ssid: ssid.to_string(),
+                    password: password.to_string(),
+                    channel,
+                    ecn,
+                    max_conn,
+                    hidden,
+                };
+                let saves = c.variant == Variant::Def
+                    || (c.variant == Variant::Plain && self.flavour == Flavour::Nonos);
+                if saves {
+                    self.flash.soft_ap = ap.clone();
+                }
+                if c.variant != Variant::Def {
+                    self.session.soft_ap = ap;
+                }
+                self.ok();
+            }
+            Form::Query | Form::Set(_) | Form::Exec | Form::Test => self.error(),
         }
     }
 
