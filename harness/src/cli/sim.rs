@@ -112,10 +112,10 @@ fn resolve(args: &Args) -> Result<SimConfig, SimError> {
         config.access_points = args
             .access_points
             .iter()
-            .enumerate()
-            .map(|(i, entry)| match entry.split_once(':') {
-                Some((ssid, password)) => AccessPoint::nth(i, ssid, password),
-                None => AccessPoint::nth(i, entry, ""),
+            // Each gets its own BSSID, channel and RSSI by its place (`radios_assigned`).
+            .map(|entry| match entry.split_once(':') {
+                Some((ssid, password)) => AccessPoint::new(ssid, password),
+                None => AccessPoint::new(entry, ""),
             })
             .collect();
     }

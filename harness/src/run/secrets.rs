@@ -8,6 +8,7 @@
 //! keep their signs readable, as the seeds print them.
 
 use crate::cloud::{aliyun, Device, DeviceRegistry, DeviceSecret, Platform, SecretSource};
+use crate::module::dialect::DialectKind;
 use crate::scenario::{Action, ConnectSpec, MqttSend, Scenario};
 
 use super::rig::Wifi;
@@ -55,6 +56,15 @@ impl RunSecrets {
             out.secrets.extend(s.secret_values(&env));
         }
         out.public.extend(registry.devices().flat_map(public_names));
+        // A secret typed between quotes goes out escaped (`p\,a\"ss`), a spelling that shares
+        // no long run with the value itself: each dialect's spelling is a secret too.
+        let spelled: Vec<String> = out
+            .secrets
+            .iter()
+            .flat_map(|s| DialectKind::ALL.map(|k| k.dialect().escape_quoted(s)))
+            .filter(|e| !out.secrets.contains(e))
+            .collect();
+        out.secrets.extend(spelled);
         out.secrets.retain(|v| !v.is_empty());
         out.secrets.sort();
         out.secrets.dedup();

@@ -81,7 +81,9 @@ impl StepContext<'_> {
         let t = step.timeout;
         match &step.action {
             Action::Send { line, expect } => {
-                let line = line.render(&self.lookup())?;
+                // Values inside quoted arguments are escaped as the module's dialect says.
+                let dialect = std::sync::Arc::clone(self.driver.dialect());
+                let line = line.render_command(&self.lookup(), &|v| dialect.escape_quoted(v))?;
                 self.driver.send_line(&line).await?;
                 self.then_expect(expect.as_ref(), t).await
             }

@@ -148,12 +148,41 @@ impl Template {
     /// Fills in every hole with `lookup(var.key())`. `lookup` returns `None` for a value it
     /// does not have (an unset environment variable), which is an error naming it.
     pub fn render(&self, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, TemplateError> {
+        self.fill(lookup, None)
+    }
+
+    /// Fills in the holes of an AT command line (a `send:`). A value that lands between the
+    /// double quotes of a string argument goes through `escape`, the module dialect's quoting
+    /// rule, so a Wi-Fi password holding `,` `"` or `\` reaches the module as itself without
+    /// the scenario asking; a value outside quotes (`{{broker.port}}`) goes in as it is. The
+    /// quotes are the ones written in the scenario: an escaped `\"` there does not end a
+    /// string, and a filled-in value never opens or closes one.
+    pub fn render_command(
+        &self,
+        lookup: &dyn Fn(&str) -> Option<String>,
+        escape: &dyn Fn(&str) -> String,
+    ) -> Result<String, TemplateError> {
+        self.fill(lookup, Some(escape))
+    }
+
+    fn fill(
+        &self,
+        lookup: &dyn Fn(&str) -> Option<String>,
+        escape: Option<&dyn Fn(&str) -> String>,
+    ) -> Result<String, TemplateError> {
         let mut out = String::new();
+        let mut quotes = QuoteState::default();
         for part in &self.parts {
             match part {
-                Part::Text(t) => out.push_str(t),
+                Part::Text(t) => {
+                    out.push_str(t);
+                    quotes.read(t);
+                }
                 Part::Var(v) => match lookup(&v.key()) {
-                    Some(value) => out.push_str(&value),
+                    Some(value) => match escape {
+                        Some(escape) if quotes.inside => out.push_str(&escape(&value)),
+                        _ => out.push_str(&value),
+                    },
                     None => {
                         let hint = match v {
                             Var::Env(name) => {
@@ -171,6 +200,28 @@ impl Template {
             }
         }
         Ok(out)
+    }
+}
+
+/// Whether the text so far has an open string argument: `"` opens and closes one, and inside
+/// one a backslash takes the next character as it is (so `\"` does not close it).
+#[derive(Debug, Default)]
+struct QuoteState {
+    inside: bool,
+    escaped: bool,
+}
+
+impl QuoteState {
+    fn read(&mut self, text: &str) {
+        for c in text.chars() {
+            if self.escaped {
+                self.escaped = false;
+            } else if self.inside && c == '\\' {
+                self.escaped = true;
+            } else if c == '"' {
+                self.inside = !self.inside;
+            }
+        }
     }
 }
 
@@ -442,6 +493,41 @@ mod tests {
                 ),
                 (60, "`{{` is not closed with `}}`"),
             ]
+        );
+    }
+
+    /// A stand-in for a dialect's rule that shows where it was applied (the real rules and
+    /// their tests live in `module/dialect/`).
+    fn marked(value: &str) -> String {
+        format!("<{value}>")
+    }
+
+    #[test]
+    fn a_command_escapes_values_inside_quotes_only() {
+        let lookup = |key: &str| match key {
+            "wifi.ssid" => Some("lab,2g".to_string()),
+            "wifi.password" => Some(r#"p,a"s\s"#.to_string()),
+            "broker.port" => Some("1883".to_string()),
+            _ => None,
+        };
+        let t = parse(
+            r#"AT+CWJAP="{{wifi.ssid}}","x\"{{wifi.password}}",{{broker.port}}"#,
+            &VarScope::InsideVars,
+        )
+        .unwrap();
+        assert_eq!(
+            t.render_command(&lookup, &marked).unwrap(),
+            r#"AT+CWJAP="<lab,2g>","x\"<p,a"s\s>",1883"#
+        );
+        // Outside quotes a value goes in as it is, and `render` never escapes.
+        let bare = parse("AT+X={{wifi.ssid}}", &VarScope::InsideVars).unwrap();
+        assert_eq!(
+            bare.render_command(&lookup, &marked).unwrap(),
+            "AT+X=lab,2g"
+        );
+        assert_eq!(
+            t.render(&lookup).unwrap(),
+            r#"AT+CWJAP="lab,2g","x\"p,a"s\s",1883"#
         );
     }
 

@@ -50,7 +50,9 @@ pub struct SimConfig {
     pub wifi_mode: u8,
     /// The access points in the air, what `AT+CWLAP` lists and `AT+CWJAP` can join.
     pub access_points: Vec<AccessPoint>,
-    /// The lab's DNS: host patterns to loopback addresses.
+    /// The lab's DNS: host patterns to loopback addresses. The rewrite stays internal: what
+    /// the module prints about a link or a lookup is the name's apparent address
+    /// ([`super::names::apparent_ip`], 203.0.113.0/24) and the port it dialled.
     pub names: NameMap,
     pub station: Station,
     pub timing: Timing,
@@ -76,7 +78,9 @@ impl Default for SimConfig {
     }
 }
 
-/// One access point the module can see.
+/// One access point the module can see. The radio fields (`bssid`, `rssi`, `channel`) may be
+/// left out; [`SimConfig::radios_assigned`] then gives each access point its own, by its place
+/// in the list, as distinct radios in one room have.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AccessPoint {
@@ -84,40 +88,49 @@ pub struct AccessPoint {
     /// Empty for an open network (any password is then accepted, as the firmware does).
     #[serde(default)]
     pub password: Password,
-    #[serde(default = "default_bssid")]
-    pub bssid: String,
-    #[serde(default = "default_rssi")]
-    pub rssi: i32,
-    #[serde(default = "default_channel")]
-    pub channel: u8,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bssid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rssi: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<u8>,
     /// Make joining this AP fail with the given code even with the right password.
     #[serde(default)]
     pub fails_with: Option<JoinFailure>,
 }
 
+/// Where automatic BSSIDs come from: an Espressif OUI (c8:3a:35) and a made-up middle; the last
+/// byte counts up from 01.
+const BSSID_PREFIX: &str = "c8:3a:35:a0:00";
+/// Channels handed out in turn: the three non-overlapping ones first, as a crowded lab has.
+const CHANNELS: [u8; 5] = [6, 1, 11, 3, 9];
+
 impl AccessPoint {
+    /// An access point whose radio is assigned by its place in the list.
     pub fn new(ssid: &str, password: &str) -> Self {
         AccessPoint {
             ssid: ssid.to_string(),
             password: Password(password.to_string()),
-            bssid: default_bssid(),
-            rssi: default_rssi(),
-            channel: default_channel(),
+            bssid: None,
+            rssi: None,
+            channel: None,
             fails_with: None,
         }
     }
 
-    /// The `index`-th access point given on a command line: its own BSSID, channel and RSSI,
-    /// as distinct radios in one room have (the first one is exactly [`AccessPoint::new`]).
-    pub fn nth(index: usize, ssid: &str, password: &str) -> Self {
-        const CHANNELS: [u8; 5] = [6, 1, 11, 3, 9];
-        let last = (index % 255) as u8 + 1;
-        AccessPoint {
-            bssid: format!("c8:3a:35:a0:00:{last:02x}"),
-            rssi: default_rssi() - 7 * (index % 8) as i32,
-            channel: CHANNELS[index % CHANNELS.len()],
-            ..AccessPoint::new(ssid, password)
-        }
+    /// The BSSID, lower case (assigned ones are always set; see [`SimConfig::radios_assigned`]).
+    pub fn bssid(&self) -> String {
+        self.bssid
+            .as_deref()
+            .map_or_else(|| format!("{BSSID_PREFIX}:01"), str::to_lowercase)
+    }
+
+    pub fn rssi(&self) -> i32 {
+        self.rssi.unwrap_or(RSSI_BEST)
+    }
+
+    pub fn channel(&self) -> u8 {
+        self.channel.unwrap_or(CHANNELS[0])
     }
 
     /// The `<ecn>` field of `+CWLAP`: 0 open, 3 WPA2-PSK.
@@ -130,15 +143,8 @@ impl AccessPoint {
     }
 }
 
-fn default_bssid() -> String {
-    "c8:3a:35:a0:00:01".to_string()
-}
-fn default_rssi() -> i32 {
-    -45
-}
-fn default_channel() -> u8 {
-    6
-}
+/// The RSSI of the first access point; each next one is a little further away.
+const RSSI_BEST: i32 = -45;
 
 /// A Wi-Fi password: serialised as itself, never shown by `Debug` or `Display`.
 #[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -257,6 +263,36 @@ pub struct Faults {
 }
 
 impl SimConfig {
+    /// The same config with every radio field an access point left out filled in: the `i`-th
+    /// gets channel `[6, 1, 11, 3, 9][i % 5]` and RSSI `-45 - 7 * (i % 8)`, and the lowest
+    /// `c8:3a:35:a0:00:NN` no other access point holds. So access points from a command line,
+    /// a YAML file, a scenario or a rig never share a BSSID unless one was written twice.
+    pub fn radios_assigned(mut self) -> SimConfig {
+        let mut taken: Vec<String> = self
+            .access_points
+            .iter()
+            .filter_map(|ap| ap.bssid.as_deref().map(str::to_lowercase))
+            .collect();
+        let mut next = 1u32;
+        for (i, ap) in self.access_points.iter_mut().enumerate() {
+            if ap.bssid.is_none() {
+                let bssid = loop {
+                    // Past 255 the fourth byte counts too, so a list never runs out.
+                    let candidate = format!("c8:3a:35:a0:{:02x}:{:02x}", next >> 8, next & 0xff);
+                    next += 1;
+                    if !taken.contains(&candidate) {
+                        break candidate;
+                    }
+                };
+                taken.push(bssid.clone());
+                ap.bssid = Some(bssid);
+            }
+            ap.rssi.get_or_insert(RSSI_BEST - 7 * (i % 8) as i32);
+            ap.channel.get_or_insert(CHANNELS[i % CHANNELS.len()]);
+        }
+        self
+    }
+
     /// Reads a YAML config file; missing fields take their defaults.
     pub fn load(path: &Path) -> Result<SimConfig, SimError> {
         let text = std::fs::read_to_string(path).map_err(|source| SimError::ReadConfig {
@@ -289,8 +325,8 @@ impl SimConfig {
             if ap.ssid.is_empty() || ap.ssid.len() > 32 {
                 problems.push(ConfigProblem::Ssid(ap.ssid.clone()));
             }
-            if parse_mac(&ap.bssid).is_none() {
-                problems.push(ConfigProblem::Mac(ap.bssid.clone()));
+            if let Some(bssid) = ap.bssid.as_ref().filter(|b| parse_mac(b).is_none()) {
+                problems.push(ConfigProblem::Mac(bssid.clone()));
             }
         }
         for mac in [&self.station.mac, &self.station.ap_mac] {
@@ -342,7 +378,11 @@ mod tests {
         .unwrap();
         assert_eq!(config.firmware, Flavour::EspAt);
         assert_eq!(config.baud, 115_200);
-        assert_eq!(config.access_points[0].channel, 6);
+        assert_eq!(config.access_points[0].channel, None);
+        assert_eq!(
+            config.clone().radios_assigned().access_points[0].channel,
+            Some(6)
+        );
         assert_eq!(config.access_points[0].password.0, "secret99");
     }
 
@@ -359,11 +399,52 @@ mod tests {
             wifi_mode: 0,
             ..SimConfig::default()
         };
-        config.access_points[0].bssid = "nope".to_string();
+        config.access_points[0].bssid = Some("nope".to_string());
         let Err(SimError::InvalidConfig { problems }) = config.validate() else {
             panic!("expected an invalid config");
         };
         assert_eq!(problems.len(), 3, "{problems:?}");
+    }
+
+    #[test]
+    fn radios_are_assigned_around_the_ones_written_out() {
+        let mut written = AccessPoint::new("b", "");
+        written.bssid = Some("C8:3A:35:A0:00:01".to_string());
+        written.rssi = Some(-80);
+        let config = SimConfig {
+            access_points: vec![
+                AccessPoint::new("a", ""),
+                written,
+                AccessPoint::new("c", ""),
+            ],
+            ..SimConfig::default()
+        }
+        .radios_assigned();
+        let radios: Vec<(String, i32, u8)> = config
+            .access_points
+            .iter()
+            .map(|ap| (ap.bssid(), ap.rssi(), ap.channel()))
+            .collect();
+        assert_eq!(
+            radios,
+            [
+                ("c8:3a:35:a0:00:02".to_string(), -45, 6),
+                ("c8:3a:35:a0:00:01".to_string(), -80, 1),
+                ("c8:3a:35:a0:00:03".to_string(), -59, 11),
+            ]
+        );
+        let many = SimConfig {
+            access_points: (0..300)
+                .map(|i| AccessPoint::new(&format!("ap{i}"), ""))
+                .collect(),
+            ..SimConfig::default()
+        }
+        .radios_assigned();
+        let mut bssids: Vec<String> = many.access_points.iter().map(AccessPoint::bssid).collect();
+        bssids.sort();
+        bssids.dedup();
+        assert_eq!(bssids.len(), 300);
+        assert_eq!(many.access_points[255].bssid(), "c8:3a:35:a0:01:00");
     }
 
     #[test]

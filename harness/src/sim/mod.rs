@@ -6,7 +6,7 @@
 //! and socket actions out), [`flavour`] holds the bytes that differ between NonOS AT 1.7 and
 //! ESP-AT 2.2, [`names`] stands in for DNS (loopback only), [`boot`] renders the 74880-baud
 //! boot banner as a host at the AT rate sees it; `pty`, `net` and `runtime` wire the firmware
-//! to a real pty and real TCP on plain threads, so it does not depend on any async runtime.
+//! to a real pty and real loopback TCP and UDP on plain threads, so it does not depend on any async runtime.
 //!
 //! Like a real serial line, bytes the module prints while the host has the port closed wait
 //! in the pty (the module keeps the slave open so reopening always works): clear the input
@@ -26,5 +26,5 @@ pub use config::{
     AccessPoint, Faults, Flavour, JoinFailure, Password, Quirks, SimConfig, Station, Timing,
 };
 pub use error::{ConfigProblem, SimError};
-pub use names::{Lookup, NameMap, NameRule, Target, CLOUD_HOSTS};
+pub use names::{apparent_ip, Lookup, NameMap, NameRule, Target, CLOUD_HOSTS};
 pub use runtime::{spawn, SimHandle};

@@ -167,6 +167,32 @@ fn rule_problem(rule: &NameRule) -> Option<ConfigProblem> {
     None
 }
 
+/// The first address of TEST-NET-3 (RFC 5737's 203.0.113.0/24, reserved for documentation):
+/// where the names the map rewrites appear to be.
+const APPARENT_NET: [u8; 3] = [203, 0, 113];
+
+/// Where the module believes `host` is: the address its DNS answered, as `AT+CIPDOMAIN`,
+/// `AT+CIPSTATUS` and `+IPD` with `AT+CIPDINFO=1` show it. A real module never learns that the
+/// lab's DNS sent the name to a loopback port, so the rewrite stays inside the simulator: a
+/// literal IP is itself, `localhost` is 127.0.0.1, and any other name gets a made-up public
+/// address in 203.0.113.0/24, fixed per name (FNV-1a of the lower-case name, hosts .1 to
+/// .254), so a transcript reads the same on every run.
+pub fn apparent_ip(host: &str) -> IpAddr {
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return ip;
+    }
+    if host.eq_ignore_ascii_case("localhost") {
+        return IpAddr::V4(Ipv4Addr::LOCALHOST);
+    }
+    let mut hash: u32 = 0x811c_9dc5;
+    for b in host.bytes() {
+        hash ^= u32::from(b.to_ascii_lowercase());
+        hash = hash.wrapping_mul(0x0100_0193);
+    }
+    let [a, b, c] = APPARENT_NET;
+    IpAddr::V4(Ipv4Addr::new(a, b, c, 1 + (hash % 254) as u8))
+}
+
 /// Only IPv4 loopback is reachable from the sim; everything else is refused.
 pub fn is_loopback(ip: IpAddr) -> bool {
     match ip {
@@ -246,6 +272,30 @@ mod tests {
             Lookup::Found("127.0.0.1:80".parse().unwrap())
         );
         assert_eq!(map.resolve("example.com", 80), Lookup::NotFound);
+    }
+
+    #[test]
+    fn names_appear_at_a_fixed_documentation_address_and_literals_as_themselves() {
+        let a = apparent_ip("a1b2c3.iot-as-mqtt.cn-shanghai.aliyuncs.com");
+        assert_eq!(
+            a,
+            apparent_ip("A1B2C3.IOT-AS-MQTT.CN-SHANGHAI.ALIYUNCS.COM")
+        );
+        let IpAddr::V4(v4) = a else {
+            panic!("{a} is not IPv4")
+        };
+        assert_eq!(v4.octets()[..3], APPARENT_NET);
+        assert!((1..=254).contains(&v4.octets()[3]));
+        assert_ne!(a, apparent_ip("iot-06z00abc.mqtt.iothub.aliyuncs.com"));
+        assert_eq!(
+            apparent_ip("183.230.40.39"),
+            "183.230.40.39".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(
+            apparent_ip("127.0.0.7"),
+            "127.0.0.7".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(apparent_ip("localhost"), IpAddr::V4(Ipv4Addr::LOCALHOST));
     }
 
     #[test]

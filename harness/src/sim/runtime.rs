@@ -32,6 +32,10 @@ pub enum CoreEvent {
         socket: SocketId,
         stream: TcpStream,
     },
+    /// A client connected to the module's TCP server.
+    Incoming {
+        stream: TcpStream,
+    },
     /// Pull the RST pin (see [`SimHandle::reset`]).
     Reset {
         factory: bool,
@@ -204,6 +208,8 @@ fn run_core(
     let mut firmware = Firmware::new(config);
     let mut net = Net::new(events_tx);
     let mut timers: Vec<(Instant, Timer)> = Vec::new();
+    // Sockets of accepted clients are named here, in a range the firmware's own never reach.
+    let mut next_accepted: SocketId = 1 << 48;
     loop {
         let now = Instant::now();
         while let Some(i) = (0..timers.len())
@@ -224,6 +230,22 @@ fn run_core(
             Ok(CoreEvent::Serial(bytes)) => Input::Serial(bytes),
             Ok(CoreEvent::Net(event)) => Input::Net(event),
             Ok(CoreEvent::Opened { socket, stream }) => Input::Net(net.adopt(socket, stream)),
+            Ok(CoreEvent::Incoming { stream }) => {
+                let socket = next_accepted;
+                next_accepted += 1;
+                match net.adopt(socket, stream) {
+                    NetEvent::Connected {
+                        socket,
+                        local,
+                        peer,
+                    } => Input::Net(NetEvent::Accepted {
+                        socket,
+                        local,
+                        peer,
+                    }),
+                    _ => continue,
+                }
+            }
             Ok(CoreEvent::Reset { factory }) => Input::Reset { factory },
             Ok(CoreEvent::SetFaults(faults)) => {
                 firmware.set_faults(faults);
@@ -254,7 +276,10 @@ fn apply(
                 socket,
                 addr,
                 timeout,
-            } => net.connect(socket, addr, timeout),
+                kind,
+            } => net.connect(socket, addr, timeout, kind),
+            Effect::Listen { port } => net.listen(port),
+            Effect::Unlisten => net.unlisten(),
             Effect::Send { socket, data } => net.send(socket, data),
             Effect::Close { socket } => net.close(socket),
             Effect::Wake { after, timer } => timers.push((Instant::now() + after, timer)),

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use super::{
-    common_final, mask_quoted_arg, parse_len, parse_link, Dialect, DialectKind, LineKind,
-    ReceiveRules, SocketHeader,
+    backslash_escape, common_final, mask_quoted_arg, parse_len, parse_link, Dialect, DialectKind,
+    LineKind, ReceiveRules, SocketHeader,
 };
 use crate::module::at::{Busy, FinalResult, Urc};
 
@@ -120,6 +120,10 @@ impl Dialect for EspAt {
             "AT+MQTTPASSWORD" => mask_quoted_arg(command, 0),
             _ => command.to_string(),
         }
+    }
+
+    fn escape_quoted(&self, value: &str) -> String {
+        backslash_escape(value)
     }
 }
 

@@ -97,6 +97,11 @@ pub trait Dialect: Send + Sync + fmt::Debug {
 
     /// The command with its secrets (Wi-Fi or MQTT passwords) masked, for messages and logs.
     fn redact(&self, command: &str) -> String;
+
+    /// `value` as it must be written between the double quotes of a string argument so that
+    /// the module reads back exactly `value` (a Wi-Fi password holding `,` `"` or `\`). The
+    /// one place the quoting rule of a dialect lives; scenario templates ask for it.
+    fn escape_quoted(&self, value: &str) -> String;
 }
 
 /// The dialects athil knows, as a rig file names them.
@@ -110,6 +115,9 @@ pub enum DialectKind {
 }
 
 impl DialectKind {
+    /// Every dialect athil knows.
+    pub const ALL: [DialectKind; 2] = [DialectKind::EspAt, DialectKind::Quectel];
+
     pub fn dialect(self) -> Arc<dyn Dialect> {
         match self {
             DialectKind::EspAt => Arc::new(EspAt),
@@ -135,7 +143,7 @@ impl fmt::Display for DialectKind {
 impl FromStr for DialectKind {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        [DialectKind::EspAt, DialectKind::Quectel]
+        DialectKind::ALL
             .into_iter()
             .find(|k| k.name() == s)
             .ok_or_else(|| format!("unknown module dialect `{s}` (known: esp-at, quectel)"))
@@ -175,6 +183,24 @@ pub(crate) fn parse_len(s: &str) -> Option<usize> {
         return None;
     }
     s.parse().ok()
+}
+
+/// The ESP rule for a quoted argument: a backslash before every `\`, `,` and `"` in it.
+/// Espressif documents it for both firmwares. NonOS: the "ESP8266 AT Instruction Set" notes
+/// under `AT+CWJAP_CUR`/`_DEF` that an SSID or password holding `,` `"` or `\` needs escape
+/// syntax, and types SSID `ab\,c` with password `0123456789"\` as `"ab\\\,c","0123456789\"\\"`.
+/// ESP-AT: the "AT Command Set" page's general rules (v2.2 for ESP8266 onwards) list `\\`,
+/// `\,` and `\"` and say any other `\<c>` stands for `<c>`. Other characters are left as
+/// they are: both parsers would drop a backslash before them anyway.
+pub(crate) fn backslash_escape(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 4);
+    for c in value.chars() {
+        if matches!(c, '\\' | ',' | '"') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Masks the quoted argument at `index` (0-based) of a command such as
@@ -240,6 +266,15 @@ mod tests {
     #[case("STATUS:3", None)]
     fn common_finals(#[case] line: &str, #[case] want: Option<FinalResult>) {
         assert_eq!(common_final(line), want);
+    }
+
+    #[test]
+    fn esp_escaping_follows_espressifs_own_example() {
+        // The NonOS manual's example: SSID `ab\,c`, password `0123456789"\`.
+        assert_eq!(backslash_escape(r"ab\,c"), r"ab\\\,c");
+        assert_eq!(backslash_escape(r#"0123456789"\"#), r#"0123456789\"\\"#);
+        assert_eq!(backslash_escape("plain-pass"), "plain-pass");
+        assert_eq!(backslash_escape("é,ü"), r"é\,ü");
     }
 
     #[rstest]

@@ -102,6 +102,12 @@ impl Dialect for Quectel {
             _ => command.to_string(),
         }
     }
+
+    /// Quectel's AT manuals define no escape inside a quoted string (a string simply may not
+    /// hold `"`), so the value goes as it is; whether some firmware honours `\"` is unconfirmed.
+    fn escape_quoted(&self, value: &str) -> String {
+        value.to_string()
+    }
 }
 
 /// The arguments of a `+QIURC: ` line.

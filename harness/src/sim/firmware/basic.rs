@@ -133,6 +133,9 @@ impl Firmware {
                 });
             }
         }
+        if self.session.server.take().is_some() {
+            self.out.push(Effect::Unlisten);
+        }
         if factory {
             self.flash = Flash::factory(&self.config);
         }

@@ -39,8 +39,16 @@ pub enum Pending {
     Join { ap: usize, save: Option<SavedJoin> },
     /// `AT+CWJAP` that will fail with `+CWJAP:<code>`.
     JoinFail,
-    /// `AT+CIPSTART` waiting for the TCP handshake.
-    Connect { link: usize, socket: SocketId },
+    /// `AT+CIPSTART` waiting for the TCP handshake; `remote` is where the module believes it
+    /// is connecting (see [`crate::sim::names::apparent_ip`]).
+    Connect {
+        link: usize,
+        socket: SocketId,
+        remote: std::net::SocketAddr,
+        kind: super::LinkKind,
+    },
+    /// `AT+CIPSERVER=1,<port>` waiting for the socket to listen.
+    Listen { port: u16 },
 }
 
 impl Firmware {

@@ -9,6 +9,7 @@ mod line;
 mod probe;
 mod recv;
 mod send;
+mod server;
 mod state;
 mod station;
 mod tcpip;
@@ -39,17 +40,31 @@ pub use line::{Command, Form, Param, Variant};
 /// Names one TCP connection for as long as it lives; never reused within a [`Firmware`].
 pub type SocketId = u64;
 
+/// What a link carries: a TCP stream, or UDP datagrams from `local_port` (0: any).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkKind {
+    Tcp,
+    Udp { local_port: u16 },
+}
+
 /// What the firmware asks its surroundings to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
     /// Bytes to the host, in order.
     Serial(Vec<u8>),
-    /// Open a TCP connection; answer with exactly one `Connected` or `ConnectFailed`.
+    /// Open a TCP connection (or a UDP socket fixed to `addr`); answer with exactly one
+    /// `Connected` or `ConnectFailed`.
     Connect {
         socket: SocketId,
         addr: SocketAddr,
         timeout: Duration,
+        kind: LinkKind,
     },
+    /// Listen for TCP clients on this port of the module's address; answer with `Listening`,
+    /// then one `Accepted` per client.
+    Listen { port: u16 },
+    /// Stop listening (clients already accepted stay).
+    Unlisten,
     /// Write all of `data`; answer with exactly one `Sent` or `SendFailed`, even if the socket
     /// is already gone.
     Send { socket: SocketId, data: Vec<u8> },
@@ -85,6 +100,16 @@ pub enum NetEvent {
     /// The peer closed (FIN or RST) or the socket broke.
     Closed {
         socket: SocketId,
+    },
+    /// The answer to [`Effect::Listen`].
+    Listening {
+        ok: bool,
+    },
+    /// A client connected to the module's TCP server; its socket is already open.
+    Accepted {
+        socket: SocketId,
+        local: SocketAddr,
+        peer: SocketAddr,
     },
 }
 
@@ -141,6 +166,8 @@ pub struct Firmware {
 impl Firmware {
     /// A module that has been powered for a while: booted, idle, nothing printed.
     pub fn new(config: SimConfig) -> Firmware {
+        // Access points that name no radio get their own now, whoever put them in the list.
+        let config = config.radios_assigned();
         let flash = Flash::factory(&config);
         let session = Session::boot(&flash, &config);
         Firmware {
@@ -200,6 +227,12 @@ impl Firmware {
             NetEvent::SendFailed { socket } => self.sent(socket, false),
             NetEvent::Received { socket, data } => self.received(socket, &data),
             NetEvent::Closed { socket } => self.peer_closed(socket),
+            NetEvent::Listening { ok } => self.listening(ok),
+            NetEvent::Accepted {
+                socket,
+                local,
+                peer,
+            } => self.accepted(socket, local, peer),
         }
     }
 
@@ -299,6 +332,8 @@ pub fn serial_bytes(effects: &[Effect]) -> Vec<u8> {
         .filter_map(|e| match e {
             Effect::Serial(bytes) => Some(bytes.as_slice()),
             Effect::Connect { .. }
+            | Effect::Listen { .. }
+            | Effect::Unlisten
             | Effect::Send { .. }
             | Effect::Close { .. }
             | Effect::Wake { .. }

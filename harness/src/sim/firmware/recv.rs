@@ -25,7 +25,7 @@ impl Firmware {
             return;
         };
         link.received += data.len() as u64;
-        let peer = info.then_some(link.peer);
+        let peer = info.then_some(link.remote);
         if passive {
             link.buffer.extend_from_slice(data);
             if !link.announced && !link.buffer.is_empty() {

@@ -16,6 +16,34 @@ pub struct SavedJoin {
     pub password: String,
 }
 
+/// The module's own access point (`AT+CWSAP`), used in soft-AP modes 2 and 3.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SoftAp {
+    pub ssid: String,
+    pub password: String,
+    pub channel: i64,
+    /// 0 open, 2 WPA-PSK, 3 WPA2-PSK, 4 WPA/WPA2-PSK.
+    pub ecn: i64,
+    pub max_conn: i64,
+    pub hidden: i64,
+}
+
+impl SoftAp {
+    /// The factory setting: an open `ESP_XXXXXX` network (the soft-AP MAC's last three bytes)
+    /// on channel 1 taking four stations.
+    pub fn factory(config: &SimConfig) -> SoftAp {
+        let tail: String = config.station.ap_mac.split(':').skip(3).collect();
+        SoftAp {
+            ssid: format!("ESP_{}", tail.to_uppercase()),
+            password: String::new(),
+            channel: 1,
+            ecn: 0,
+            max_conn: 4,
+            hidden: 0,
+        }
+    }
+}
+
 /// Settings kept in flash across resets.
 #[derive(Debug, Clone)]
 pub struct Flash {
@@ -23,6 +51,7 @@ pub struct Flash {
     pub join: Option<SavedJoin>,
     pub autoconn: bool,
     pub baud: u32,
+    pub soft_ap: SoftAp,
 }
 
 impl Flash {
@@ -32,6 +61,7 @@ impl Flash {
             join: None,
             autoconn: true,
             baud: config.baud,
+            soft_ap: SoftAp::factory(config),
         }
     }
 }
@@ -51,8 +81,13 @@ pub enum Wifi {
 #[derive(Debug, Clone)]
 pub struct Link {
     pub socket: SocketId,
-    pub peer: SocketAddr,
+    /// The remote end as the module knows it: for a link it dialled, the address its DNS gave
+    /// and the port it asked for (never the loopback target of the name map).
+    pub remote: SocketAddr,
     pub local: SocketAddr,
+    pub kind: super::LinkKind,
+    /// A client of the module's TCP server (`<tetype>` 1 in `+CIPSTATUS`).
+    pub accepted: bool,
     pub sent: u64,
     pub received: u64,
     /// Passive receive mode: bytes waiting for `AT+CIPRECVDATA`.
@@ -73,6 +108,8 @@ pub struct Session {
     pub dinfo: bool,
     pub passive: bool,
     pub links: [Option<Link>; LINKS],
+    /// The TCP server's port while it listens (`AT+CIPSERVER=1`).
+    pub server: Option<u16>,
     /// A link was opened since the join, so `STATUS:4` once all are closed.
     pub had_link: bool,
     pub lap_sort: bool,
@@ -82,6 +119,7 @@ pub struct Session {
     pub hostname: String,
     /// The AT port's current rate (`AT+UART_CUR`).
     pub baud: u32,
+    pub soft_ap: SoftAp,
     pub ip: Ipv4Addr,
     pub gateway: Ipv4Addr,
     pub netmask: Ipv4Addr,
@@ -106,6 +144,7 @@ impl Session {
             dinfo: false,
             passive: false,
             links: Default::default(),
+            server: None,
             had_link: false,
             lap_sort: false,
             lap_mask: 0x7FF,
@@ -113,6 +152,7 @@ impl Session {
             sleep: 2,
             hostname: format!("ESP_{mac_tail}"),
             baud: flash.baud,
+            soft_ap: flash.soft_ap.clone(),
             ip: config.station.ip,
             gateway: config.station.gateway,
             netmask: config.station.netmask,

@@ -1,6 +1,7 @@
-//! TCP/IP commands: `AT+CIPMUX`, `AT+CIPSTART` (a real TCP connect through the name map),
-//! `AT+CIPCLOSE`, `AT+CIPSTATUS`, `AT+CIPDOMAIN`, and the link settings drivers set at start-up
-//! (`AT+CIPDINFO`, `AT+CIPMODE`, `AT+CIPSTO`, `AT+CIPSERVER=0`, `AT+CIPDNS`, `AT+CIPRECVMODE`).
+//! TCP/IP commands: `AT+CIPMUX`, `AT+CIPSTART` (a real TCP connect or UDP socket through the
+//! name map), `AT+CIPCLOSE`, `AT+CIPSTATUS`, `AT+CIPDOMAIN`, and the link settings drivers set
+//! at start-up (`AT+CIPDINFO`, `AT+CIPMODE`, `AT+CIPSTO`, `AT+CIPDNS`, `AT+CIPRECVMODE`). The
+//! TCP server (`AT+CIPSERVER`) is in `server.rs`.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -8,9 +9,9 @@ use std::time::Duration;
 use super::framing::{Mode, Pending};
 use super::line::{int_in, Command, Form, Param, Variant};
 use super::state::{Link, LINKS};
-use super::{Effect, Firmware, SocketId};
+use super::{Effect, Firmware, LinkKind, SocketId};
 use crate::sim::config::Flavour;
-use crate::sim::names::Lookup;
+use crate::sim::names::{apparent_ip, Lookup};
 
 /// The DNS server NonOS starts with before DHCP offers one.
 const DEFAULT_DNS: &str = "208.67.222.222";
@@ -69,11 +70,7 @@ impl Firmware {
                 }
                 _ => self.error(),
             },
-            // Only switching the (never started) server off is emulated.
-            ("+CIPSERVER", Form::Set(p)) if plain => match int_in(p, 0, 0..=0) {
-                Some(_) => self.ok(),
-                None => self.error(),
-            },
+            ("+CIPSERVER", Form::Set(p)) if plain => self.cipserver(p),
             ("+CIPDOMAIN", Form::Set(p)) if plain => self.cipdomain(p),
             ("+CIPDNS", Form::Query) if self.dns_variant_ok(c.variant) => {
                 let text = match self.flavour {
@@ -136,6 +133,10 @@ impl Firmware {
             // F1 `link is builded\r\n`: the mode cannot change while a link is open.
             return self.fail(b"link is builded\r\n");
         }
+        if mode == 0 && self.session.server.is_some() {
+            // The server needs multiple links; it must be deleted first.
+            return self.error();
+        }
         self.session.mux = mode == 1;
         self.ok();
     }
@@ -157,21 +158,39 @@ impl Firmware {
         ) else {
             return self.error();
         };
-        let keepalive_ok = match rest.get(3) {
-            None => true,
-            Some(_) => int_in(rest, 3, 0..=7200).is_some() && rest.len() == 4,
-        };
-        if !keepalive_ok || rest.len() > 4 {
-            return self.error();
-        }
-        match kind {
-            "TCP" => {}
-            "UDP" | "SSL" => {
-                tracing::debug!("sim: {kind} links are not emulated; answering ERROR");
+        let kind = match kind {
+            // `"TCP",<host>,<port>[,<keepalive>]`
+            "TCP" => {
+                let keepalive_ok = match rest.get(3) {
+                    None => true,
+                    Some(_) => int_in(rest, 3, 0..=7200).is_some() && rest.len() == 4,
+                };
+                if !keepalive_ok || rest.len() > 4 {
+                    return self.error();
+                }
+                LinkKind::Tcp
+            }
+            // `"UDP",<host>,<port>[,<local port>[,<mode 0..2>]]`: the mode only says whether
+            // the remote may change, and a datagram from elsewhere never reaches this link.
+            "UDP" => {
+                let local_port = match rest.get(3) {
+                    None | Some(Param::Empty) => Some(0),
+                    Some(_) => int_in(rest, 3, 1..=65535),
+                };
+                let mode_ok = rest.get(4).is_none() || int_in(rest, 4, 0..=2).is_some();
+                match local_port {
+                    Some(local_port) if mode_ok && rest.len() <= 5 => LinkKind::Udp {
+                        local_port: local_port as u16,
+                    },
+                    _ => return self.error(),
+                }
+            }
+            "SSL" => {
+                tracing::debug!("sim: SSL links are not emulated; answering ERROR");
                 return self.error();
             }
             _ => return self.fail(b"Link type ERROR\r\n"),
-        }
+        };
         if self.session.joined().is_none() {
             return self.fail(b"no ip\r\n");
         }
@@ -182,8 +201,12 @@ impl Firmware {
             self.put(b"ALREADY CONNECTED\r\n");
             return self.error();
         }
-        match self.config.names.resolve(host, port as u16) {
-            Lookup::Found(addr) => self.start_connect(id, addr),
+        let port = port as u16;
+        match self.config.names.resolve(host, port) {
+            Lookup::Found(addr) => {
+                let remote = SocketAddr::new(apparent_ip(host), port);
+                self.start_connect(id, addr, remote, kind);
+            }
             Lookup::NotFound => self.fail(b"DNS Fail\r\n"),
             Lookup::Refused(ip) => {
                 // Off-loopback addresses are never contacted: it fails as a refused connect.
@@ -194,19 +217,33 @@ impl Firmware {
         }
     }
 
-    fn start_connect(&mut self, link: usize, addr: SocketAddr) {
+    fn start_connect(&mut self, link: usize, addr: SocketAddr, remote: SocketAddr, kind: LinkKind) {
         let socket = self.new_socket();
         let timeout = Duration::from_millis(self.config.timing.connect_timeout_ms);
         self.out.push(Effect::Connect {
             socket,
             addr,
             timeout,
+            kind,
         });
-        self.mode = Mode::Busy(Pending::Connect { link, socket });
+        self.mode = Mode::Busy(Pending::Connect {
+            link,
+            socket,
+            remote,
+            kind,
+        });
     }
 
-    pub(super) fn connected(&mut self, socket: SocketId, local: SocketAddr, peer: SocketAddr) {
-        let Mode::Busy(Pending::Connect { link, socket: want }) = self.mode else {
+    /// The handshake finished. The socket's real peer is the name map's loopback target; the
+    /// link keeps the address the module dialled instead.
+    pub(super) fn connected(&mut self, socket: SocketId, local: SocketAddr, _peer: SocketAddr) {
+        let Mode::Busy(Pending::Connect {
+            link,
+            socket: want,
+            remote,
+            kind,
+        }) = self.mode
+        else {
             return self.out.push(Effect::Close { socket });
         };
         if want != socket {
@@ -215,8 +252,10 @@ impl Firmware {
         self.mode = Mode::command();
         self.session.links[link] = Some(Link {
             socket,
-            peer,
+            remote,
             local,
+            kind,
+            accepted: false,
             sent: 0,
             received: 0,
             buffer: Vec::new(),
@@ -236,7 +275,10 @@ impl Firmware {
     /// Refused or timed out: `ERROR` then the link's `CLOSED` (logic-analyser capture of
     /// ESP-AT; the sim prints NonOS the same way).
     pub(super) fn connect_failed(&mut self, socket: SocketId) {
-        let Mode::Busy(Pending::Connect { link, socket: want }) = self.mode else {
+        let Mode::Busy(Pending::Connect {
+            link, socket: want, ..
+        }) = self.mode
+        else {
             return;
         };
         if want == socket {
@@ -286,11 +328,16 @@ impl Firmware {
         let mut text = format!("STATUS:{stat}\r\n");
         for (id, link) in s.links.iter().enumerate() {
             if let Some(link) = link {
+                let kind = match link.kind {
+                    LinkKind::Tcp => "TCP",
+                    LinkKind::Udp { .. } => "UDP",
+                };
                 text.push_str(&format!(
-                    "+CIPSTATUS:{id},\"TCP\",\"{}\",{},{},0\r\n",
-                    link.peer.ip(),
-                    link.peer.port(),
-                    link.local.port()
+                    "+CIPSTATUS:{id},\"{kind}\",\"{}\",{},{},{}\r\n",
+                    link.remote.ip(),
+                    link.remote.port(),
+                    link.local.port(),
+                    u8::from(link.accepted)
                 ));
             }
         }
@@ -303,16 +350,10 @@ impl Firmware {
             return self.error();
         };
         match self.config.names.resolve(host, 0) {
-            Lookup::Found(addr) if self.session.joined().is_some() => {
-                let line = match self.flavour {
-                    Flavour::Nonos => format!("+CIPDOMAIN:{}", addr.ip()),
-                    Flavour::EspAt => format!("+CIPDOMAIN:\"{}\"", addr.ip()),
-                };
-                self.line(&line);
-                self.ok();
-            }
-            // A literal IP resolves to itself without any lookup (nothing is contacted).
-            Lookup::Refused(ip) if self.session.joined().is_some() => {
+            // What the module's DNS answered, never the name map's loopback target; a literal
+            // IP resolves to itself without any lookup (nothing is contacted).
+            Lookup::Found(_) | Lookup::Refused(_) if self.session.joined().is_some() => {
+                let ip = apparent_ip(host);
                 let line = match self.flavour {
                     Flavour::Nonos => format!("+CIPDOMAIN:{ip}"),
                     Flavour::EspAt => format!("+CIPDOMAIN:\"{ip}\""),

@@ -45,6 +45,7 @@ impl Bench {
                 Effect::Close { socket } => self.closes.push(*socket),
                 Effect::Wake { after, timer } => self.timers.push((self.now + *after, *timer)),
                 Effect::Baud(baud) => self.bauds.push(*baud),
+                Effect::Listen { .. } | Effect::Unlisten => {}
             }
         }
         serial_bytes(&effects)

@@ -69,9 +69,10 @@ fn multi_link_connect_receive_and_close() {
         b.run(b"AT+CIPMUX=0\r\n"),
         b"link is builded\r\n\r\nERROR\r\n"
     );
+    // The host's apparent address, never the gateway's loopback one (issue 8.3).
     assert_eq!(
         b.run(b"AT+CIPSTATUS\r\n"),
-        b"STATUS:3\r\n+CIPSTATUS:3,\"TCP\",\"127.0.0.7\",1883,50002,0\r\n\r\nOK\r\n"
+        b"STATUS:3\r\n+CIPSTATUS:3,\"TCP\",\"203.0.113.86\",1883,50002,0\r\n\r\nOK\r\n"
     );
     assert_eq!(b.run(b"AT+CIPSEND=3,2\r\n"), b"\r\nOK\r\n> ");
     assert_eq!(b.typed(b"hi"), b"\r\nRecv 2 bytes\r\n");

@@ -1,10 +1,10 @@
-//! Wi-Fi commands: `AT+CWMODE`, `AT+CWJAP` against the configured access points with the real
+//! Wi-Fi commands: `AT+CWMODE`, `AT+CWSAP` (the module's own soft-AP), `AT+CWJAP` against the configured access points with the real
 //! failure codes, `AT+CWQAP`, `AT+CWLAP`/`AT+CWLAPOPT`, `AT+CIFSR`, and the station settings
 //! drivers query at start-up (`AT+CWAUTOCONN`, `AT+CWDHCP`, `AT+CIPSTA`, MACs, hostname).
 
 use super::framing::{Mode, Pending};
 use super::line::{int_in, Command, Form, Param, Variant};
-use super::state::{SavedJoin, Wifi};
+use super::state::{SavedJoin, SoftAp, Wifi};
 use super::{Firmware, TimerKind};
 use crate::sim::config::{parse_mac, Flavour, JoinFailure};
 
@@ -19,6 +19,7 @@ impl Firmware {
         match c.name.as_str() {
             "+CWMODE" if plain || cur_def => self.cwmode(c),
             "+CWJAP" if plain || cur_def => self.cwjap(c),
+            "+CWSAP" if plain || cur_def => self.cwsap(c),
             "+CWQAP" if plain => match c.form {
                 Form::Exec => self.cwqap(),
                 Form::Query | Form::Test | Form::Set(_) => self.error(),
@@ -100,6 +101,78 @@ impl Firmware {
         }
     }
 
+    /// `AT+CWSAP[_CUR|_DEF]="<ssid>","<pwd>",<chl>,<ecn>[,<max conn>[,<ssid hidden>]]` and its
+    /// query, which prints the same fields back (quoted strings, both flavours). Only in
+    /// soft-AP modes; WEP (ecn 1) is refused, and a secured network needs 8 to 64 characters.
+    fn cwsap(&mut self, c: &Command) {
+        let name = shown(c, self.flavour);
+        let soft_ap_mode = matches!(self.session.wifi_mode, 2 | 3);
+        match &c.form {
+            Form::Query if soft_ap_mode => {
+                let ap = match c.variant {
+                    Variant::Def => &self.flash.soft_ap,
+                    Variant::Cur | Variant::Plain => &self.session.soft_ap,
+                };
+                let line = format!(
+                    "{name}:\"{}\",\"{}\",{},{},{},{}",
+                    ap.ssid, ap.password, ap.channel, ap.ecn, ap.max_conn, ap.hidden
+                );
+                self.line(&line);
+                self.ok();
+            }
+            Form::Set(p) if soft_ap_mode => {
+                let ssid = p
+                    .first()
+                    .and_then(Param::str)
+                    .filter(|s| (1..=32).contains(&s.len()));
+                let password = p.get(1).and_then(Param::str);
+                let channel = int_in(p, 2, 1..=13);
+                let ecn = int_in(p, 3, 0..=4).filter(|&e| e != 1);
+                let max_conn = match p.get(4) {
+                    None => Some(4),
+                    Some(_) => int_in(p, 4, 1..=8),
+                };
+                let hidden = match p.get(5) {
+                    None => Some(0),
+                    Some(_) => int_in(p, 5, 0..=1),
+                };
+                let (
+                    Some(ssid),
+                    Some(password),
+                    Some(channel),
+                    Some(ecn),
+                    Some(max_conn),
+                    Some(hidden),
+                ) = (ssid, password, channel, ecn, max_conn, hidden)
+                else {
+                    return self.error();
+                };
+                let password_ok = ecn == 0 || (8..=64).contains(&password.len());
+                if !password_ok || p.len() > 6 {
+                    return self.error();
+                }
+                let ap = SoftAp {
+                    ssid: ssid.to_string(),
+                    password: password.to_string(),
+                    channel,
+                    ecn,
+                    max_conn,
+                    hidden,
+                };
+                let saves = c.variant == Variant::Def
+                    || (c.variant == Variant::Plain && self.flavour == Flavour::Nonos);
+                if saves {
+                    self.flash.soft_ap = ap.clone();
+                }
+                if c.variant != Variant::Def {
+                    self.session.soft_ap = ap;
+                }
+                self.ok();
+            }
+            Form::Query | Form::Set(_) | Form::Exec | Form::Test => self.error(),
+        }
+    }
+
     fn cwjap(&mut self, c: &Command) {
         let name = shown(c, self.flavour);
         let (ssid, password, bssid) = match &c.form {
@@ -161,7 +234,7 @@ impl Firmware {
         bssid: Option<&str>,
     ) -> Result<usize, u8> {
         let ap = self.config.access_points.iter().position(|ap| {
-            ap.ssid == ssid && bssid.map_or(true, |b| b.eq_ignore_ascii_case(&ap.bssid))
+            ap.ssid == ssid && bssid.map_or(true, |b| b.eq_ignore_ascii_case(&ap.bssid()))
         });
         let Some(index) = ap else {
             return Err(3);
@@ -219,9 +292,9 @@ impl Firmware {
         let mut text = format!(
             "{name}:\"{}\",\"{}\",{},{}",
             ap.ssid,
-            ap.bssid.to_lowercase(),
-            ap.channel,
-            ap.rssi
+            ap.bssid(),
+            ap.channel(),
+            ap.rssi()
         );
         text.push_str(match self.flavour {
             // F1 `%s:"%s","%02x:…",%d,%d,%d`: channel, rssi, pci_en.
@@ -261,11 +334,11 @@ impl Firmware {
             .config
             .access_points
             .iter()
-            .filter(|ap| wants(0, &ap.ssid) && wants(1, &ap.bssid))
-            .filter(|ap| channel.map_or(true, |ch| ch == i64::from(ap.channel)))
+            .filter(|ap| wants(0, &ap.ssid) && wants(1, &ap.bssid()))
+            .filter(|ap| channel.map_or(true, |ch| ch == i64::from(ap.channel())))
             .collect();
         if self.session.lap_sort {
-            aps.sort_by_key(|ap| std::cmp::Reverse(ap.rssi));
+            aps.sort_by_key(|ap| std::cmp::Reverse(ap.rssi()));
         }
         let mask = self.session.lap_mask;
         let mut text = String::new();
@@ -274,9 +347,9 @@ impl Firmware {
             let fields = [
                 ap.ecn().to_string(),
                 format!("\"{}\"", ap.ssid),
-                ap.rssi.to_string(),
-                format!("\"{}\"", ap.bssid.to_lowercase()),
-                ap.channel.to_string(),
+                ap.rssi().to_string(),
+                format!("\"{}\"", ap.bssid()),
+                ap.channel().to_string(),
                 "0".to_string(),
                 "0".to_string(),
                 cipher.to_string(),
