@@ -253,7 +253,7 @@ impl StepContext<'_> {
         let what = describe(m);
         match self
             .driver
-            .expect_absent(&what, |text| tm.find(text), window)
+            .expect_absent(&what, |text, start| tm.find_after(text, start), window)
             .await
         {
             Ok(()) => Ok(()),
