@@ -27,6 +27,7 @@ mod raw;
 mod raw_broker;
 mod raw_packets;
 pub mod schema;
+mod send_lengths;
 mod template;
 mod validate;
 mod wrap;

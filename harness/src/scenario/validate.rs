@@ -41,7 +41,7 @@ impl Ctx<'_> {
     }
 
     /// Where the character at `offset` of a scalar's value was written.
-    fn inside<T>(&self, sp: &Sp<T>, value: &str, offset: usize) -> Location {
+    pub fn inside<T>(&self, sp: &Sp<T>, value: &str, offset: usize) -> Location {
         match sp.style {
             Some(style) => self.source.locate_in_scalar(sp.mark, style, value, offset),
             None => sp.mark.location,
@@ -294,6 +294,8 @@ pub(crate) fn scenario(raw: RawScenario, root: &Node, ctx: &mut Ctx<'_>) -> Opti
         _ => &[],
     };
     let mut steps = Vec::new();
+    // Each validated step's raw form, for checks across steps that point inside a value.
+    let mut raws = Vec::new();
     if let Some(raw_steps) = raw.steps.ok() {
         if raw_steps.is_empty() {
             let at = root.get("steps").map(|n| n.mark.location).unwrap_or(top);
@@ -320,9 +322,11 @@ pub(crate) fn scenario(raw: RawScenario, root: &Node, ctx: &mut Ctx<'_>) -> Opti
             let default_timeout = timeout.unwrap_or(DEFAULT_STEP_TIMEOUT);
             if let Some(step) = step(ctx, index, sp, node, default_timeout, reported) {
                 steps.push(step);
+                raws.push(sp);
             }
         }
     }
+    super::send_lengths::check(ctx, &steps, &raws);
     if !ctx.errors.is_empty() {
         return None;
     }
