@@ -215,12 +215,7 @@ impl Executor<'_> {
                 last_serial: attached.driver.last_serial(),
             }),
             Ok(Ok(_)) => {
-                let mut cx = StepContext {
-                    driver: &mut attached.driver,
-                    broker: self.broker,
-                    values: &values,
-                    device,
-                };
+                let mut cx = StepContext::new(&mut attached.driver, self.broker, &values, device);
                 self.run_steps(&s.steps, &mut cx, stop).await
             }
         };

@@ -13,6 +13,7 @@
 //! The format is documented in `docs/scenario-format.md`.
 
 mod broker_steps;
+mod capture;
 mod de;
 mod error;
 mod label;
@@ -40,7 +41,8 @@ pub use location::Location;
 pub use matching::{json_subset, Mismatch, TextMatch};
 pub use model::{
     Action, BrokerDropped, BrokerRefused, BrokerSaw, CloudPublish, ConnectSpec, FaultDevice,
-    FilterMatch, FilterSpec, Matcher, MqttExpect, MqttSend, Pattern, Payload, PayloadMatch,
+    Capture, FilterMatch, FilterSpec, Matcher, MqttExpect, MqttSend, PacketId, Pattern, Payload,
+    PayloadMatch,
     PublishMatch, PublishSpec, Scenario, SeenPacket, Step, DEFAULT_STEP_TIMEOUT,
 };
 pub use opaque::{Opaque, VirtualModule};

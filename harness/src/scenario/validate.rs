@@ -26,6 +26,8 @@ pub(crate) struct Ctx<'a> {
     pub file: &'a Path,
     pub errors: Vec<ScenarioError>,
     pub vars: BTreeMap<String, Template>,
+    /// Names captured by the steps validated so far (`capture: {packet_id: NAME}`).
+    pub captures: BTreeSet<String>,
     /// The device fixture names `device:` keys may use.
     pub devices: &'a BTreeSet<String>,
 }
@@ -392,6 +394,21 @@ fn step(
             );
         }
     }
+    let link = match raw.link.ok() {
+        Some(l) if !matches!(kind, "mqtt" | "receive" | "receive_mqtt") => {
+            ctx.error(
+                l.mark.location,
+                ErrorKind::Value,
+                format!(
+                    "`link` goes with `mqtt`, `receive` and `receive_mqtt`, not with `{kind}`; \
+                     a `send` writes its link into the command"
+                ),
+            );
+            None
+        }
+        Some(l) => Some(l.value),
+        None => None,
+    };
     if let Some(d) = raw.device.ok() {
         if kind != "broker_fault" {
             ctx.error(
@@ -458,6 +475,19 @@ fn step(
         }
         _ => return None,
     };
+    // After the step's own fields: its capture serves the steps after it, not itself.
+    let capture = match raw.capture.ok() {
+        Some(c) if kind != "receive_mqtt" => {
+            ctx.error(
+                c.mark.location,
+                ErrorKind::Value,
+                format!("`capture` goes with `receive_mqtt`, not with `{kind}`"),
+            );
+            return None;
+        }
+        Some(c) => Some(super::capture::capture(ctx, c)?),
+        None => None,
+    };
     Some(Step {
         index,
         location: at,
@@ -465,5 +495,7 @@ fn step(
         name: raw.name.ok().cloned(),
         timeout: timeout?,
         action,
+        link,
+        capture,
     })
 }
