@@ -91,3 +91,32 @@ fn mqtt_steps_on_two_links_go_through_the_dialects_link_syntax() {
         ran.stdout
     );
 }
+
+/// Went wrong: the failure block's 512 "last serial bytes" were mostly the module's boot
+/// banner (baud-rate noise, `ready`, the sync), not what the failing step saw. It now shows
+/// the bytes since the step started, and says so.
+#[test]
+fn the_failure_block_shows_the_serial_bytes_of_the_failing_step() {
+    let f = expect_step_failure(
+        &data("semantics/expect-not-in-window.yaml"),
+        "fail: a PINGRESP held 300 ms arrives inside the expect_not window",
+        "expect_not +IPD for 3s",
+        17,
+    );
+    let stdout = &f.ran.stdout;
+    let heading = stdout
+        .lines()
+        .position(|l| l.trim_start().starts_with("serial bytes since the step started ("))
+        .unwrap_or_else(|| panic!("no serial window heading:\n{stdout}"));
+    let text = stdout.lines().nth(heading + 1).unwrap_or_default();
+    assert!(text.trim_start().starts_with("text: "), "{stdout}");
+    assert!(text.contains("+IPD,2:"), "the PINGRESP's header: {text}");
+    for boot in ["ready", "WIFI GOT IP", "CONNECT"] {
+        assert!(!text.contains(boot), "`{boot}` is from before the step: {text}");
+    }
+    assert!(
+        f.junit_text.contains("serial bytes since the step started"),
+        "{}",
+        f.junit_text
+    );
+}
