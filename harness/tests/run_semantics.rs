@@ -82,7 +82,13 @@ fn mqtt_steps_on_two_links_go_through_the_dialects_link_syntax() {
     let transcripts = ran.files_ending(".transcript.txt");
     assert_eq!(transcripts.len(), 1, "{transcripts:?}");
     let t = std::fs::read_to_string(&transcripts[0]).expect("read the transcript");
-    for needle in ["AT+CIPSEND=0,", "AT+CIPSEND=1,", "+IPD,0,4:", "+IPD,1,4:", "0,CLOSED"] {
+    for needle in [
+        "AT+CIPSEND=0,",
+        "AT+CIPSEND=1,",
+        "+IPD,0,4:",
+        "+IPD,1,4:",
+        "0,CLOSED",
+    ] {
         assert!(t.contains(needle), "the transcript lacks `{needle}`:\n{t}");
     }
     assert!(
@@ -106,13 +112,19 @@ fn the_failure_block_shows_the_serial_bytes_of_the_failing_step() {
     let stdout = &f.ran.stdout;
     let heading = stdout
         .lines()
-        .position(|l| l.trim_start().starts_with("serial bytes since the step started ("))
+        .position(|l| {
+            l.trim_start()
+                .starts_with("serial bytes since the step started (")
+        })
         .unwrap_or_else(|| panic!("no serial window heading:\n{stdout}"));
     let text = stdout.lines().nth(heading + 1).unwrap_or_default();
     assert!(text.trim_start().starts_with("text: "), "{stdout}");
     assert!(text.contains("+IPD,2:"), "the PINGRESP's header: {text}");
     for boot in ["ready", "WIFI GOT IP", "CONNECT"] {
-        assert!(!text.contains(boot), "`{boot}` is from before the step: {text}");
+        assert!(
+            !text.contains(boot),
+            "`{boot}` is from before the step: {text}"
+        );
     }
     assert!(
         f.junit_text.contains("serial bytes since the step started"),

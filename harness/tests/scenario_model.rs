@@ -8,8 +8,7 @@ use athil::mqtt::QoS;
 use athil::scenario::{
     load_str, Action, BrokerRefused, BrokerSaw, CloudPublish, ConnectSpec, FilterMatch, FilterSpec,
     Location, Matcher, MqttExpect, MqttSend, PacketId, Payload, PayloadMatch, PublishMatch,
-    PublishSpec,
-    Scenario, SeenPacket, Template, DEFAULT_STEP_TIMEOUT,
+    PublishSpec, Scenario, SeenPacket, Template, DEFAULT_STEP_TIMEOUT,
 };
 use serde_json::json;
 

@@ -15,7 +15,11 @@ use crate::events::FailureKind;
 impl StepContext<'_> {
     /// Arms a fault in the gateway. The block was checked before the run started; reading it
     /// again here cannot fail unless the check was skipped, and then it says why.
-    pub(super) fn broker_fault(&self, device: &FaultDevice, block: &Opaque) -> Result<(), StepError> {
+    pub(super) fn broker_fault(
+        &self,
+        device: &FaultDevice,
+        block: &Opaque,
+    ) -> Result<(), StepError> {
         let fault: Fault = block.read().map_err(|errs| {
             StepError::other(
                 errs.iter()
@@ -42,7 +46,11 @@ impl StepContext<'_> {
     }
 
     /// Waits until the broker has dropped a packet of the device matching `d`.
-    pub(super) async fn broker_dropped(&mut self, d: &BrokerDropped, t: Duration) -> Result<(), StepError> {
+    pub(super) async fn broker_dropped(
+        &mut self,
+        d: &BrokerDropped,
+        t: Duration,
+    ) -> Result<(), StepError> {
         let client_id = match &d.client_id {
             Some(tpl) => tpl.render(&self.lookup())?,
             None => self.values.client_id().unwrap_or_default().to_owned(),
@@ -183,7 +191,11 @@ impl StepContext<'_> {
         }
     }
 
-    pub(super) async fn broker_refused(&mut self, r: &BrokerRefused, t: Duration) -> Result<(), StepError> {
+    pub(super) async fn broker_refused(
+        &mut self,
+        r: &BrokerRefused,
+        t: Duration,
+    ) -> Result<(), StepError> {
         let client_id = match &r.client_id {
             Some(tpl) => tpl.render(&self.lookup())?,
             None => self.values.client_id().unwrap_or_default().to_owned(),
@@ -235,5 +247,4 @@ impl StepContext<'_> {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
-
 }

@@ -251,7 +251,10 @@ mod tests {
         assert_eq!(ok.find_after("x\r\nOK\r\n", 3), Some(7), "at a line start");
         // A regex keeps its context: `^` does not match in the middle of an old line.
         let re = TextMatch::Regex(
-            regex::RegexBuilder::new("^OK").multi_line(true).build().unwrap(),
+            regex::RegexBuilder::new("^OK")
+                .multi_line(true)
+                .build()
+                .unwrap(),
         );
         assert_eq!(re.find_after("SEND OK\r\n", 5), None);
         let any = TextMatch::AnyOf(vec![ok, ipd]);

@@ -40,10 +40,10 @@ pub use load::{load_paths, load_str};
 pub use location::Location;
 pub use matching::{json_subset, Mismatch, TextMatch};
 pub use model::{
-    Action, BrokerDropped, BrokerRefused, BrokerSaw, CloudPublish, ConnectSpec, FaultDevice,
-    Capture, FilterMatch, FilterSpec, Matcher, MqttExpect, MqttSend, PacketId, Pattern, Payload,
-    PayloadMatch,
-    PublishMatch, PublishSpec, Scenario, SeenPacket, Step, DEFAULT_STEP_TIMEOUT,
+    Action, BrokerDropped, BrokerRefused, BrokerSaw, Capture, CloudPublish, ConnectSpec,
+    FaultDevice, FilterMatch, FilterSpec, Matcher, MqttExpect, MqttSend, PacketId, Pattern,
+    Payload, PayloadMatch, PublishMatch, PublishSpec, Scenario, SeenPacket, Step,
+    DEFAULT_STEP_TIMEOUT,
 };
 pub use opaque::{Opaque, VirtualModule};
 pub use template::{DeviceField, Part, Template, TemplateError, Var};

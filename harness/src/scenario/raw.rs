@@ -51,7 +51,12 @@ pub(crate) fn unknown_key_message(struct_name: &str, key: &str) -> Option<String
         "RawStep" => {
             let mut all: Vec<&str> = STEP_KINDS.to_vec();
             all.extend(STEP_COMMON);
-            all.extend(STEP_EXTRAS.iter().map(|(k, _)| *k).filter(|k| *k != "expect"));
+            all.extend(
+                STEP_EXTRAS
+                    .iter()
+                    .map(|(k, _)| *k)
+                    .filter(|k| *k != "expect"),
+            );
             Some(format!(
                 "unknown step kind `{key}`; a step is one of {} (with optional {}){}",
                 quoted_list(STEP_KINDS),

@@ -88,7 +88,10 @@ pub(crate) struct RawPacketId {
 
 /// A packet id to send: a number, or text naming a captured id (`"{{vars.set_id}}"`).
 #[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
-#[serde(untagged, expecting = "a packet id: a number from 1 to 65535, or \"{{vars.NAME}}\"")]
+#[serde(
+    untagged,
+    expecting = "a packet id: a number from 1 to 65535, or \"{{vars.NAME}}\""
+)]
 pub(crate) enum RawIdValue {
     Number(u16),
     Captured(String),
@@ -96,7 +99,10 @@ pub(crate) enum RawIdValue {
 
 /// `capture:` beside a `receive_mqtt`: the names its packet's values are kept under.
 #[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, expecting = "what to capture, e.g. `{packet_id: set_id}`")]
+#[serde(
+    deny_unknown_fields,
+    expecting = "what to capture, e.g. `{packet_id: set_id}`"
+)]
 pub(crate) struct RawCapture {
     /// The received packet's packet id, kept as `{{vars.NAME}}` for the `packet_id` of a later
     /// `mqtt` step.

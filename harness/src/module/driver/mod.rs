@@ -180,7 +180,9 @@ impl ModuleDriver {
     /// them), and how many arrived since it in all.
     pub fn last_serial_since(&self, mark: u64) -> (Vec<u8>, u64) {
         let total = self.received.saturating_sub(mark);
-        let keep = usize::try_from(total).unwrap_or(usize::MAX).min(self.recent.len());
+        let keep = usize::try_from(total)
+            .unwrap_or(usize::MAX)
+            .min(self.recent.len());
         let skip = self.recent.len() - keep;
         (self.recent.iter().skip(skip).copied().collect(), total)
     }
