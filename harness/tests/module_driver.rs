@@ -349,12 +349,13 @@ async fn text_view_keeps_urcs_and_drops_payloads() {
 async fn expect_absent_passes_quietly_and_catches_what_appears() {
     let (mut driver, peer) = esp(vec![pause(150), send("\r\nERROR\r\n")]);
     let find_error = |t: &str| t.find("ERROR").map(|i| i + 5);
+    let error_after = |t: &str, start: usize| t[start..].find("ERROR").map(|i| start + i + 5);
     driver
-        .expect_absent("`ERROR`", find_error, Duration::from_millis(80))
+        .expect_absent("`ERROR`", error_after, Duration::from_millis(80))
         .await
         .unwrap();
     let err = driver
-        .expect_absent("`ERROR`", find_error, Duration::from_secs(1))
+        .expect_absent("`ERROR`", error_after, Duration::from_secs(1))
         .await
         .unwrap_err();
     assert!(matches!(err, DriverError::Appeared { .. }), "{err:?}");

@@ -32,7 +32,7 @@ async fn a_reply_read_from_the_socket_leaves_no_ipd_in_the_text() {
     let absent = driver
         .expect_absent(
             "+IPD",
-            |t| t.find("+IPD").map(|i| i + 4),
+            |t: &str, start: usize| t[start..].find("+IPD").map(|i| start + i + 4),
             Duration::from_millis(100),
         )
         .await;

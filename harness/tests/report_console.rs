@@ -84,7 +84,7 @@ fn steps_failure_diff_and_summary() {
             "              actual    20 02 00 04",
             "                                 ^^",
             "        byte 3: expected 00, got 04",
-            "        last serial bytes (15):",
+            "        serial bytes since the step started (15):",
         ]
     );
     assert!(

@@ -49,6 +49,7 @@ fn leaky_run() -> Script {
         actual: secret_hex.join(" ").replace("47 33 68", "47 33 00"),
         // The last serial bytes start in the middle of the password.
         last_serial: format!("{}\"\r\nOK\r\n", &WIFI_PASSWORD[3..]).into_bytes(),
+        last_serial_window: athil::run::SerialWindow::SinceStep { total: 100 },
     };
     let mut s = Script::new();
     s.push(RunEvent::RunStarted { scenario_count: 1 })

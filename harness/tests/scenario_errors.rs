@@ -320,3 +320,50 @@ fn a_scenario_name_used_twice_is_a_problem() {
         )
     );
 }
+
+/// Went wrong: `AT+CIPSEND=117` before the seed's 118-byte CONNECT passed `check`, and the run
+/// failed later with "nothing within 5s", never naming the byte that was cut.
+#[test]
+fn a_cipsend_length_that_differs_from_its_write_is_placed_at_the_number() {
+    let connect = "10 74 00 04 4D 51 54 54 04 C2 00 64 00 29 64 65 76 69 63 65 32 7C 73 65 63 75 \
+                   72 65 6D 6F 64 65 3D 33 2C 73 69 67 6E 6D 65 74 68 6F 64 3D 68 6D 61 63 73 68 \
+                   61 31 7C 00 13 64 65 76 69 63 65 32 26 61 31 6E 64 50 51 48 63 58 37 66 00 28 \
+                   35 63 61 65 65 66 35 62 39 32 35 31 39 34 30 36 39 36 62 30 32 64 63 38 30 62 \
+                   36 31 35 63 33 66 37 33 39 66 34 36 62 63";
+    let steps = format!(
+        "  - send: AT+CIPSEND=117\n    expect: \">\"\n  - write: {connect}\n    expect: SEND OK\n\
+         \x20 - send: AT+CIPSEND=0,5\n  - expect: \">\"\n  - wait: 10ms\n  - write: 01 02 03\n"
+    );
+    assert_eq!(
+        shown(&with_steps(&steps)),
+        vec![
+            "t.yaml:4:22: AT+CIPSEND=117 announces 117 bytes but the write at line 6 carries \
+             118; byte 118 (0x63) would be cut",
+            "t.yaml:8:24: AT+CIPSEND=0,5 announces 5 bytes but the write at line 11 carries 3; \
+             bytes 4 to 5 are missing: the module would wait for them until the step times out",
+        ]
+    );
+    let e = errors(&with_steps(&steps));
+    assert_eq!(e[0].kind, ErrorKind::Value);
+    // A variable's length is known; it is placed at the start of the value.
+    let var = with_steps("  - send: AT+CIPSEND={{vars.n}}\n  - write: 01 02\n")
+        .replace("steps:", "vars: {n: \"3\"}\nsteps:");
+    assert_eq!(
+        shown(&var),
+        vec![
+            "t.yaml:5:11: AT+CIPSEND=3 announces 3 bytes but the write at line 6 carries 2; \
+             byte 3 is missing: the module would wait for it until the step times out"
+        ]
+    );
+    // What is not known before the run is left alone: a length from the environment, a send
+    // in between.
+    let fine = with_steps(
+        "  - send: AT+CIPSEND={{env.LEN}}\n  - write: 01 02\n  - send: AT+CIPSEND=2\n  \
+         - send: AT\n  - write: 01 02 03\n",
+    );
+    assert!(
+        load_str(&fine, Path::new("t.yaml"), &devices()).is_ok(),
+        "{:?}",
+        load_str(&fine, Path::new("t.yaml"), &devices()).err()
+    );
+}

@@ -7,8 +7,8 @@ use std::time::Duration;
 use athil::mqtt::QoS;
 use athil::scenario::{
     load_str, Action, BrokerRefused, BrokerSaw, CloudPublish, ConnectSpec, FilterMatch, FilterSpec,
-    Location, Matcher, MqttExpect, MqttSend, Payload, PayloadMatch, PublishMatch, PublishSpec,
-    Scenario, SeenPacket, Template, DEFAULT_STEP_TIMEOUT,
+    Location, Matcher, MqttExpect, MqttSend, PacketId, Payload, PayloadMatch, PublishMatch,
+    PublishSpec, Scenario, SeenPacket, Template, DEFAULT_STEP_TIMEOUT,
 };
 use serde_json::json;
 
@@ -49,7 +49,7 @@ steps:
     timeout: 15s
   - send: AT+CIPSTART="TCP","{{broker.host}}",{{broker.port}}
     expect: [CONNECT, OK]
-  - send: AT+CIPSEND=4
+  - send: AT+CIPSEND=2
     expect: ">"
   - write: C0 00
     expect: SEND OK
@@ -262,7 +262,9 @@ fn mqtt_steps() {
     );
     assert_eq!(
         s.steps[13].action,
-        Action::Mqtt(MqttSend::Puback { packet_id: 7 })
+        Action::Mqtt(MqttSend::Puback {
+            packet_id: PacketId::Fixed(7)
+        })
     );
     assert_eq!(s.steps[14].action, Action::Mqtt(MqttSend::Pingreq));
     assert_eq!(s.steps[15].action, Action::Mqtt(MqttSend::Disconnect));

@@ -59,8 +59,21 @@ pub struct Failure {
     pub expected: String,
     /// What actually arrived, rendered the same way; empty when nothing did.
     pub actual: String,
-    /// The last bytes seen on the serial line, for context.
+    /// The last bytes seen on the serial line, for context: those of `last_serial_window`.
     pub last_serial: Vec<u8>,
+    /// Which stretch of the serial line `last_serial` is from, as the failure block says.
+    pub last_serial_window: SerialWindow,
+}
+
+/// Which serial bytes a [`Failure`] shows. A step's failure shows what arrived while it ran,
+/// not the module's boot banner from before the scenario's first step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SerialWindow {
+    /// The bytes since the failing step started; `total` of them arrived, the last ones are
+    /// shown when there were more than the driver keeps.
+    SinceStep { total: u64 },
+    /// The last bytes of the module's reset and sync (a failure before any step ran).
+    Sync,
 }
 
 /// What a failure compares; tells a report how to show `expected` beside `actual`.

@@ -4,7 +4,7 @@
 //!
 //! Pure text, no colour: each [`Line`] carries a [`Tone`] the console may colour.
 
-use crate::events::{Failure, FailureKind};
+use crate::events::{Failure, FailureKind, SerialWindow};
 
 use super::text::{escape, hex, parse_hex};
 
@@ -65,11 +65,26 @@ pub fn failure_lines(f: &Failure) -> Vec<Line> {
             }
         }
     }
-    if !f.last_serial.is_empty() {
-        out.push(line(
-            Tone::Plain,
-            format!("last serial bytes ({}):", f.last_serial.len()),
-        ));
+    let shown = f.last_serial.len();
+    let heading = match f.last_serial_window {
+        SerialWindow::SinceStep { total } if total > shown as u64 => {
+            format!("last serial bytes since the step started (the last {shown} of {total}):")
+        }
+        SerialWindow::SinceStep { .. } if shown == 0 => {
+            "serial bytes since the step started: none".to_owned()
+        }
+        SerialWindow::SinceStep { .. } => {
+            format!("serial bytes since the step started ({shown}):")
+        }
+        SerialWindow::Sync => format!("last serial bytes of the reset and sync ({shown}):"),
+    };
+    if f.last_serial.is_empty() {
+        // A step that failed with the line silent says so; a set-up failure has no window.
+        if matches!(f.last_serial_window, SerialWindow::SinceStep { .. }) {
+            out.push(line(Tone::Plain, heading));
+        }
+    } else {
+        out.push(line(Tone::Plain, heading));
         out.push(line(
             Tone::Plain,
             format!("  text: {}", escape(&f.last_serial)),
@@ -274,6 +289,7 @@ mod tests {
             expected: expected.into(),
             actual: actual.into(),
             last_serial: b"\r\n+IPD,4: \x02\x00\x04\r\n".to_vec(),
+            last_serial_window: SerialWindow::SinceStep { total: 15 },
         }
     }
 

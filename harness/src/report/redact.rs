@@ -407,6 +407,7 @@ mod tests {
             expected: "22 68 75 6E 74 65 72 32 32 22".into(),
             actual: "22 68 75 6E 74 65 72 32 33 22".into(),
             last_serial: Vec::new(),
+            last_serial_window: crate::events::SerialWindow::Sync,
         };
         r.redact_failure(&mut f);
         assert_eq!(f.expected, "22 2A 2A 2A 2A 2A 2A 2A 2A 22");

@@ -18,7 +18,7 @@ use super::rig::Wifi;
 use super::step::{StepContext, StepError};
 use super::target::ModuleTarget;
 use super::values::Values;
-use crate::events::{EventSink, Failure, FailureKind, Outcome, RunEvent};
+use crate::events::{EventSink, Failure, FailureKind, Outcome, RunEvent, SerialWindow};
 
 /// How long bringing a module to a known state (reset, `ready`, `AT` → `OK`) may take.
 pub const SYNC_DEADLINE: Duration = Duration::from_secs(10);
@@ -163,6 +163,7 @@ impl Executor<'_> {
                 expected: String::new(),
                 actual: String::new(),
                 last_serial: Vec::new(),
+                last_serial_window: SerialWindow::Sync,
             }),
         };
         self.broker.set_override(None);
@@ -179,6 +180,7 @@ impl Executor<'_> {
                 expected: String::new(),
                 actual: String::new(),
                 last_serial: Vec::new(),
+                last_serial_window: SerialWindow::Sync,
             })
         };
         let broker: SocketAddr = self.broker.addr();
@@ -213,14 +215,10 @@ impl Executor<'_> {
                 expected: "`ready`, then `OK` to `AT`".into(),
                 actual: String::from_utf8_lossy(&attached.driver.last_serial()).into_owned(),
                 last_serial: attached.driver.last_serial(),
+                last_serial_window: SerialWindow::Sync,
             }),
             Ok(Ok(_)) => {
-                let mut cx = StepContext {
-                    driver: &mut attached.driver,
-                    broker: self.broker,
-                    values: &values,
-                    device,
-                };
+                let mut cx = StepContext::new(&mut attached.driver, self.broker, &values, device);
                 self.run_steps(&s.steps, &mut cx, stop).await
             }
         };
@@ -242,6 +240,8 @@ impl Executor<'_> {
                 line: step.location.line,
             });
             let t0 = Instant::now();
+            // The failure block shows the serial bytes of this step, not the boot banner.
+            let serial_mark = cx.driver.serial_mark();
             let limit = step_limit(step);
             let result = tokio::select! {
                 r = tokio::time::timeout(limit, cx.run(step)) => match r {
@@ -267,14 +267,18 @@ impl Executor<'_> {
                     ),
                 },
                 Ok(Ok(())) => Outcome::Passed,
-                Ok(Err(e)) => Outcome::Failed(Failure {
-                    step: format!("{} (line {})", step.label, step.location.line),
-                    message: e.message,
-                    kind: e.kind,
-                    expected: e.expected,
-                    actual: e.actual,
-                    last_serial: cx.driver.last_serial(),
-                }),
+                Ok(Err(e)) => {
+                    let (last_serial, total) = cx.driver.last_serial_since(serial_mark);
+                    Outcome::Failed(Failure {
+                        step: format!("{} (line {})", step.label, step.location.line),
+                        message: e.message,
+                        kind: e.kind,
+                        expected: e.expected,
+                        actual: e.actual,
+                        last_serial,
+                        last_serial_window: SerialWindow::SinceStep { total },
+                    })
+                }
             };
             self.events.emit(RunEvent::StepFinished {
                 index: step.index,

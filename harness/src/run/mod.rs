@@ -2,6 +2,7 @@
 //! [`RunEvent`]s that reports consume. It never prints.
 
 pub mod blocks;
+mod broker_steps;
 pub mod compare;
 pub mod executor;
 pub mod rig;

@@ -2,20 +2,20 @@
 //! deadline; a failure comes back as a [`StepError`] the executor turns into a report's
 //! [`Failure`](super::Failure).
 
-use std::time::{Duration, Instant};
+use std::collections::BTreeMap;
+use std::time::Duration;
 
-use crate::broker::{BrokerHandle, Fault, FaultTarget, SeenDirection};
+use crate::broker::BrokerHandle;
 use crate::cloud::{Device, DeviceSecret};
 use crate::module::{DriverError, ModuleDriver};
 use crate::mqtt::{
     decode, encode, hex::to_hex, Connect, Packet, Publish, Subscribe, SubscribeFilter, Unsubscribe,
 };
 use crate::scenario::{
-    Action, BrokerDropped, BrokerRefused, BrokerSaw, ConnectSpec, FaultDevice, Matcher, MqttExpect,
-    MqttSend, Opaque, Step, TemplateError,
+    Action, Capture, ConnectSpec, Matcher, MqttExpect, MqttSend, PacketId, Step, TemplateError,
 };
 
-use super::compare::{compare_received, compare_seen, seen_type, Comparison};
+use super::compare::{compare_received, Comparison};
 use super::values::{credentials, Values, DEFAULT_KEEPALIVE};
 use crate::events::FailureKind;
 
@@ -29,7 +29,7 @@ pub struct StepError {
 }
 
 impl StepError {
-    fn other(message: impl Into<String>) -> StepError {
+    pub(super) fn other(message: impl Into<String>) -> StepError {
         StepError {
             message: message.into(),
             kind: FailureKind::Other,
@@ -63,16 +63,40 @@ impl From<DriverError> for StepError {
     }
 }
 
-/// What a step may touch.
+/// What a step may touch, and what the scenario's steps so far left for the next ones.
 pub struct StepContext<'a> {
     pub driver: &'a mut ModuleDriver,
     pub broker: &'a BrokerHandle,
     pub values: &'a Values,
     pub device: Option<&'a Device>,
+    /// Packet ids captured by `receive_mqtt` steps (`capture: {packet_id: NAME}`), by name.
+    pub captured: BTreeMap<String, u16>,
+    /// The broker's record number of the packet the last `broker_saw` matched, and that step's
+    /// line: a `broker_saw` looks only at packets after it (see `broker_steps.rs`).
+    pub last_saw: Option<(u64, usize)>,
+}
+
+impl<'a> StepContext<'a> {
+    /// A context for a scenario's first step.
+    pub fn new(
+        driver: &'a mut ModuleDriver,
+        broker: &'a BrokerHandle,
+        values: &'a Values,
+        device: Option<&'a Device>,
+    ) -> StepContext<'a> {
+        StepContext {
+            driver,
+            broker,
+            values,
+            device,
+            captured: BTreeMap::new(),
+            last_saw: None,
+        }
+    }
 }
 
 impl StepContext<'_> {
-    fn lookup(&self) -> impl Fn(&str) -> Option<String> + '_ {
+    pub(super) fn lookup(&self) -> impl Fn(&str) -> Option<String> + '_ {
         |key: &str| self.values.lookup(key)
     }
 
@@ -93,17 +117,21 @@ impl StepContext<'_> {
             }
             Action::Expect(m) => self.expect_text(m, t).await,
             Action::ExpectNot { matcher, window } => self.expect_absent(matcher, *window).await,
-            Action::Receive(bytes) => self.receive(bytes, t).await,
+            Action::Receive(bytes) => self.receive(bytes, step.link, t).await,
             Action::Mqtt(send) => {
                 let packet = self.build(send)?;
                 let bytes = encode(&packet).map_err(|e| {
                     StepError::other(format!("encode the {}: {e}", packet.packet_type()))
                 })?;
-                self.driver.send_data(None, &bytes, t).await?;
+                // The dialect writes the link into its send command (`AT+CIPSEND=1,<n>`).
+                self.driver.send_data(step.link, &bytes, t).await?;
                 Ok(())
             }
-            Action::ReceiveMqtt(expect) => self.receive_mqtt(expect, t).await,
-            Action::BrokerSaw(saw) => self.broker_saw(saw, t).await,
+            Action::ReceiveMqtt(expect) => {
+                self.receive_mqtt(expect, step.link, step.capture.as_ref(), t)
+                    .await
+            }
+            Action::BrokerSaw(saw) => self.broker_saw(saw, step.location.line, t).await,
             Action::BrokerRefused(r) => self.broker_refused(r, t).await,
             Action::CloudPublish(p) => {
                 let topic = p.topic.render(&self.lookup())?;
@@ -118,88 +146,6 @@ impl StepContext<'_> {
                 tokio::time::sleep(*d).await;
                 Ok(())
             }
-        }
-    }
-
-    /// Arms a fault in the gateway. The block was checked before the run started; reading it
-    /// again here cannot fail unless the check was skipped, and then it says why.
-    fn broker_fault(&self, device: &FaultDevice, block: &Opaque) -> Result<(), StepError> {
-        let fault: Fault = block.read().map_err(|errs| {
-            StepError::other(
-                errs.iter()
-                    .map(|e| e.to_string())
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            )
-        })?;
-        let target = match device {
-            FaultDevice::All => FaultTarget::All,
-            FaultDevice::Named(name) => FaultTarget::Device(name.clone()),
-            FaultDevice::Scenario => match self.device {
-                Some(d) => FaultTarget::Device(d.name.clone()),
-                None => {
-                    return Err(StepError::other(
-                        "the scenario names no device to aim the fault at",
-                    ))
-                }
-            },
-        };
-        self.broker
-            .inject(target, fault)
-            .map_err(|e| StepError::other(format!("inject the fault: {e}")))
-    }
-
-    /// Waits until the broker has dropped a packet of the device matching `d`.
-    async fn broker_dropped(&mut self, d: &BrokerDropped, t: Duration) -> Result<(), StepError> {
-        let client_id = match &d.client_id {
-            Some(tpl) => tpl.render(&self.lookup())?,
-            None => self.values.client_id().unwrap_or_default().to_owned(),
-        };
-        let until = Instant::now() + t;
-        loop {
-            let mine: Vec<_> = self
-                .broker
-                .drops()
-                .into_iter()
-                .filter(|x| x.client_id.as_deref() == Some(client_id.as_str()))
-                .collect();
-            let hit = mine.iter().any(|x| {
-                d.packet.map_or(true, |p| p == x.packet)
-                    && d.reason
-                        .as_ref()
-                        .map_or(true, |r| x.reason.contains(r.as_str()))
-            });
-            if hit {
-                return Ok(());
-            }
-            if Instant::now() >= until {
-                let expected = format!(
-                    "a dropped {} of `{client_id}`{}",
-                    d.packet
-                        .map_or("packet".to_owned(), |p| p.name().to_owned()),
-                    d.reason
-                        .as_ref()
-                        .map(|r| format!(" because of `{r}`"))
-                        .unwrap_or_default()
-                );
-                let actual = if mine.is_empty() {
-                    "nothing dropped".to_owned()
-                } else {
-                    mine.iter()
-                        .map(|x| format!("{}: {}", x.packet.name(), x.reason))
-                        .collect::<Vec<_>>()
-                        .join("\n")
-                };
-                return Err(StepError {
-                    message: format!(
-                        "the broker dropped nothing of `{client_id}` as expected within {t:?}"
-                    ),
-                    kind: FailureKind::Fields,
-                    expected,
-                    actual,
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 
@@ -255,7 +201,7 @@ impl StepContext<'_> {
         let what = describe(m);
         match self
             .driver
-            .expect_absent(&what, |text| tm.find(text), window)
+            .expect_absent(&what, |text, start| tm.find_after(text, start), window)
             .await
         {
             Ok(()) => Ok(()),
@@ -269,11 +215,20 @@ impl StepContext<'_> {
         }
     }
 
-    async fn receive(&mut self, want: &[u8], t: Duration) -> Result<(), StepError> {
+    /// Reads `want.len()` bytes from `link`, or without one from the link last used.
+    async fn receive(
+        &mut self,
+        want: &[u8],
+        link: Option<u8>,
+        t: Duration,
+    ) -> Result<(), StepError> {
+        if link.is_some() {
+            self.driver.set_default_link(link);
+        }
         let got = match self.driver.read_socket(want.len(), t).await {
             Ok(b) => b,
             Err(e) => {
-                let pending = self.driver.socket_pending(None);
+                let pending = self.driver.socket_pending(link);
                 let mut err = StepError::from(e);
                 err.kind = FailureKind::Bytes;
                 err.expected = to_hex(want);
@@ -296,12 +251,21 @@ impl StepContext<'_> {
         })
     }
 
-    async fn receive_mqtt(&mut self, expect: &MqttExpect, t: Duration) -> Result<(), StepError> {
+    async fn receive_mqtt(
+        &mut self,
+        expect: &MqttExpect,
+        link: Option<u8>,
+        capture: Option<&Capture>,
+        t: Duration,
+    ) -> Result<(), StepError> {
+        if link.is_some() {
+            self.driver.set_default_link(link);
+        }
         let bytes = match self.driver.read_mqtt_packet(t).await {
             Ok(b) => b,
             Err(e) => {
                 // Say what was awaited, field by field, and what did arrive of the socket.
-                let pending = self.driver.socket_pending(None);
+                let pending = self.driver.socket_pending(link);
                 let mut err = StepError::from(e);
                 err.kind = FailureKind::Fields;
                 err.expected = expected_rows(expect, &self.lookup());
@@ -321,118 +285,34 @@ impl StepContext<'_> {
             }
         };
         let c = compare_received(expect, &packet, &self.lookup())?;
-        mismatch(&c, "received packet", &bytes)
-    }
-
-    async fn broker_saw(&mut self, saw: &BrokerSaw, t: Duration) -> Result<(), StepError> {
-        let client_id = match &saw.client_id {
-            Some(tpl) => tpl.render(&self.lookup())?,
-            None => self.values.client_id().unwrap_or_default().to_owned(),
-        };
-        let lookup = self.lookup();
-        // Check the templates once now, so a bad one is reported as such, not as "not seen".
-        let probe = Packet::Pingreq;
-        compare_seen(&saw.packet, &probe, &lookup)?;
-        let wanted = |p: &crate::broker::SeenPacket| {
-            p.direction == SeenDirection::FromDevice
-                && p.client_id.as_deref() == Some(client_id.as_str())
-                && compare_seen(&saw.packet, &p.packet, &lookup).is_ok_and(|c| c.matches())
-        };
-        match self.broker.wait_seen(wanted, Instant::now() + t).await {
-            Ok(_) => Ok(()),
-            Err(_) => {
-                let from_device: Vec<_> = self
-                    .broker
-                    .seen()
-                    .into_iter()
-                    .filter(|p| {
-                        p.direction == SeenDirection::FromDevice
-                            && p.client_id.as_deref() == Some(client_id.as_str())
-                    })
-                    .collect();
-                // The closest packet of the right type explains best what differed.
-                let closest = from_device.iter().rev().find_map(|p| {
-                    compare_seen(&saw.packet, &p.packet, &lookup)
-                        .ok()
-                        .filter(|c| c.rows.first().is_some_and(|r| r.expected == r.actual))
-                });
-                let listed = from_device
-                    .iter()
-                    .map(|p| p.packet.packet_type().name())
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                let message = format!(
-                    "the broker did not see the expected packet from `{client_id}` within {t:?} (it saw: {})",
-                    if listed.is_empty() { "nothing" } else { &listed }
-                );
-                Err(match closest {
-                    Some(c) => StepError {
-                        message,
-                        kind: FailureKind::Fields,
-                        expected: c.expected_text(),
-                        actual: c.actual_text(),
-                    },
-                    None => StepError {
-                        message,
-                        kind: FailureKind::Timeout,
-                        expected: seen_type(&saw.packet).to_owned(),
-                        actual: listed,
-                    },
-                })
-            }
-        }
-    }
-
-    async fn broker_refused(&mut self, r: &BrokerRefused, t: Duration) -> Result<(), StepError> {
-        let client_id = match &r.client_id {
-            Some(tpl) => tpl.render(&self.lookup())?,
-            None => self.values.client_id().unwrap_or_default().to_owned(),
-        };
-        let until = Instant::now() + t;
-        loop {
-            let refusals = self.broker.refusals();
-            let mine: Vec<_> = refusals
-                .iter()
-                .filter(|x| x.client_id == client_id)
-                .collect();
-            let hit = mine.iter().find(|x| {
-                r.code.map_or(true, |c| c == x.code)
-                    && r.reason
-                        .as_ref()
-                        .map_or(true, |s| x.reason.to_string().contains(s.as_str()))
-            });
-            if hit.is_some() {
-                return Ok(());
-            }
-            if Instant::now() >= until {
-                let expected = format!(
-                    "refusal of `{client_id}`{}{}",
-                    r.code
-                        .map(|c| format!(" with code {c}"))
-                        .unwrap_or_default(),
-                    r.reason
-                        .as_ref()
-                        .map(|s| format!(" because of `{s}`"))
-                        .unwrap_or_default()
-                );
-                let actual = if mine.is_empty() {
-                    "no refusal".to_owned()
-                } else {
-                    mine.iter()
-                        .map(|x| format!("code {}: {}", x.code, x.reason))
-                        .collect::<Vec<_>>()
-                        .join("\n")
-                };
+        mismatch(&c, "received packet", &bytes)?;
+        if let Some(capture) = capture {
+            let Some(id) = packet_id_of(&packet) else {
                 return Err(StepError {
                     message: format!(
-                        "the broker did not refuse `{client_id}` as expected within {t:?}"
+                        "the {} carries no packet id to capture as `{}` (a QoS 0 PUBLISH has none)",
+                        packet.packet_type(),
+                        capture.packet_id
                     ),
                     kind: FailureKind::Fields,
-                    expected,
-                    actual,
+                    expected: "packet_id: any".into(),
+                    actual: "packet_id: (none)".into(),
                 });
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            };
+            self.captured.insert(capture.packet_id.clone(), id);
+        }
+        Ok(())
+    }
+
+    /// The id an `mqtt` step sends: written, or captured by an earlier `receive_mqtt`.
+    fn packet_id(&self, id: &PacketId) -> Result<u16, StepError> {
+        match id {
+            PacketId::Fixed(id) => Ok(*id),
+            PacketId::Captured(name) => self.captured.get(name).copied().ok_or_else(|| {
+                StepError::other(format!(
+                    "no packet id was captured as `{name}`: the step that captures it did not run"
+                ))
+            }),
         }
     }
 
@@ -469,16 +349,16 @@ impl StepContext<'_> {
                     .collect::<Result<_, _>>()?,
             }),
             MqttSend::Puback { packet_id } => Packet::Puback {
-                packet_id: *packet_id,
+                packet_id: self.packet_id(packet_id)?,
             },
             MqttSend::Pubrec { packet_id } => Packet::Pubrec {
-                packet_id: *packet_id,
+                packet_id: self.packet_id(packet_id)?,
             },
             MqttSend::Pubrel { packet_id } => Packet::Pubrel {
-                packet_id: *packet_id,
+                packet_id: self.packet_id(packet_id)?,
             },
             MqttSend::Pubcomp { packet_id } => Packet::Pubcomp {
-                packet_id: *packet_id,
+                packet_id: self.packet_id(packet_id)?,
             },
             MqttSend::Pingreq => Packet::Pingreq,
             MqttSend::Disconnect => Packet::Disconnect,
@@ -577,6 +457,26 @@ fn blank_of(expect: &MqttExpect) -> Packet {
         }),
         MqttExpect::Unsuback { .. } => Packet::Unsuback { packet_id: 0 },
         MqttExpect::Pingresp => Packet::Pingresp,
+    }
+}
+
+/// The packet id a received packet carries, if its type has one.
+fn packet_id_of(p: &Packet) -> Option<u16> {
+    match p {
+        Packet::Publish(p) => p.packet_id,
+        Packet::Puback { packet_id }
+        | Packet::Pubrec { packet_id }
+        | Packet::Pubrel { packet_id }
+        | Packet::Pubcomp { packet_id }
+        | Packet::Unsuback { packet_id } => Some(*packet_id),
+        Packet::Suback(s) => Some(s.packet_id),
+        Packet::Subscribe(s) => Some(s.packet_id),
+        Packet::Unsubscribe(u) => Some(u.packet_id),
+        Packet::Connect(_)
+        | Packet::Connack(_)
+        | Packet::Pingreq
+        | Packet::Pingresp
+        | Packet::Disconnect => None,
     }
 }
 

@@ -47,6 +47,10 @@ pub(crate) fn label(action: &Action, raw: &RawStep) -> String {
             format!("wait {d}")
         }
     };
+    let text = match raw.link.ok() {
+        Some(l) => format!("{text} on link {}", l.value),
+        None => text,
+    };
     let one_line = text.replace(['\r', '\n'], " ");
     if one_line.chars().count() > MAX_CHARS {
         let cut: String = one_line.chars().take(MAX_CHARS - 1).collect();

@@ -40,6 +40,7 @@ pub fn load_str(
             .map(|p| error(p.location, ErrorKind::Yaml, p.message))
             .collect(),
         vars: BTreeMap::new(),
+        captures: BTreeSet::new(),
         devices: known_devices,
     };
     if !matches!(root.kind, NodeKind::Map(_)) {

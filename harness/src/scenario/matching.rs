@@ -48,12 +48,32 @@ impl TextMatch {
         self.find_from(text, 0)
     }
 
+    /// Searches only the text from `start` on, for `expect_not`'s window: what lies before
+    /// `start` arrived earlier and is there for context alone (a regex's `^` looks at it). A
+    /// `Line` needs its whole line inside the window, so a line that began before it (the
+    /// `OK` of `SEND OK` whose `SEND ` came earlier) is not the line `OK`.
+    pub fn find_after(&self, text: &str, start: usize) -> Option<usize> {
+        self.find_in(text, start, true)
+    }
+
     fn find_from(&self, text: &str, start: usize) -> Option<usize> {
+        self.find_in(text, start, false)
+    }
+
+    /// `whole_lines`: a `Line` skips the line `start` falls inside of, unless `start` begins
+    /// it. Off for `expect`, where `start` is the read position and the text there is a line's
+    /// start as far as the step can know.
+    fn find_in(&self, text: &str, start: usize, whole_lines: bool) -> Option<usize> {
         let rest = text.get(start..)?;
         match self {
             TextMatch::Contains(s) => rest.find(s.as_str()).map(|i| start + i + s.len()),
             TextMatch::Line(s) => {
-                let mut line_start = start;
+                let mid_line = whole_lines && start > 0 && !text[..start].ends_with('\n');
+                let mut line_start = if mid_line {
+                    start + rest.find('\n')? + 1
+                } else {
+                    start
+                };
                 while let Some(nl) = text[line_start..].find('\n') {
                     let end = line_start + nl;
                     let line = text[line_start..end].trim_end_matches('\r');
@@ -65,13 +85,19 @@ impl TextMatch {
                 None
             }
             TextMatch::Regex(r) => r.find_at(text, start).map(|m| m.end()),
-            TextMatch::InOrder(ms) => ms.iter().try_fold(start, |at, m| m.find_from(text, at)),
+            // Only the first item starts at the window's edge; the rest follow a match.
+            TextMatch::InOrder(ms) => ms.iter().enumerate().try_fold(start, |at, (i, m)| {
+                m.find_in(text, at, whole_lines && i == 0)
+            }),
             TextMatch::AllOf(ms) => ms
                 .iter()
-                .map(|m| m.find_from(text, start))
+                .map(|m| m.find_in(text, start, whole_lines))
                 .collect::<Option<Vec<usize>>>()
                 .map(|ends| ends.into_iter().max().unwrap_or(start)),
-            TextMatch::AnyOf(ms) => ms.iter().filter_map(|m| m.find_from(text, start)).min(),
+            TextMatch::AnyOf(ms) => ms
+                .iter()
+                .filter_map(|m| m.find_in(text, start, whole_lines))
+                .min(),
         }
     }
 }
@@ -206,6 +232,33 @@ mod tests {
             TextMatch::Contains("CONNECT".into()),
         ]);
         assert_eq!(wrong_order.find(text), None);
+    }
+
+    #[test]
+    fn a_window_sees_only_what_follows_its_start() {
+        // An unread reply's header came before the window opened; `expect_not: +IPD` once
+        // failed at 0.000 s on it.
+        let text = "\r\nSEND OK\r\n\r\n+IPD,4:";
+        let start = text.len();
+        let ipd = TextMatch::Contains("+IPD".into());
+        assert_eq!(ipd.find_after(text, start), None);
+        let later = format!("{text}\r\n+IPD,2:");
+        assert_eq!(ipd.find_after(&later, start), Some(later.len() - 3));
+        // A line that began before the window is not a line of the window.
+        let ok = TextMatch::Line("OK".into());
+        assert_eq!(ok.find_after("SEND OK\r\n", 5), None);
+        assert_eq!(ok.find_after("SEND OK\r\nOK\r\n", 5), Some(13));
+        assert_eq!(ok.find_after("x\r\nOK\r\n", 3), Some(7), "at a line start");
+        // A regex keeps its context: `^` does not match in the middle of an old line.
+        let re = TextMatch::Regex(
+            regex::RegexBuilder::new("^OK")
+                .multi_line(true)
+                .build()
+                .unwrap(),
+        );
+        assert_eq!(re.find_after("SEND OK\r\n", 5), None);
+        let any = TextMatch::AnyOf(vec![ok, ipd]);
+        assert_eq!(any.find_after("SEND OK\r\n", 5), None);
     }
 
     #[test]

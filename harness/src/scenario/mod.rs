@@ -13,6 +13,7 @@
 //! The format is documented in `docs/scenario-format.md`.
 
 mod broker_steps;
+mod capture;
 mod de;
 mod error;
 mod label;
@@ -27,6 +28,7 @@ mod raw;
 mod raw_broker;
 mod raw_packets;
 pub mod schema;
+mod send_lengths;
 mod template;
 mod validate;
 mod wrap;
@@ -38,9 +40,10 @@ pub use load::{load_paths, load_str};
 pub use location::Location;
 pub use matching::{json_subset, Mismatch, TextMatch};
 pub use model::{
-    Action, BrokerDropped, BrokerRefused, BrokerSaw, CloudPublish, ConnectSpec, FaultDevice,
-    FilterMatch, FilterSpec, Matcher, MqttExpect, MqttSend, Pattern, Payload, PayloadMatch,
-    PublishMatch, PublishSpec, Scenario, SeenPacket, Step, DEFAULT_STEP_TIMEOUT,
+    Action, BrokerDropped, BrokerRefused, BrokerSaw, Capture, CloudPublish, ConnectSpec,
+    FaultDevice, FilterMatch, FilterSpec, Matcher, MqttExpect, MqttSend, PacketId, Pattern,
+    Payload, PayloadMatch, PublishMatch, PublishSpec, Scenario, SeenPacket, Step,
+    DEFAULT_STEP_TIMEOUT,
 };
 pub use opaque::{Opaque, VirtualModule};
 pub use template::{DeviceField, Part, Template, TemplateError, Var};

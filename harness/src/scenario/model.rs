@@ -58,6 +58,37 @@ pub struct Step {
     /// [`DEFAULT_STEP_TIMEOUT`]. Not used by `wait` and `expect_not` (they have their own).
     pub timeout: Duration,
     pub action: Action,
+    /// `link:` the module link an `mqtt`, `receive` or `receive_mqtt` step uses (`AT+CIPMUX=1`);
+    /// `None` is single-connection mode, or for reading, the link last sent on. A number, not
+    /// a command: the module's dialect writes it (`AT+CIPSEND=1,<n>`, `+IPD,1,<n>:`).
+    pub link: Option<u8>,
+    /// `capture:` what a `receive_mqtt` keeps of the packet it received.
+    pub capture: Option<Capture>,
+}
+
+/// What a `receive_mqtt` keeps for later steps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Capture {
+    /// The name the packet's packet id is kept under, for a later `packet_id: "{{vars.NAME}}"`.
+    pub packet_id: String,
+}
+
+/// A packet id an `mqtt` step sends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PacketId {
+    /// Written as a number (or a variable holding one).
+    Fixed(u16),
+    /// The id an earlier `receive_mqtt` captured under this name.
+    Captured(String),
+}
+
+impl std::fmt::Display for PacketId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PacketId::Fixed(id) => write!(f, "{id}"),
+            PacketId::Captured(name) => write!(f, "{{{{vars.{name}}}}}"),
+        }
+    }
 }
 
 /// What a step does. The executor matches on this exhaustively.
@@ -147,16 +178,16 @@ pub enum MqttSend {
         filters: Vec<Template>,
     },
     Puback {
-        packet_id: u16,
+        packet_id: PacketId,
     },
     Pubrec {
-        packet_id: u16,
+        packet_id: PacketId,
     },
     Pubrel {
-        packet_id: u16,
+        packet_id: PacketId,
     },
     Pubcomp {
-        packet_id: u16,
+        packet_id: PacketId,
     },
     Pingreq,
     Disconnect,

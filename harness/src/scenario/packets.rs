@@ -146,16 +146,16 @@ pub(crate) fn send(ctx: &mut Ctx<'_>, sp: &Sp<RawMqttSend>) -> Option<MqttSend> 
             }
         }
         RawMqttSend::Puback(p) => MqttSend::Puback {
-            packet_id: p.packet_id,
+            packet_id: super::capture::packet_id(ctx, &p.packet_id)?,
         },
         RawMqttSend::Pubrec(p) => MqttSend::Pubrec {
-            packet_id: p.packet_id,
+            packet_id: super::capture::packet_id(ctx, &p.packet_id)?,
         },
         RawMqttSend::Pubrel(p) => MqttSend::Pubrel {
-            packet_id: p.packet_id,
+            packet_id: super::capture::packet_id(ctx, &p.packet_id)?,
         },
         RawMqttSend::Pubcomp(p) => MqttSend::Pubcomp {
-            packet_id: p.packet_id,
+            packet_id: super::capture::packet_id(ctx, &p.packet_id)?,
         },
         RawMqttSend::Pingreq => MqttSend::Pingreq,
         RawMqttSend::Disconnect => MqttSend::Disconnect,

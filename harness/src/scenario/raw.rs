@@ -41,6 +41,8 @@ pub(crate) const STEP_EXTRAS: &[(&str, &[&str])] = &[
     ("expect", &["send", "write"]),
     ("for", &["expect_not"]),
     ("device", &["broker_fault"]),
+    ("link", &["mqtt", "receive", "receive_mqtt"]),
+    ("capture", &["receive_mqtt"]),
 ];
 
 /// A better message than serde's for unknown keys where the context is known.
@@ -49,7 +51,12 @@ pub(crate) fn unknown_key_message(struct_name: &str, key: &str) -> Option<String
         "RawStep" => {
             let mut all: Vec<&str> = STEP_KINDS.to_vec();
             all.extend(STEP_COMMON);
-            all.extend(["for", "device"]);
+            all.extend(
+                STEP_EXTRAS
+                    .iter()
+                    .map(|(k, _)| *k)
+                    .filter(|k| *k != "expect"),
+            );
             Some(format!(
                 "unknown step kind `{key}`; a step is one of {} (with optional {}){}",
                 quoted_list(STEP_KINDS),
@@ -136,6 +143,10 @@ pub(crate) struct RawStep {
     pub device: Field<Sp<String>>,
     pub broker_dropped: Field<Sp<RawDropped>>,
     pub wait: Field<Sp<DurationText>>,
+    /// Which of the module's links a socket step uses (`AT+CIPMUX=1`): a link number.
+    pub link: Field<Sp<u8>>,
+    /// What a `receive_mqtt` keeps of the packet for later steps.
+    pub capture: Field<Sp<RawCapture>>,
 }
 
 impl RawStep {

@@ -82,7 +82,31 @@ pub(crate) struct RawUnsubscribe {
 #[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, expecting = "a packet id")]
 pub(crate) struct RawPacketId {
-    pub packet_id: u16,
+    /// A number, or `"{{vars.NAME}}"` for an id an earlier `receive_mqtt` captured.
+    pub packet_id: Sp<RawIdValue>,
+}
+
+/// A packet id to send: a number, or text naming a captured id (`"{{vars.set_id}}"`).
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(
+    untagged,
+    expecting = "a packet id: a number from 1 to 65535, or \"{{vars.NAME}}\""
+)]
+pub(crate) enum RawIdValue {
+    Number(u16),
+    Captured(String),
+}
+
+/// `capture:` beside a `receive_mqtt`: the names its packet's values are kept under.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "what to capture, e.g. `{packet_id: set_id}`"
+)]
+pub(crate) struct RawCapture {
+    /// The received packet's packet id, kept as `{{vars.NAME}}` for the `packet_id` of a later
+    /// `mqtt` step.
+    pub packet_id: Sp<String>,
 }
 
 /// `receive_mqtt:` the next packet from the socket, as `{<packet>: {fields}}`.

@@ -7,8 +7,9 @@ use schemars::schema::{InstanceType, RootSchema, Schema, SchemaObject};
 use schemars::JsonSchema;
 
 use super::raw::{
-    DurationText, FaultBlock, HexText, RawCloudPublish, RawDropped, RawMatcher, RawMqttExpect,
-    RawMqttSend, RawRefused, RawScenario, RawSeen, RawStep, Text, STEP_EXTRAS, STEP_KINDS,
+    DurationText, FaultBlock, HexText, RawCapture, RawCloudPublish, RawDropped, RawMatcher,
+    RawMqttExpect, RawMqttSend, RawRefused, RawScenario, RawSeen, RawStep, Text, STEP_EXTRAS,
+    STEP_KINDS,
 };
 
 /// The JSON Schema of a scenario file.
@@ -102,6 +103,21 @@ fn device_schema() -> Schema {
     s.into()
 }
 
+fn link_schema() -> Schema {
+    let mut s = SchemaObject {
+        instance_type: Some(InstanceType::Integer.into()),
+        ..Default::default()
+    };
+    s.number().minimum = Some(0.0);
+    s.number().maximum = Some(255.0);
+    s.metadata().description = Some(
+        "The module link this socket step uses (`AT+CIPMUX=1`): a link number, written by \
+         the module's dialect into its send command and read from its receive headers."
+            .into(),
+    );
+    s.into()
+}
+
 impl JsonSchema for RawStep {
     fn schema_name() -> String {
         "Step".into()
@@ -134,6 +150,8 @@ impl JsonSchema for RawStep {
                         let s = match *extra {
                             "expect" => gen.subschema_for::<RawMatcher>(),
                             "device" => device_schema(),
+                            "link" => link_schema(),
+                            "capture" => gen.subschema_for::<RawCapture>(),
                             _ => gen.subschema_for::<DurationText>(),
                         };
                         obj.properties.insert((*extra).into(), s);

@@ -26,6 +26,8 @@ pub(crate) struct Ctx<'a> {
     pub file: &'a Path,
     pub errors: Vec<ScenarioError>,
     pub vars: BTreeMap<String, Template>,
+    /// Names captured by the steps validated so far (`capture: {packet_id: NAME}`).
+    pub captures: BTreeSet<String>,
     /// The device fixture names `device:` keys may use.
     pub devices: &'a BTreeSet<String>,
 }
@@ -41,7 +43,7 @@ impl Ctx<'_> {
     }
 
     /// Where the character at `offset` of a scalar's value was written.
-    fn inside<T>(&self, sp: &Sp<T>, value: &str, offset: usize) -> Location {
+    pub fn inside<T>(&self, sp: &Sp<T>, value: &str, offset: usize) -> Location {
         match sp.style {
             Some(style) => self.source.locate_in_scalar(sp.mark, style, value, offset),
             None => sp.mark.location,
@@ -294,6 +296,8 @@ pub(crate) fn scenario(raw: RawScenario, root: &Node, ctx: &mut Ctx<'_>) -> Opti
         _ => &[],
     };
     let mut steps = Vec::new();
+    // Each validated step's raw form, for checks across steps that point inside a value.
+    let mut raws = Vec::new();
     if let Some(raw_steps) = raw.steps.ok() {
         if raw_steps.is_empty() {
             let at = root.get("steps").map(|n| n.mark.location).unwrap_or(top);
@@ -320,9 +324,11 @@ pub(crate) fn scenario(raw: RawScenario, root: &Node, ctx: &mut Ctx<'_>) -> Opti
             let default_timeout = timeout.unwrap_or(DEFAULT_STEP_TIMEOUT);
             if let Some(step) = step(ctx, index, sp, node, default_timeout, reported) {
                 steps.push(step);
+                raws.push(sp);
             }
         }
     }
+    super::send_lengths::check(ctx, &steps, &raws);
     if !ctx.errors.is_empty() {
         return None;
     }
@@ -388,6 +394,21 @@ fn step(
             );
         }
     }
+    let link = match raw.link.ok() {
+        Some(l) if !matches!(kind, "mqtt" | "receive" | "receive_mqtt") => {
+            ctx.error(
+                l.mark.location,
+                ErrorKind::Value,
+                format!(
+                    "`link` goes with `mqtt`, `receive` and `receive_mqtt`, not with `{kind}`; \
+                     a `send` writes its link into the command"
+                ),
+            );
+            None
+        }
+        Some(l) => Some(l.value),
+        None => None,
+    };
     if let Some(d) = raw.device.ok() {
         if kind != "broker_fault" {
             ctx.error(
@@ -454,6 +475,19 @@ fn step(
         }
         _ => return None,
     };
+    // After the step's own fields: its capture serves the steps after it, not itself.
+    let capture = match raw.capture.ok() {
+        Some(c) if kind != "receive_mqtt" => {
+            ctx.error(
+                c.mark.location,
+                ErrorKind::Value,
+                format!("`capture` goes with `receive_mqtt`, not with `{kind}`"),
+            );
+            return None;
+        }
+        Some(c) => Some(super::capture::capture(ctx, c)?),
+        None => None,
+    };
     Some(Step {
         index,
         location: at,
@@ -461,5 +495,7 @@ fn step(
         name: raw.name.ok().cloned(),
         timeout: timeout?,
         action,
+        link,
+        capture,
     })
 }

@@ -222,6 +222,7 @@ pub fn refused_failure() -> Failure {
         expected: "20 02 00 00".into(),
         actual: "20 02 00 04".into(),
         last_serial: b"\r\n+IPD,4: \x02\x00\x04\r\n".to_vec(),
+        last_serial_window: athil::run::SerialWindow::SinceStep { total: 15 },
     }
 }
 

@@ -307,7 +307,12 @@ pub fn failure_block(stdout: &str, label: &str, line: usize) -> String {
         .lines()
         .skip_while(|l| *l != step_line)
         .skip(1)
-        .take_while(|l| l.starts_with("        ") && !l.trim_start().starts_with("last serial"))
+        .take_while(|l| {
+            let l2 = l.trim_start();
+            l.starts_with("        ")
+                && !l2.starts_with("last serial")
+                && !l2.starts_with("serial bytes")
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }

@@ -104,6 +104,8 @@ pub struct ModuleDriver {
     urcs: VecDeque<SeenUrc>,
     next_urc_seq: u64,
     recent: VecDeque<u8>,
+    /// Every byte the module sent so far, counted: see [`ModuleDriver::serial_mark`].
+    received: u64,
 }
 
 /// One socket payload in the queue of its link (see `ModuleDriver::socket_marks`).
@@ -141,6 +143,7 @@ impl ModuleDriver {
             urcs: VecDeque::new(),
             next_urc_seq: 0,
             recent: VecDeque::new(),
+            received: 0,
         }
     }
 
@@ -162,6 +165,26 @@ impl ModuleDriver {
     /// stream has both directions, each marked).
     pub fn last_serial(&self) -> Vec<u8> {
         self.recent.iter().copied().collect()
+    }
+
+    /// How many bytes the module has sent so far: pass it to
+    /// [`last_serial_since`](Self::last_serial_since) later for what came after. Counts what
+    /// the driver has taken in, so bytes still queued in the transport count once read.
+    pub fn serial_mark(&mut self) -> u64 {
+        // What has reached the host belongs before the mark.
+        let _ = self.drain_now();
+        self.received
+    }
+
+    /// The module's bytes since `mark` (at most the last [`DriverOptions::recent_bytes`] of
+    /// them), and how many arrived since it in all.
+    pub fn last_serial_since(&self, mark: u64) -> (Vec<u8>, u64) {
+        let total = self.received.saturating_sub(mark);
+        let keep = usize::try_from(total)
+            .unwrap_or(usize::MAX)
+            .min(self.recent.len());
+        let skip = self.recent.len() - keep;
+        (self.recent.iter().skip(skip).copied().collect(), total)
     }
 
     /// Whether a `CLOSED` (or a reboot, or a lost data context) ended `link` and no `CONNECT`
@@ -208,6 +231,7 @@ impl ModuleDriver {
     }
 
     fn remember(&mut self, bytes: &[u8]) {
+        self.received += bytes.len() as u64;
         let cap = self.options.recent_bytes;
         let skip = bytes.len().saturating_sub(cap);
         self.recent.extend(&bytes[skip..]);

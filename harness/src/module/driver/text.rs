@@ -45,8 +45,12 @@ impl ModuleDriver {
         }
     }
 
-    /// Watches the unconsumed text for `within` and fails if `matcher` ever matches it.
-    /// Consumes nothing, so later steps still see everything that arrived.
+    /// Watches the serial text that arrives during the next `within` and fails if `matcher`
+    /// ever matches it. Text that had arrived before the call (even unconsumed, such as the
+    /// `+IPD` header of a reply nobody has read yet) is not the window's: the matcher gets the
+    /// whole unconsumed text, for line and regex context, and the index where the window's text
+    /// begins, and must only report a match that lies after it. Consumes nothing, so later
+    /// steps still see everything that arrived.
     pub async fn expect_absent<F>(
         &mut self,
         what: &str,
@@ -54,18 +58,24 @@ impl ModuleDriver {
         within: Duration,
     ) -> Result<(), DriverError>
     where
-        F: FnMut(&str) -> Option<usize>,
+        F: FnMut(&str, usize) -> Option<usize>,
     {
         let until = Instant::now() + within;
+        // What has reached the host by now arrived before the window opened.
+        self.drain_now()?;
+        let window_start = self.text_base + self.text.len();
         loop {
             self.drain_now()?;
+            // Trimming a run that never reads its text may have moved the base past the mark.
+            let raw_start = window_start.saturating_sub(self.text_base);
             let view = TextView::new(&self.text);
-            if let Some(end) = matcher(&view.text) {
-                let raw_end = view.raw_offset(end);
+            let start = view.str_index(raw_start);
+            if let Some(end) = matcher(&view.text, start) {
+                let raw_end = view.raw_offset(end).max(raw_start);
                 return Err(DriverError::Appeared {
                     what: what.to_string(),
                     window: within,
-                    found: self.text[..raw_end].to_vec(),
+                    found: self.text[raw_start..raw_end].to_vec(),
                 });
             }
             if !self.pump(until).await? {
@@ -143,6 +153,28 @@ impl<'a> TextView<'a> {
         }
     }
 
+    /// The string index where raw byte offset `raw` falls (a byte inside an invalid run maps
+    /// to the end of its replacement character): the inverse of [`raw_offset`](Self::raw_offset).
+    fn str_index(&self, raw: usize) -> usize {
+        let raw = raw.min(self.raw_len);
+        if self.segments.is_empty() {
+            return raw;
+        }
+        let at = self.segments.partition_point(|&(_, r)| r <= raw);
+        let Some(&(s, r)) = at.checked_sub(1).and_then(|i| self.segments.get(i)) else {
+            return 0;
+        };
+        if self.text[s..].starts_with(char::REPLACEMENT_CHARACTER) {
+            if raw == r {
+                s
+            } else {
+                s + char::REPLACEMENT_CHARACTER.len_utf8()
+            }
+        } else {
+            s + (raw - r)
+        }
+    }
+
     /// The raw byte offset for a string index a matcher returned (clamped to the text).
     fn raw_offset(&self, index: usize) -> usize {
         let index = index.min(self.text.len());
@@ -188,5 +220,12 @@ mod tests {
         assert_eq!(v.raw_offset(ab), 2);
         assert_eq!(v.raw_offset(3), 1, "after the first replacement character");
         assert_eq!(v.raw_offset(0), 0);
+        // And back: the window of an `expect_not` starts at a raw offset.
+        assert_eq!(v.str_index(0), 0);
+        assert_eq!(v.str_index(1), 3, "the second invalid byte");
+        assert_eq!(v.str_index(2), ab);
+        assert_eq!(v.str_index(5), ok);
+        assert_eq!(v.str_index(7), v.text.len());
+        assert_eq!(v.str_index(99), v.text.len());
     }
 }
