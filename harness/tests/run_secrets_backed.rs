@@ -124,3 +124,60 @@ fn a_file_backed_devices_wrong_sign_is_refused_without_the_valid_one() {
         "{junit_text}"
     );
 }
+
+/// A CONNECT written by hand (`write:` bytes) for a secret-backed device carries a sign the
+/// harness never computed (here: another client id, with a timestamp). It was shown in every
+/// report; it is a login like any other and is kept out of them now.
+#[test]
+fn a_hand_written_connects_sign_of_a_secret_backed_device_reaches_no_report() {
+    use athil::mqtt::{encode, to_hex, Connect, Packet};
+    let dir = tempfile::tempdir().expect("a temp dir");
+    devices(dir.path());
+    let client_id = "env-lamp|securemode=3,signmethod=hmacsha1,timestamp=1700000000|";
+    let content = aliyun::sign_content("env-lamp", "env-lamp", "a1EnvLampPk", Some("1700000000"));
+    let sign = aliyun::sign(
+        &DeviceSecret::new(ENV_SECRET),
+        SignMethod::HmacSha1,
+        &content,
+    );
+    let mut connect = Connect::new(client_id, 60);
+    connect.username = Some("env-lamp&a1EnvLampPk".into());
+    connect.password = Some(sign.clone().into_bytes());
+    let bytes = encode(&Packet::Connect(connect)).expect("the CONNECT encodes");
+    // Beside, not inside, the device directory (every YAML file there is a device).
+    let scenarios = tempfile::tempdir().expect("a temp dir");
+    let scenario = scenarios.path().join("hand-written.yaml");
+    std::fs::write(
+        &scenario,
+        format!(
+            "name: a hand-written CONNECT of a secret-backed device\ndevice: aliyun/env-lamp\n\
+             timeout: 2s\nsteps:\n  - send: AT+CWMODE=1\n    expect: OK\n\
+             \x20 - send: AT+CWJAP=\"{{{{wifi.ssid}}}}\",\"{{{{wifi.password}}}}\"\n    expect: [WIFI GOT IP, OK]\n\
+             \x20 - send: AT+CIPSTART=\"TCP\",\"{{{{broker.host}}}}\",{{{{broker.port}}}}\n    expect: [CONNECT, OK]\n\
+             \x20 - send: AT+CIPSEND={}\n    expect: \">\"\n\
+             \x20 - write: {}\n    expect: SEND OK\n\
+             \x20 - receive: 20 02 00 00\n\
+             \x20 - name: a wrong expectation, so the failure report quotes what the broker saw\n\
+             \x20   broker_saw: {{ connect: {{ keepalive: 7 }} }}\n",
+            bytes.len(),
+            to_hex(&bytes)
+        ),
+    )
+    .expect("write the scenario");
+    let devices = dir.path().display().to_string();
+    let path = scenario.display().to_string();
+    let ran =
+        spawn_with_env(&[&path, "--devices", &devices], &[(ENV_VAR, ENV_SECRET)]).finish(RUN_LIMIT);
+    assert_eq!(ran.code, Some(1), "{}", ran.both());
+    assert!(
+        ran.stdout
+            .lines()
+            .any(|l| l.trim_start().starts_with("ok") && l.contains("receive")),
+        "the hand-written login was accepted: {}",
+        ran.both()
+    );
+    assert_no_leak(
+        &ran,
+        &[("DeviceSecret", ENV_SECRET), ("hand-written sign", &sign)],
+    );
+}

@@ -92,6 +92,15 @@ fn signs(scenario: &Scenario, device: &Device, secret: &DeviceSecret) -> Vec<Str
             .and_then(|n| std::env::var(n).ok()),
     };
     for step in &scenario.steps {
+        // A CONNECT written by hand (`write:` bytes) carries a password the harness did not
+        // compute: another client id or timestamp signed elsewhere, a OneNET token. In a
+        // scenario of a secret-backed device it is a login too.
+        if let Action::Write { bytes, .. } = &step.action {
+            if let Ok((crate::mqtt::Packet::Connect(c), _)) = crate::mqtt::decode(bytes) {
+                out.extend(c.password.and_then(|p| String::from_utf8(p).ok()));
+            }
+            continue;
+        }
         let Action::Mqtt(MqttSend::Connect(ConnectSpec {
             secret: other,
             password,
