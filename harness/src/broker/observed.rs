@@ -212,6 +212,15 @@ impl Observed {
         self.record.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Wakes the assertions waiting now. Nobody waits most of the time (a stand-alone broker,
+    /// a run between `broker_saw` steps): then the watch is left alone, which saves a wake-up
+    /// per packet under a flood. A waiter subscribes before it looks, so it misses nothing.
+    fn changed_now(&self, seq: u64) {
+        if self.changed.receiver_count() > 0 {
+            self.changed.send_replace(seq);
+        }
+    }
+
     pub fn record_packet(
         &self,
         direction: SeenDirection,
@@ -235,7 +244,7 @@ impl Observed {
             r.trim();
             seq
         };
-        self.changed.send_replace(seq);
+        self.changed_now(seq);
     }
 
     pub fn record_refusal(&self, conn: ConnId, client_id: String, code: u8, reason: RefusalReason) {
@@ -254,7 +263,7 @@ impl Observed {
             r.trim();
             seq
         };
-        self.changed.send_replace(seq);
+        self.changed_now(seq);
     }
 
     pub fn record_drop(
@@ -279,7 +288,7 @@ impl Observed {
             r.trim();
             seq
         };
-        self.changed.send_replace(seq);
+        self.changed_now(seq);
     }
 
     /// From now on, queries see only what happens after this call; what came before is
