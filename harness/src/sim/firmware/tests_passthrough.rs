@@ -39,7 +39,10 @@ fn cipsend_without_length_needs_mode_1_and_a_link() {
     let mut b = Bench::lab().joined();
     assert_eq!(b.run(b"AT+CIPSEND\r\n"), b"\r\nERROR\r\n", "CIPMODE=0");
     assert_eq!(b.run(b"AT+CIPMODE=1\r\n"), b"\r\nOK\r\n");
-    assert!(b.run(b"AT+CIPSEND\r\n").ends_with(b"\r\nERROR\r\n"), "no link");
+    assert!(
+        b.run(b"AT+CIPSEND\r\n").ends_with(b"\r\nERROR\r\n"),
+        "no link"
+    );
 }
 
 #[test]
@@ -50,7 +53,10 @@ fn passthrough_cuts_packets_at_silence_and_2048_bytes_without_send_ok() {
     // Two writes with no silence between them make one packet.
     assert_eq!(b.typed(b"\x10\x0c\x00"), b"");
     assert_eq!(b.typed(b"\x04MQTT\r\n"), b"");
-    assert!(b.sends.is_empty(), "nothing goes out before 20 ms of silence");
+    assert!(
+        b.sends.is_empty(),
+        "nothing goes out before 20 ms of silence"
+    );
     assert_eq!(b.settle(), b"");
     assert_eq!(sent(&b), [b"\x10\x0c\x00\x04MQTT\r\n".to_vec()]);
     let socket = b.last_socket();
@@ -127,4 +133,17 @@ fn plus_plus_plus_right_after_a_2048_cut_is_data() {
     b.typed(&burst);
     b.ack();
     assert_eq!(sent(&b)[1], b"+++", "no silence before it: sent as data");
+}
+
+#[test]
+fn a_link_dropped_in_passthrough_returns_to_command_mode() {
+    let mut b = connected(Flavour::Nonos);
+    b.run(b"AT+CIPMODE=1\r\n");
+    b.run(b"AT+CIPSEND\r\n");
+    let socket = b.last_socket();
+    b.typed(b"lost");
+    assert_eq!(b.net(NetEvent::Closed { socket }), b"CLOSED\r\n");
+    b.settle();
+    assert!(b.sends.is_empty(), "bytes of a dropped link are not sent");
+    assert_eq!(b.run(b"AT\r\n"), b"\r\nOK\r\n");
 }
