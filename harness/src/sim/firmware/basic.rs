@@ -140,6 +140,7 @@ impl Firmware {
             self.flash = Flash::factory(&self.config);
         }
         self.epoch += 1;
+        self.passthrough_reset();
         self.mode = Mode::Booting(cause);
         let boot_ms = self.config.timing.boot_ms;
         self.wake(boot_ms, TimerKind::Booted);

@@ -1,7 +1,8 @@
 //! What the serial input is feeding right now ([`Mode`]) and how each byte is taken: command
 //! lines found by their `AT` head and ended by LF (echoed as they arrive), `busy p...` while a
-//! command runs, raw data after a send prompt, nothing while booting.
+//! command runs, raw data after a send prompt or in passthrough, nothing while booting.
 
+use super::passthrough::Passthrough;
 use super::send::{Collect, Sending};
 use super::state::SavedJoin;
 use super::{Firmware, SocketId};
@@ -20,6 +21,8 @@ pub enum Mode {
     Collect(Collect),
     /// Payload handed to the TCP stack, `SEND OK` not yet printed.
     Sending(Sending),
+    /// Transparent transmission (`AT+CIPMODE=1`): every byte goes to the link.
+    Passthrough(Passthrough),
     /// Restarting: the UART is not listening yet.
     Booting(ResetCause),
 }
@@ -80,6 +83,11 @@ impl Firmware {
                         let busy = self.flavour.busy_sending();
                         self.put(busy);
                     }
+                }
+                Mode::Passthrough(_) => {
+                    // The rest of this chunk is data, whatever it holds.
+                    self.passthrough_bytes(&bytes[i..]);
+                    return;
                 }
                 Mode::Booting(_) => {}
             }

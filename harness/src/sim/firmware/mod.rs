@@ -6,6 +6,7 @@
 mod basic;
 mod framing;
 mod line;
+mod passthrough;
 mod probe;
 mod recv;
 mod send;
@@ -23,6 +24,8 @@ mod tests_basic;
 mod tests_links;
 #[cfg(test)]
 mod tests_order;
+#[cfg(test)]
+mod tests_passthrough;
 #[cfg(test)]
 mod tests_probe;
 #[cfg(test)]
@@ -131,6 +134,8 @@ enum TimerKind {
     AutoFailed,
     /// The ACK time of the send with this serial number ran out.
     SendOk(u64),
+    /// Passthrough: 20 ms without serial input since the chunk with this serial number.
+    Quiet(u64),
 }
 
 /// Everything that can happen to the firmware.
@@ -160,6 +165,10 @@ pub struct Firmware {
     commands: u32,
     /// Payloads handed to a socket so far; names each send's `SEND OK` timer.
     send_serial: u64,
+    /// Serial chunks taken in passthrough so far; names each chunk's silence timer.
+    quiet_serial: u64,
+    /// Passthrough packets on their way to the socket.
+    transmit: passthrough::Transmit,
     out: Vec<Effect>,
 }
 
@@ -180,6 +189,8 @@ impl Firmware {
             next_socket: 1,
             commands: 0,
             send_serial: 0,
+            quiet_serial: 0,
+            transmit: passthrough::Transmit::default(),
             out: Vec::new(),
         }
     }
@@ -212,6 +223,7 @@ impl Firmware {
             TimerKind::AutoGotIp(ap) => self.auto_got_ip(ap),
             TimerKind::AutoFailed => self.auto_failed(),
             TimerKind::SendOk(serial) => self.send_ok_due(serial),
+            TimerKind::Quiet(serial) => self.quiet(serial),
         }
     }
 
@@ -223,6 +235,8 @@ impl Firmware {
                 peer,
             } => self.connected(socket, local, peer),
             NetEvent::ConnectFailed { socket } => self.connect_failed(socket),
+            NetEvent::Sent { socket } if self.passthrough_sent(socket, true) => {}
+            NetEvent::SendFailed { socket } if self.passthrough_sent(socket, false) => {}
             NetEvent::Sent { socket } => self.sent(socket, true),
             NetEvent::SendFailed { socket } => self.sent(socket, false),
             NetEvent::Received { socket, data } => self.received(socket, &data),

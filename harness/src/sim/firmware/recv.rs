@@ -12,6 +12,9 @@ const IPD_MAX: usize = 1460;
 
 impl Firmware {
     pub(super) fn received(&mut self, socket: SocketId, data: &[u8]) {
+        if self.passthrough_received(socket, data) {
+            return;
+        }
         if self.reply_during_send(socket, data) {
             return;
         }

@@ -105,6 +105,8 @@ pub struct Session {
     pub wifi_mode: u8,
     pub wifi: Wifi,
     pub mux: bool,
+    /// `AT+CIPMODE=1`: `AT+CIPSEND` with no length enters passthrough.
+    pub cipmode: bool,
     pub dinfo: bool,
     pub passive: bool,
     pub links: [Option<Link>; LINKS],
@@ -141,6 +143,7 @@ impl Session {
             wifi_mode: flash.wifi_mode,
             wifi: Wifi::NeverJoined,
             mux: false,
+            cipmode: false,
             dinfo: false,
             passive: false,
             links: Default::default(),
@@ -197,6 +200,7 @@ impl Firmware {
     /// Closes link `id` on the module's side: the socket goes, `CLOSED` is printed.
     pub(super) fn drop_link(&mut self, id: usize) {
         if let Some(link) = self.session.links[id].take() {
+            self.passthrough_link_lost(link.socket);
             self.out.push(super::Effect::Close {
                 socket: link.socket,
             });

@@ -30,6 +30,7 @@ impl Firmware {
             ("+CIPSTART", Form::Set(p)) if plain => self.cipstart(p),
             ("+CIPCLOSE", Form::Exec | Form::Set(_)) if plain => self.cipclose(&c.form),
             ("+CIPSTATUS", Form::Exec) if plain => self.cipstatus(),
+            ("+CIPSEND", Form::Exec) if plain => self.enter_passthrough(),
             ("+CIPSEND" | "+CIPSENDEX", Form::Set(p)) if plain => {
                 let ex = c.name == "+CIPSENDEX";
                 self.cipsend(p, ex);
@@ -50,12 +51,16 @@ impl Firmware {
                 self.ok();
             }
             ("+CIPMODE", Form::Query) if plain => {
-                self.line("+CIPMODE:0");
+                let line = format!("+CIPMODE:{}", u8::from(self.session.cipmode));
+                self.line(&line);
                 self.ok();
             }
-            // Passthrough (`AT+CIPMODE=1`) is not emulated: it is answered ERROR.
-            ("+CIPMODE", Form::Set(p)) if plain => match int_in(p, 0, 0..=0) {
-                Some(_) if p.len() == 1 => self.ok(),
+            // Passthrough (`passthrough.rs`) works on the single connection only.
+            ("+CIPMODE", Form::Set(p)) if plain => match int_in(p, 0, 0..=1) {
+                Some(mode) if p.len() == 1 && !(mode == 1 && self.session.mux) => {
+                    self.session.cipmode = mode == 1;
+                    self.ok();
+                }
                 _ => self.error(),
             },
             ("+CIPSTO", Form::Query) if plain => {
@@ -132,6 +137,10 @@ impl Firmware {
         if self.session.any_link() {
             // F1 `link is builded\r\n`: the mode cannot change while a link is open.
             return self.fail(b"link is builded\r\n");
+        }
+        if mode == 1 && self.session.cipmode {
+            // Multiple links and passthrough exclude each other (`at-dialects.md` §2.5).
+            return self.error();
         }
         if mode == 0 && self.session.server.is_some() {
             // The server needs multiple links; it must be deleted first.

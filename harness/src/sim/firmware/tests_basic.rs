@@ -272,7 +272,7 @@ fn driver_start_up_commands_are_answered() {
         b.run(b"AT+CWLAP\r\n"),
         b"+CWLAP:(3,\"athil-lab\",-45,\"c8:3a:35:a0:00:01\",6,0,0,4,4,7,0)\r\n\r\nOK\r\n"
     );
-    // Passthrough is not emulated and says so with ERROR.
+    // Passthrough needs single-connection mode (`AT+CIPMUX=1` is on here).
     assert_eq!(b.run(b"AT+CIPMODE=1\r\n"), b"\r\nERROR\r\n");
 }
 
