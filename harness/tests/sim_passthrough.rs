@@ -5,38 +5,17 @@
 #[path = "data/thirdparty/support.rs"]
 mod support;
 
+use support::exchange;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
 use athil::sim::{spawn, Flavour, SimConfig};
-use serialport::{ClearBuffer, SerialPort, TTYPort};
+use serialport::{ClearBuffer, SerialPort};
 
 /// Longer than the module's 20 ms packet gap, so what comes before or after is its own packet.
 const GAP: Duration = Duration::from_millis(100);
-
-/// Types `typed` and reads until the bytes end with `end`, within the deadline.
-fn exchange(port: &mut TTYPort, typed: &[u8], end: &[u8]) -> Vec<u8> {
-    port.write_all(typed).unwrap();
-    let deadline = Instant::now() + support::DEADLINE;
-    let mut got = Vec::new();
-    let mut byte = [0u8; 1];
-    while !got.ends_with(end) {
-        assert!(
-            Instant::now() < deadline,
-            "typed {:?}, got {:?}",
-            String::from_utf8_lossy(typed),
-            String::from_utf8_lossy(&got)
-        );
-        match port.read(&mut byte) {
-            Ok(1) => got.push(byte[0]),
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
-            Err(e) => panic!("pty read failed: {e}"),
-        }
-    }
-    got
-}
 
 /// Reads exactly `n` bytes from the peer socket, within the deadline.
 fn peer_reads(peer: &mut TcpStream, n: usize) -> Vec<u8> {

@@ -200,3 +200,31 @@ pub fn hex_line(stdout: &str, label: &str) -> Vec<u8> {
         .unwrap_or_else(|| panic!("no `{label}:` line in the script's output {stdout:?}"));
     athil::mqtt::parse_hex(line).unwrap_or_else(|e| panic!("`{label}:` is not hex: {e}"))
 }
+
+/// Types `typed` on a serial port (a pty opened with a short read timeout) and reads until the
+/// bytes end with `end`, within [`DEADLINE`]; returns everything read.
+pub fn exchange<P: std::io::Read + std::io::Write>(
+    port: &mut P,
+    typed: &[u8],
+    end: &[u8],
+) -> Vec<u8> {
+    port.write_all(typed).unwrap();
+    let deadline = Instant::now() + DEADLINE;
+    let mut got = Vec::new();
+    let mut byte = [0u8; 1];
+    while !got.ends_with(end) {
+        assert!(
+            Instant::now() < deadline,
+            "typed {:?}, got {:?}",
+            String::from_utf8_lossy(typed),
+            String::from_utf8_lossy(&got)
+        );
+        match port.read(&mut byte) {
+            Ok(1) => got.push(byte[0]),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(e) => panic!("pty read failed: {e}"),
+        }
+    }
+    got
+}
