@@ -3,6 +3,9 @@
 //! public) finds the spans a mere piece of a secret may not mask.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::OnceLock;
+
+use aho_corasick::{AhoCorasick, MatchKind};
 
 /// Hex spellings of `bytes` as reports print them: spaced upper and lower case (`6B 73`,
 /// `6b 73`) and unspaced (`6B73`, `6b73`).
@@ -17,11 +20,20 @@ pub(super) fn hex_forms(bytes: &[u8]) -> [Vec<u8>; 4] {
     ]
 }
 
-/// Byte strings to look for, grouped by length so a scan hashes each window once per length.
-/// Each knows whether it is a whole secret (always masked) or only a piece of one (masked
-/// unless it lies inside a public identifier).
+/// Byte strings to look for, all found in one pass by an Aho-Corasick automaton (built on the
+/// first search, after every needle is in). Each knows whether it is a whole secret (always
+/// masked) or only a piece of one (masked unless it lies inside a public identifier).
+///
+/// Was: a hash lookup of every window of the haystack for each needle length, O(lengths ×
+/// haystack); with the hex pieces of every secret that is hundreds of lengths, and redacting a
+/// parallel run's transcripts cost more CPU than the run itself.
 #[derive(Debug, Default)]
-pub(super) struct Needles(HashMap<usize, HashMap<Vec<u8>, bool>>);
+pub(super) struct Needles {
+    needles: Vec<Vec<u8>>,
+    whole: Vec<bool>,
+    index: HashMap<Vec<u8>, usize>,
+    automaton: OnceLock<Option<AhoCorasick>>,
+}
 
 impl Needles {
     /// Adds `n`; `whole` says it is a secret in full, which no public identifier shields.
@@ -29,26 +41,55 @@ impl Needles {
         if n.is_empty() {
             return;
         }
-        let entry = self.0.entry(n.len()).or_default().entry(n).or_insert(false);
-        *entry |= whole;
+        self.automaton = OnceLock::new();
+        match self.index.get(&n) {
+            Some(&i) => self.whole[i] |= whole,
+            None => {
+                self.index.insert(n.clone(), self.needles.len());
+                self.needles.push(n);
+                self.whole.push(whole);
+            }
+        }
     }
 
     /// Marks every byte of `hay` covered by a needle, except pieces lying entirely inside one
     /// of `public` (spans of public identifiers in `hay`).
     pub(super) fn mark(&self, hay: &[u8], marks: &mut [bool], public: &Spans) {
-        for (&len, set) in &self.0 {
-            if len > hay.len() {
-                continue;
-            }
-            for i in 0..=hay.len() - len {
-                if let Some(&whole) = set.get(&hay[i..i + len]) {
-                    if whole || !public.covers(i, i + len) {
-                        marks[i..i + len].iter_mut().for_each(|m| *m = true);
-                    }
-                }
+        if self.needles.is_empty() {
+            return;
+        }
+        let Some(ac) = automaton(&self.automaton, &self.needles) else {
+            // Fail closed: an automaton that could not be built must not let a secret out.
+            marks.iter_mut().for_each(|m| *m = true);
+            return;
+        };
+        for m in ac.find_overlapping_iter(hay) {
+            let (i, end) = (m.start(), m.end());
+            if self.whole[m.pattern().as_usize()] || !public.covers(i, end) {
+                marks[i..end].iter_mut().for_each(|m| *m = true);
             }
         }
     }
+}
+
+/// The automaton over `patterns`, built once; `None` when there are none.
+fn automaton<'a>(
+    cell: &'a OnceLock<Option<AhoCorasick>>,
+    patterns: &[Vec<u8>],
+) -> Option<&'a AhoCorasick> {
+    cell.get_or_init(|| {
+        if patterns.is_empty() {
+            return None;
+        }
+        // Standard semantics: overlapping search reports every occurrence of every pattern,
+        // as the window-by-window scan did. Building fails only past the crate's size limits,
+        // far beyond a run's few hundred identifiers and secret pieces.
+        AhoCorasick::builder()
+            .match_kind(MatchKind::Standard)
+            .build(patterns)
+            .ok()
+    })
+    .as_ref()
 }
 
 /// Where public identifiers occur in one haystack: half-open byte ranges.
@@ -65,17 +106,20 @@ impl Spans {
 /// Public identifiers of the run (ProductKeys, DeviceNames, client ids, SSIDs, host names).
 #[derive(Debug, Default)]
 pub(super) struct Public {
-    by_len: HashMap<usize, HashSet<Vec<u8>>>,
+    ids: Vec<Vec<u8>>,
+    known: HashSet<Vec<u8>>,
     longest: usize,
+    automaton: OnceLock<Option<AhoCorasick>>,
 }
 
 impl Public {
     pub(super) fn add(&mut self, n: Vec<u8>) {
-        if n.is_empty() {
+        if n.is_empty() || !self.known.insert(n.clone()) {
             return;
         }
+        self.automaton = OnceLock::new();
         self.longest = self.longest.max(n.len());
-        self.by_len.entry(n.len()).or_default().insert(n);
+        self.ids.push(n);
     }
 
     /// The longest identifier, so a stream keeps enough context to see one split by a chunk.
@@ -90,18 +134,13 @@ impl Public {
 
     /// The occurrences `keep(start, end)` accepts.
     fn find(&self, hay: &[u8], keep: impl Fn(usize, usize) -> bool) -> Vec<(usize, usize)> {
-        let mut out = Vec::new();
-        for (&len, set) in &self.by_len {
-            if len > hay.len() {
-                continue;
-            }
-            for i in 0..=hay.len() - len {
-                if set.contains(&hay[i..i + len]) && keep(i, i + len) {
-                    out.push((i, i + len));
-                }
-            }
-        }
-        out
+        let Some(ac) = automaton(&self.automaton, &self.ids) else {
+            return Vec::new();
+        };
+        ac.find_overlapping_iter(hay)
+            .map(|m| (m.start(), m.end()))
+            .filter(|&(s, e)| keep(s, e))
+            .collect()
     }
 }
 
