@@ -294,8 +294,13 @@ impl Link {
                             dbuf.resize(dbuf.len() * 2, 0);
                         }
                         self.emit_bytes(TcpDirection::Uplink, &dbuf[..n]);
+                        // A fault delivered before these bytes arrived applies to them, even
+                        // when this select saw the bytes before the board's change (a loaded
+                        // machine made `drop_link after_next_packet` miss its packet).
+                        let now = std::time::Instant::now();
+                        let mut actions = self.faults.take_delivered(&self.shared.faults, now);
                         let devices = self.shared.policy.devices();
-                        match self.faults.screen(&dbuf[..n], &self.shared.faults, devices) {
+                        actions.extend(match self.faults.screen(&dbuf[..n], &self.shared.faults, devices) {
                             // A fault refuses this CONNECT: the session never sees it.
                             Some(refused) => refused,
                             None => {
@@ -303,7 +308,8 @@ impl Link {
                                 let steps = self.session.on_device_bytes(&dbuf[..n], &cx);
                                 self.with_faults(steps, Side::Device)
                             }
-                        }
+                        });
+                        actions
                     }
                 },
                 down = read_upstream(&mut self.upstream) => match down {
