@@ -108,6 +108,8 @@ fn run_paths(args: &[String]) -> Vec<String> {
         "--profile",
         "--wifi-ssid",
         "--wifi-password-env",
+        "--jobs",
+        "-j",
     ];
     let mut paths = Vec::new();
     let mut skip = false;

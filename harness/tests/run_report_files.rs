@@ -33,17 +33,16 @@ fn own_device(dir: &Path, name: &str, major: u32, minor: u32, system: &str) -> P
 #[test]
 fn a_full_disk_fails_the_run_and_names_every_report_it_could_not_write() {
     // Was: every transcript, pcap and the JUnit failed to write and the run exited 0.
-    // A full device (`/dev/full`'s numbers) answers every write with ENOSPC, as a full disk
-    // does; the reports reach it through symlinks (written through, see below) and `--junit`.
+    // The JUnit goes to a full device (`/dev/full`'s numbers: every write is ENOSPC, as on a
+    // full disk). Transcripts and pcaps go into the run's own fresh folder, where nothing can
+    // be planted beforehand, so their writes are made to fail by a file-size limit of a few
+    // bytes (EFBIG; SIGXFSZ ignored so the write fails rather than the process dying).
+    use std::os::unix::process::CommandExt;
     let out = tempfile::tempdir().unwrap();
     let full = own_device(out.path(), "full", 1, 7, "/dev/full");
     let dir = out.path().join("out");
-    std::fs::create_dir(&dir).unwrap();
-    for ext in ["transcript.txt", "pcap"] {
-        std::os::unix::fs::symlink(&full, dir.join(format!("{SLUG}.{ext}"))).unwrap();
-    }
-    let ran = Command::new(ATHIL)
-        .current_dir(ROOT)
+    let mut cmd = Command::new(ATHIL);
+    cmd.current_dir(ROOT)
         .args([
             "run",
             &data(PASSES),
@@ -51,9 +50,22 @@ fn a_full_disk_fails_the_run_and_names_every_report_it_could_not_write() {
             full.to_str().unwrap(),
             "--out",
         ])
-        .arg(&dir)
-        .output()
-        .unwrap();
+        .arg(&dir);
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            let lim = libc::rlimit {
+                rlim_cur: 8,
+                rlim_max: 8,
+            };
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let ran = cmd.output().unwrap();
     let both = format!(
         "{}\n{}",
         String::from_utf8_lossy(&ran.stdout),
@@ -68,6 +80,7 @@ fn a_full_disk_fails_the_run_and_names_every_report_it_could_not_write() {
         assert!(both.contains(&name), "`{name}` not named:\n{both}");
     }
     assert!(both.contains("No space left on device"), "{both}");
+    assert!(both.contains("File too large"), "{both}");
     let kind = std::fs::symlink_metadata(&full).unwrap().file_type();
     assert!(kind.is_char_device(), "{kind:?}");
 }

@@ -240,7 +240,7 @@ fn a_scenario_without_its_required_keys_says_which() {
         vec![
             "t.yaml:1:1: missing `steps`: a scenario is a list of steps",
             "t.yaml:3:1: unknown key `step` in the scenario; expected one of `name`, \
-             `description`, `device`, `vars`, `timeout`, `virtual_module`, `cloud`, `tags`, \
+             `description`, `device`, `vars`, `timeout`, `virtual_module`, `cloud`, `requires`, `estimate`, `tags`, \
              `steps`; \
              did you mean `steps`?",
         ]

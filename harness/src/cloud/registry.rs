@@ -27,7 +27,7 @@ use super::secret::DeviceSecret;
 use super::sign::SignMethod;
 
 /// The cloud a device belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Platform {
     Aliyun,

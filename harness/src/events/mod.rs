@@ -1,21 +1,50 @@
 //! The event stream at the bottom of every layer: module, broker and the executor only emit
 //! [`RunEvent`]s into an [`EventSink`]; every report (console, JUnit, transcript, pcap) consumes
-//! the same stream, so what one report shows, all can. Nothing here imports another layer but
-//! `mqtt` (the packet vocabulary).
+//! the same stream, so what one report shows, all can. Every event says which slot of the rig
+//! and which job (one scenario on one slot) it belongs to, so scenarios running side by side
+//! interleave in the stream and still land in their own reports. Nothing here imports another
+//! layer but `mqtt` (the packet vocabulary).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::mqtt::Packet;
 
+/// A slot of the rig: one module position (a serial port, or one virtual module). Slot 0 is
+/// the only slot of a one-module run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct SlotId(pub u16);
+
+/// One scenario run on one slot, numbered by the plan (0, 1, 2… in plan order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct JobId(pub u32);
+
 /// One event with the moment it happened, both as wall-clock time (pcap, transcripts) and as
-/// time since the run started (console, ordering).
+/// time since the run started (console, ordering), and where it belongs.
 #[derive(Debug, Clone)]
 pub struct Stamped {
     pub at: SystemTime,
     pub since_start: Duration,
+    pub slot: SlotId,
+    /// The job running on `slot` when the event happened; `None` between jobs.
+    pub job: Option<JobId>,
     pub event: RunEvent,
+}
+
+impl Stamped {
+    /// An event of slot 0 outside any job (tests and one-off tools).
+    pub fn new(at: SystemTime, since_start: Duration, event: RunEvent) -> Stamped {
+        Stamped {
+            at,
+            since_start,
+            slot: SlotId::default(),
+            job: None,
+            event,
+        }
+    }
 }
 
 /// Identifies one TCP connection through the broker gateway, for the length of a run.
@@ -166,11 +195,20 @@ pub enum RunEvent {
 /// Where layers send their events. Cheap to clone; stamping happens here so every layer shares
 /// one clock. A sink whose receiver is gone drops events silently: reporting must never stop a
 /// module or the broker.
+///
+/// A sink belongs to one slot ([`EventSink::for_slot`]); its clones (the slot's module
+/// transport, its broker scope) share the slot's current job, which the runner sets as each
+/// scenario starts and ends, so a layer that knows nothing of scenarios still tags its events.
 #[derive(Debug, Clone)]
 pub struct EventSink {
     start: std::time::Instant,
     tx: Option<tokio::sync::mpsc::UnboundedSender<Stamped>>,
+    slot: SlotId,
+    job: Arc<AtomicU32>,
 }
+
+/// The job cell's value for "no job".
+const NO_JOB: u32 = u32::MAX;
 
 impl EventSink {
     /// A sink and the receiver the reports read from.
@@ -180,6 +218,8 @@ impl EventSink {
             EventSink {
                 start: std::time::Instant::now(),
                 tx: Some(tx),
+                slot: SlotId::default(),
+                job: Arc::new(AtomicU32::new(NO_JOB)),
             },
             rx,
         )
@@ -190,14 +230,40 @@ impl EventSink {
         EventSink {
             start: std::time::Instant::now(),
             tx: None,
+            slot: SlotId::default(),
+            job: Arc::new(AtomicU32::new(NO_JOB)),
         }
+    }
+
+    /// A sink into the same stream, with the same clock, for `slot`, with a job of its own.
+    pub fn for_slot(&self, slot: SlotId) -> EventSink {
+        EventSink {
+            start: self.start,
+            tx: self.tx.clone(),
+            slot,
+            job: Arc::new(AtomicU32::new(NO_JOB)),
+        }
+    }
+
+    /// The slot this sink's events belong to.
+    pub fn slot(&self) -> SlotId {
+        self.slot
+    }
+
+    /// From now on this sink and its clones tag events with `job` (`None`: between jobs).
+    pub fn set_job(&self, job: Option<JobId>) {
+        self.job
+            .store(job.map_or(NO_JOB, |j| j.0), Ordering::Release);
     }
 
     pub fn emit(&self, event: RunEvent) {
         if let Some(tx) = &self.tx {
+            let job = self.job.load(Ordering::Acquire);
             let _ = tx.send(Stamped {
                 at: SystemTime::now(),
                 since_start: self.start.elapsed(),
+                slot: self.slot,
+                job: (job != NO_JOB).then_some(JobId(job)),
                 event,
             });
         }

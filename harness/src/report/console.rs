@@ -5,12 +5,14 @@
 //! Status words are plain ASCII at a fixed column (`ok`, `FAIL`, `skip`; `PASS`/`FAIL`/`SKIP` for
 //! scenarios) so `grep FAIL` works on a CI log. Colour is optional and only decorates.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{self, IsTerminal, Write};
+use std::time::Duration;
 
-use crate::events::{Failure, Outcome, RunEvent, Stamped};
+use crate::events::{Failure, JobId, Outcome, RunEvent, SlotId, Stamped};
 
 use super::diff::{failure_lines, Tone};
+use super::planned::RunPlan;
 use super::redact::Redactor;
 use super::reporter::ReportPaths;
 use super::summary::{RunSummary, ScenarioStatus};
@@ -59,10 +61,19 @@ pub struct Console {
     out: Box<dyn Write + Send>,
     color: bool,
     redactor: Redactor,
-    /// Step index → (label, line) for the scenario running now.
-    steps: HashMap<usize, (String, usize)>,
-    /// The failure already shown under its step, so the scenario result does not repeat it.
-    shown: Option<Failure>,
+    /// (slot, step index) → (label, line) for the scenario running on each slot now.
+    steps: HashMap<(SlotId, usize), (String, usize)>,
+    /// Per slot, the failure already shown under its step, so the scenario result does not
+    /// repeat it.
+    shown: HashMap<SlotId, Failure>,
+    /// The run's plan: with more than one slot, lines carry the slot's name and scenario
+    /// results a progress counter and the time left.
+    plan: RunPlan,
+    /// Jobs started, and when each slot's current one did (since the run started).
+    started: HashSet<JobId>,
+    running: HashMap<SlotId, (Option<JobId>, Duration)>,
+    /// Scenario results printed so far.
+    done: usize,
     /// Set on the first write error, and then the console stays quiet.
     broken: bool,
     error: Option<io::Error>,
@@ -84,7 +95,11 @@ impl Console {
             color,
             redactor: Redactor::none(),
             steps: HashMap::new(),
-            shown: None,
+            shown: HashMap::new(),
+            plan: RunPlan::default(),
+            started: HashSet::new(),
+            running: HashMap::new(),
+            done: 0,
             broken: false,
             error: None,
         }
@@ -94,6 +109,60 @@ impl Console {
     pub fn stdout() -> Console {
         let color = io::stdout().is_terminal();
         Console::new(io::stdout(), color)
+    }
+
+    /// Takes the run's plan (slot names, jobs and their estimates).
+    pub fn plan(&mut self, plan: &RunPlan) {
+        self.plan = plan.clone();
+    }
+
+    /// `name │ ` in a parallel run (names padded to one width), nothing otherwise.
+    fn prefix(&self, slot: SlotId) -> String {
+        if !self.plan.is_parallel() {
+            return String::new();
+        }
+        let width = self
+            .plan
+            .slots
+            .iter()
+            .map(|s| s.name.len())
+            .max()
+            .unwrap_or(0);
+        format!("{:<width$} | ", self.plan.slot_name(slot))
+    }
+
+    /// `[n/N] ` and the time left, for a scenario result in a parallel run.
+    fn progress(&mut self, now: Duration) -> (String, String) {
+        self.done += 1;
+        let total = self.plan.jobs.len().max(self.done);
+        let width = total.to_string().len();
+        let counter = format!("[{:>width$}/{total}] ", self.done);
+        // What is left: the estimates of jobs not started, and what the running ones still
+        // need, spread over the slots.
+        let queued: Duration = self
+            .plan
+            .jobs
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !self.started.contains(&JobId(*i as u32)))
+            .map(|(_, p)| p.estimate)
+            .sum();
+        let running: Duration = self
+            .running
+            .values()
+            .filter_map(|(job, since)| {
+                let est = self.plan.jobs.get(job.as_ref()?.0 as usize)?.estimate;
+                Some(est.saturating_sub(now.saturating_sub(*since)))
+            })
+            .sum();
+        let slots = self.plan.slots.len().max(1) as u32;
+        let left = (queued + running) / slots;
+        let left = if self.done >= total {
+            String::new()
+        } else {
+            format!("  (about {}s left)", left.as_secs().max(1))
+        };
+        (counter, left)
     }
 
     pub(super) fn set_redactor(&mut self, redactor: Redactor) {
@@ -122,11 +191,11 @@ impl Console {
         }
     }
 
-    fn failure_block(&mut self, f: &Failure) {
+    fn failure_block(&mut self, prefix: &str, f: &Failure) {
         let mut f = f.clone();
         self.redactor.redact_failure(&mut f);
         for l in failure_lines(&f) {
-            self.put(l.tone.into(), &format!("{DETAIL}{}", l.text));
+            self.put(l.tone.into(), &format!("{prefix}{DETAIL}{}", l.text));
         }
     }
 
@@ -142,21 +211,36 @@ impl Console {
     }
 
     pub fn handle(&mut self, ev: &Stamped) {
+        let slot = ev.slot;
+        let p = self.prefix(slot);
+        // A parallel run shows each scenario's result, failing steps and notes; the steps that
+        // passed are in the transcripts (interleaved, they would be unreadable).
+        let parallel = self.plan.is_parallel();
         match &ev.event {
             RunEvent::RunStarted { scenario_count } => {
+                let on = match parallel {
+                    true => format!(" on {} slots", self.plan.slots.len()),
+                    false => String::new(),
+                };
                 self.put(
                     Style::Plain,
-                    &format!("athil: running {scenario_count} scenario(s)"),
+                    &format!("athil: running {scenario_count} scenario(s){on}"),
                 );
             }
             RunEvent::ScenarioStarted { name, file } => {
-                self.steps.clear();
-                self.shown = None;
-                self.put(Style::Plain, "");
-                self.put(
-                    Style::Plain,
-                    &format!("scenario {name} ({})", file.display()),
-                );
+                self.steps.retain(|(s, _), _| *s != slot);
+                self.shown.remove(&slot);
+                if let Some(job) = ev.job {
+                    self.started.insert(job);
+                }
+                self.running.insert(slot, (ev.job, ev.since_start));
+                if !parallel {
+                    self.put(Style::Plain, "");
+                    self.put(
+                        Style::Plain,
+                        &format!("scenario {name} ({})", file.display()),
+                    );
+                }
             }
             RunEvent::StepStarted {
                 index,
@@ -169,7 +253,7 @@ impl Console {
                     Some(n) => format!("{n}: {label}"),
                     None => label.clone(),
                 };
-                self.steps.insert(*index, (shown, *line));
+                self.steps.insert((slot, *index), (shown, *line));
             }
             RunEvent::StepFinished {
                 index,
@@ -178,11 +262,12 @@ impl Console {
             } => {
                 let (label, line) = self
                     .steps
-                    .get(index)
+                    .get(&(slot, *index))
                     .cloned()
                     .unwrap_or_else(|| (format!("step {}", index + 1), 0));
                 let t = secs(*elapsed);
                 match outcome {
+                    Outcome::Passed if parallel => {}
                     Outcome::Passed => {
                         self.put(
                             Style::Good,
@@ -192,20 +277,23 @@ impl Console {
                     Outcome::Failed(f) => {
                         self.put(
                             Style::Bad,
-                            &format!("  FAIL  {t:>8}  {label} (line {line})"),
+                            &format!("{p}  FAIL  {t:>8}  {label} (line {line})"),
                         );
-                        self.failure_block(f);
-                        self.shown = Some(f.clone());
+                        self.failure_block(&p, f);
+                        self.shown.insert(slot, f.clone());
                     }
                     Outcome::Skipped { reason } => self.put(
                         Style::Warn,
-                        &format!("  skip  {t:>8}  {label} (line {line}): {reason}"),
+                        &format!("{p}  skip  {t:>8}  {label} (line {line}): {reason}"),
                     ),
                 }
             }
+            // Interleaved notes of many slots are noise on a console; they are in each
+            // scenario's transcript.
+            RunEvent::BrokerNote { .. } if parallel => {}
             RunEvent::BrokerNote { conn, text } => {
                 let who = conn.map_or("broker".to_string(), |c| format!("broker #{c}"));
-                self.put(Style::Warn, &format!("  note  {who}: {text}"));
+                self.put(Style::Warn, &format!("{p}  note  {who}: {text}"));
             }
             RunEvent::ScenarioFinished {
                 name,
@@ -213,16 +301,32 @@ impl Console {
                 elapsed,
             } => {
                 let t = secs(*elapsed);
+                if let Some(job) = ev.job {
+                    self.started.insert(job);
+                }
+                self.running.remove(&slot);
+                let (counter, left) = match parallel {
+                    true => self.progress(ev.since_start),
+                    false => (String::new(), String::new()),
+                };
                 match outcome {
-                    Outcome::Passed => self.put(Style::Good, &format!("PASS  {name}  {t}")),
+                    Outcome::Passed => {
+                        self.put(Style::Good, &format!("{counter}{p}PASS  {name}  {t}{left}"))
+                    }
                     Outcome::Failed(f) => {
-                        self.put(Style::Bad, &format!("FAIL  {name}  {t}  at {}", f.step));
-                        if self.shown.as_ref() != Some(f) {
-                            self.failure_block(f);
+                        self.put(
+                            Style::Bad,
+                            &format!("{counter}{p}FAIL  {name}  {t}  at {}{left}", f.step),
+                        );
+                        if self.shown.get(&slot) != Some(f) {
+                            self.failure_block(&p, f);
                         }
                     }
                     Outcome::Skipped { reason } => {
-                        self.put(Style::Warn, &format!("SKIP  {name}: {reason}"));
+                        self.put(
+                            Style::Warn,
+                            &format!("{counter}{p}SKIP  {name}: {reason}{left}"),
+                        );
                     }
                 }
             }
@@ -240,6 +344,14 @@ impl Console {
             | RunEvent::TcpData { .. }
             | RunEvent::TcpClosed { .. }
             | RunEvent::MqttPacket { .. } => {}
+        }
+    }
+
+    /// `slot-name: ` in a parallel run, for the summary's lines.
+    fn on_slot(&self, slot: SlotId) -> String {
+        match self.plan.is_parallel() {
+            true => format!("{}: ", self.plan.slot_name(slot)),
+            false => String::new(),
         }
     }
 
@@ -276,11 +388,14 @@ impl Console {
             let what = match &sc.status {
                 ScenarioStatus::Passed | ScenarioStatus::Skipped { .. } => continue,
                 ScenarioStatus::Failed(_) => format!(
-                    "failed: {} at {}",
+                    "failed: {}{} at {}",
+                    self.on_slot(sc.slot),
                     sc.name,
                     sc.failure_place().unwrap_or_default()
                 ),
-                ScenarioStatus::Unfinished => format!("unfinished: {}", sc.name),
+                ScenarioStatus::Unfinished => {
+                    format!("unfinished: {}{}", self.on_slot(sc.slot), sc.name)
+                }
             };
             self.put(Style::Bad, &format!("athil: {what}"));
             if let Some(files) = paths.scenarios.get(i) {

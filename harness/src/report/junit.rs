@@ -1,42 +1,61 @@
 //! The JUnit XML report ([`junit_report`]), built with `quick-junit` from the neutral
-//! [`RunSummary`] as nextest builds its own: one test suite per run, one test case per scenario
-//! (name = scenario name, classname = its file), the failing step and message as failure text,
-//! the scenario's transcript as system-out.
+//! [`RunSummary`] as nextest builds its own: one test suite per slot (named after the slot, with
+//! the module as a property; a one-module run has the one suite `athil`), one test case per
+//! scenario run (name = scenario name, classname = its file), the failing step and message as
+//! failure text, the scenario's transcript as system-out.
 //!
 //! The report must never read green for a run that did not finish: a scenario cut short (by a
 //! signal, or a run that died) is an `error` test case, and so is every planned scenario that
 //! never started. Neither is a `failure`: nothing was judged, so the firmware is not blamed.
 
+use std::collections::{BTreeMap, HashSet};
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
-use crate::events::FailureKind;
+use crate::events::{FailureKind, JobId, SlotId};
 
 use super::diff::failure_lines;
+use super::planned::RunPlan;
 use super::redact::Redactor;
 use super::summary::{RunSummary, ScenarioStatus};
 use super::write::write_report;
 
-/// A scenario the run means to run, by name and file, known before any event about it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Planned {
-    pub name: String,
-    pub file: PathBuf,
-}
+/// The suite of planned scenarios no slot took before the run ended.
+const NOT_STARTED: &str = "not started";
 
 /// The report for what the summary holds so far; `transcripts[i]` is scenario `i`'s transcript
-/// (already redacted), if it has been written. `planned` scenarios the summary has not reached
+/// (already redacted), if it has been written. Planned scenarios the summary has not reached
 /// are listed as errors: if the run stops now, they did not run.
 pub fn junit_report(
     s: &RunSummary,
-    planned: &[Planned],
+    plan: &RunPlan,
     transcripts: &[Option<String>],
     redactor: &Redactor,
 ) -> Report {
-    let mut suite = TestSuite::new("athil");
-    suite.set_time(s.elapsed);
+    let mut suites: BTreeMap<SlotId, TestSuite> = BTreeMap::new();
+    let suite_of = |slot: SlotId| {
+        if !plan.is_parallel() {
+            let mut suite = TestSuite::new("athil");
+            if let Some(info) = plan.slots.first() {
+                suite.add_property(Property::new("module", info.module.as_str()));
+            }
+            return suite;
+        }
+        let mut suite = TestSuite::new(plan.slot_name(slot));
+        if let Some(info) = plan.slots.get(slot.0 as usize) {
+            suite.add_property(Property::new("slot", info.name.as_str()));
+            suite.add_property(Property::new("module", info.module.as_str()));
+        }
+        suite
+    };
+    // Every slot has its suite, even one that ran nothing yet.
+    for i in 0..plan.slots.len().max(1) {
+        let slot = SlotId(i as u16);
+        suites.insert(slot, suite_of(slot));
+    }
+    let mut elapsed: BTreeMap<SlotId, std::time::Duration> = BTreeMap::new();
     for (i, sc) in s.scenarios.iter().enumerate() {
         let status = match &sc.status {
             ScenarioStatus::Passed => TestCaseStatus::success(),
@@ -83,19 +102,62 @@ pub fn junit_report(
         if let Some(Some(t)) = transcripts.get(i) {
             case.set_system_out(t.as_str());
         }
-        suite.add_test_case(case);
+        let slot = if plan.is_parallel() {
+            sc.slot
+        } else {
+            SlotId(0)
+        };
+        *elapsed.entry(slot).or_default() += sc.elapsed;
+        suites
+            .entry(slot)
+            .or_insert_with(|| suite_of(slot))
+            .add_test_case(case);
     }
-    for p in planned.iter().skip(s.scenarios.len()) {
+    // Jobs are numbered in plan order; events without job numbers (a hand-fed stream) reach
+    // the planned scenarios in order.
+    let reached: HashSet<JobId> = s.scenarios.iter().filter_map(|sc| sc.job).collect();
+    let numbered = !reached.is_empty();
+    let mut not_started = TestSuite::new(NOT_STARTED);
+    for (i, p) in plan.jobs.iter().enumerate() {
+        let was_reached = if numbered {
+            reached.contains(&JobId(i as u32))
+        } else {
+            i < s.scenarios.len()
+        };
+        if was_reached {
+            continue;
+        }
         let mut st = TestCaseStatus::non_success(NonSuccessKind::Error);
         st.set_message("not run: the run ended before this scenario started");
         st.set_type("not run");
         let mut case = TestCase::new(redactor.redact_text(&p.name), st);
         case.set_classname(p.file.display().to_string());
-        suite.add_test_case(case);
+        match p.slot.filter(|_| plan.is_parallel()) {
+            Some(slot) => suites
+                .entry(slot)
+                .or_insert_with(|| suite_of(slot))
+                .add_test_case(case),
+            None if plan.is_parallel() => not_started.add_test_case(case),
+            None => suites
+                .entry(SlotId(0))
+                .or_insert_with(|| suite_of(SlotId(0)))
+                .add_test_case(case),
+        };
     }
     let mut report = Report::new("athil");
     report.set_time(s.elapsed);
-    report.add_test_suite(suite);
+    for (slot, mut suite) in suites {
+        // A slot's time is its scenarios' (in a one-module run, the run's).
+        let time = match plan.is_parallel() {
+            true => elapsed.get(&slot).copied().unwrap_or_default(),
+            false => s.elapsed,
+        };
+        suite.set_time(time);
+        report.add_test_suite(suite);
+    }
+    if !not_started.test_cases.is_empty() {
+        report.add_test_suite(not_started);
+    }
     report
 }
 

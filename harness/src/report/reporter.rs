@@ -8,15 +8,16 @@
 //! A writer that fails is said on the console and listed in [`ReportPaths::problems`]; the other
 //! writers, and the run, carry on, and the caller decides what an incomplete report means.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use crate::events::{RunEvent, Stamped};
+use crate::events::{RunEvent, SlotId, Stamped};
 
 use super::console::Console;
 use super::error::ReportError;
-use super::junit::{junit_report, write_junit, Planned};
+use super::junit::{junit_report, write_junit};
 use super::pcap::PcapBuilder;
+use super::planned::RunPlan;
 use super::redact::{EventRedactor, Redactor, MIN_SECRET_LEN};
 use super::summary::{RunSummary, SummaryBuilder};
 use super::text::slug;
@@ -59,8 +60,9 @@ impl ReportPaths {
 pub struct Reporter {
     dir: PathBuf,
     junit: Option<PathBuf>,
-    /// The scenarios the run means to run, so JUnit lists those it has not reached.
-    planned: Vec<Planned>,
+    /// The slots and the scenarios the run means to run, so JUnit lists those it has not
+    /// reached and a parallel run gets a folder per slot.
+    plan: RunPlan,
     junit_written: bool,
     /// A JUnit write failure was already reported; later retries fail quietly.
     junit_failed: bool,
@@ -69,14 +71,15 @@ pub struct Reporter {
     summary: SummaryBuilder,
     stream: EventRedactor,
     pcap: PcapBuilder,
-    /// Events not yet written: the running scenario's, or those seen between scenarios (which
-    /// open the next scenario's transcript).
-    batch: Vec<Stamped>,
-    /// Index in the summary of the scenario running now.
-    open: Option<usize>,
+    /// Per slot, events not yet written: its running scenario's, or those seen between its
+    /// scenarios (which open the slot's next scenario's transcript).
+    batches: BTreeMap<SlotId, Vec<Stamped>>,
+    /// Per slot, the index in the summary of the scenario running there now.
+    open: BTreeMap<SlotId, usize>,
     files: Vec<ScenarioFiles>,
     transcripts: Vec<Option<String>>,
-    slugs: HashSet<String>,
+    /// File stems taken, per folder.
+    slugs: HashSet<(PathBuf, String)>,
     problems: Vec<ReportError>,
 }
 
@@ -113,7 +116,7 @@ impl Reporter {
         let mut r = Reporter {
             dir,
             junit,
-            planned: Vec::new(),
+            plan: RunPlan::default(),
             junit_written: false,
             junit_failed: false,
             stream: EventRedactor::new(redactor.clone()),
@@ -121,11 +124,11 @@ impl Reporter {
             console,
             summary: SummaryBuilder::default(),
             pcap: PcapBuilder::new(),
-            batch: Vec::new(),
-            open: None,
+            batches: BTreeMap::new(),
+            open: BTreeMap::new(),
             files: Vec::new(),
             transcripts: Vec::new(),
-            slugs: HashSet::from([OUTSIDE.to_string()]),
+            slugs: HashSet::new(),
             problems: Vec::new(),
         };
         let ignored = r.redactor.ignored_count();
@@ -135,11 +138,12 @@ impl Reporter {
         Ok(r)
     }
 
-    /// Says which scenarios the run means to run, in order, and writes a JUnit file listing
-    /// them as not run yet: a run killed at any moment from here leaves a report that does not
-    /// read green.
-    pub fn plan(&mut self, scenarios: Vec<Planned>) {
-        self.planned = scenarios;
+    /// Says which slots the run has and which scenarios it means to run, in order, and
+    /// writes a JUnit file listing them as not run yet: a run killed at any moment from here
+    /// leaves a report that does not read green.
+    pub fn plan(&mut self, plan: RunPlan) {
+        self.console.plan(&plan);
+        self.plan = plan;
         self.write_junit();
     }
 
@@ -154,22 +158,25 @@ impl Reporter {
         self.check_console();
         self.summary.handle(ev);
         self.sync();
+        let slot = ev.slot;
         match &ev.event {
             RunEvent::ScenarioStarted { .. } => {
-                if let Some(prev) = self.open.take() {
-                    self.close(prev);
+                if let Some(prev) = self.open.remove(&slot) {
+                    self.close(slot, prev);
                 }
-                self.batch.push(ev.clone());
-                self.open = Some(self.summary().scenarios.len() - 1);
+                self.batches.entry(slot).or_default().push(ev.clone());
+                if let Some(i) = self.summary.current_index(slot) {
+                    self.open.insert(slot, i);
+                }
                 // Now listed as unfinished, should the run die before its end.
                 self.write_junit();
             }
             RunEvent::ScenarioFinished { .. } => {
                 // A scenario skipped without starting has no transcript of its own; its line
                 // would only confuse the next scenario's, so it goes to the console and JUnit.
-                if let Some(idx) = self.open.take() {
-                    self.batch.push(ev.clone());
-                    self.close(idx);
+                if let Some(idx) = self.open.remove(&slot) {
+                    self.batches.entry(slot).or_default().push(ev.clone());
+                    self.close(slot, idx);
                 }
                 self.write_junit();
             }
@@ -183,7 +190,9 @@ impl Reporter {
             | RunEvent::MqttPacket { .. }
             | RunEvent::BrokerNote { .. }
             | RunEvent::StepFinished { .. }
-            | RunEvent::RunFinished { .. } => self.batch.push(ev.clone()),
+            | RunEvent::RunFinished { .. } => {
+                self.batches.entry(slot).or_default().push(ev.clone())
+            }
         }
     }
 
@@ -215,8 +224,8 @@ impl Reporter {
     /// Writes whatever has not been written (a scenario cut short, traffic outside scenarios,
     /// the JUnit file), prints the summary, and says where everything is.
     pub fn finish(mut self) -> ReportPaths {
-        if let Some(idx) = self.open.take() {
-            self.close(idx);
+        for (slot, idx) in std::mem::take(&mut self.open) {
+            self.close(slot, idx);
         }
         let outside = self.write_outside();
         self.write_junit();
@@ -263,26 +272,44 @@ impl Reporter {
         self.problems.push(e);
     }
 
-    fn unique_slug(&mut self, name: &str) -> String {
+    /// A file stem for `name` not yet taken in `folder` (`run` is the outside traffic's).
+    fn unique_slug(&mut self, folder: &Path, name: &str) -> String {
         let base = slug(name);
         let mut s = base.clone();
         let mut n = 2;
-        while !self.slugs.insert(s.clone()) {
+        while s == OUTSIDE || !self.slugs.insert((folder.to_owned(), s.clone())) {
             s = format!("{base}-{n}");
             n += 1;
         }
         s
     }
 
-    /// Writes scenario `idx`'s transcript and pcap from the batch.
-    fn close(&mut self, idx: usize) {
-        let mut events = std::mem::take(&mut self.batch);
+    /// Where a slot's transcripts and pcaps go: the report folder itself in a one-slot run, a
+    /// folder named after the slot in a parallel one (created on first use).
+    fn slot_dir(&mut self, slot: SlotId) -> PathBuf {
+        if !self.plan.is_parallel() {
+            return self.dir.clone();
+        }
+        let dir = self.dir.join(slug(&self.plan.slot_name(slot)));
+        if let Err(source) = std::fs::create_dir_all(&dir) {
+            self.problem(ReportError::CreateDir {
+                path: dir.clone(),
+                source,
+            });
+        }
+        dir
+    }
+
+    /// Writes scenario `idx`'s transcript and pcap from `slot`'s batch.
+    fn close(&mut self, slot: SlotId, idx: usize) {
+        let mut events = self.batches.remove(&slot).unwrap_or_default();
         self.stream.redact_batch(&mut events);
         let Some(sc) = self.summary.summary().scenarios.get(idx).cloned() else {
             return;
         };
         let name = self.redactor.redact_text(&sc.name);
-        let stem = self.unique_slug(&name);
+        let folder = self.slot_dir(slot);
+        let stem = self.unique_slug(&folder, &name);
         let title = format!("scenario {name}");
         let heading = Heading {
             title: &title,
@@ -290,7 +317,7 @@ impl Reporter {
             started_at: sc.started_at,
             origin: sc.start,
         };
-        let (transcript, pcap) = self.write_pair(&stem, &heading, &events);
+        let (transcript, pcap) = self.write_pair(&folder, &stem, &heading, &events);
         self.files[idx].transcript = transcript.as_ref().map(|(p, _)| p.clone());
         self.transcripts[idx] = transcript.map(|(_, t)| t);
         self.files[idx].pcap = pcap;
@@ -300,13 +327,14 @@ impl Reporter {
     /// and the pcap's path, for those written.
     fn write_pair(
         &mut self,
+        folder: &Path,
         stem: &str,
         heading: &Heading<'_>,
         events: &[Stamped],
     ) -> (Option<(PathBuf, String)>, Option<PathBuf>) {
         // The final pass catches secrets in text the event fields did not carry separately.
         let text = self.redactor.redact_text(&render(heading, events));
-        let path = self.dir.join(format!("{stem}.transcript.txt"));
+        let path = folder.join(format!("{stem}.transcript.txt"));
         let transcript = match write_report(&path, text.as_bytes()) {
             Ok(()) => Some((path, text)),
             Err(source) => {
@@ -314,7 +342,7 @@ impl Reporter {
                 None
             }
         };
-        let path = self.dir.join(format!("{stem}.pcap"));
+        let path = folder.join(format!("{stem}.pcap"));
         let pcap = match self
             .pcap
             .pcap_file(events)
@@ -331,7 +359,12 @@ impl Reporter {
 
     /// Reports for traffic seen outside any scenario, if there was some.
     fn write_outside(&mut self) -> Option<ScenarioFiles> {
-        let mut events = std::mem::take(&mut self.batch);
+        // Every slot's leftovers in one report, in the order they happened.
+        let mut events: Vec<Stamped> = std::mem::take(&mut self.batches)
+            .into_values()
+            .flatten()
+            .collect();
+        events.sort_by_key(|e| e.since_start);
         let traffic = events.iter().any(|e| match &e.event {
             RunEvent::SerialOut { .. }
             | RunEvent::SerialIn { .. }
@@ -362,7 +395,8 @@ impl Reporter {
             started_at,
             origin: std::time::Duration::ZERO,
         };
-        let (transcript, pcap) = self.write_pair(OUTSIDE, &heading, &events);
+        let dir = self.dir.clone();
+        let (transcript, pcap) = self.write_pair(&dir, OUTSIDE, &heading, &events);
         Some(ScenarioFiles {
             name: heading.title.to_string(),
             transcript: transcript.map(|(p, _)| p),
@@ -376,7 +410,7 @@ impl Reporter {
         };
         let report = junit_report(
             self.summary.summary(),
-            &self.planned,
+            &self.plan,
             &self.transcripts,
             &self.redactor,
         );

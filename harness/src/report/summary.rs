@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
-use crate::events::{Failure, Outcome, RunEvent, Stamped};
+use crate::events::{Failure, JobId, Outcome, RunEvent, SlotId, Stamped};
 
 /// Everything the end-of-run reports need, nothing they would have to re-derive.
 #[derive(Debug, Clone, Default)]
@@ -35,6 +35,9 @@ pub struct Totals {
 #[derive(Debug, Clone)]
 pub struct ScenarioSummary {
     pub name: String,
+    /// The slot it ran on, and its job number in the plan (`None`: reported without a job).
+    pub slot: SlotId,
+    pub job: Option<JobId>,
     pub file: PathBuf,
     pub started_at: SystemTime,
     /// Since the run started.
@@ -129,11 +132,26 @@ impl SummaryBuilder {
         &self.summary
     }
 
-    fn current(&mut self) -> Option<&mut ScenarioSummary> {
+    /// The scenario running on `slot` now: the last one started there, if unfinished.
+    fn current(&mut self, slot: SlotId) -> Option<&mut ScenarioSummary> {
         self.summary
             .scenarios
-            .last_mut()
+            .iter_mut()
+            .rev()
+            .find(|s| s.slot == slot)
             .filter(|s| s.status == ScenarioStatus::Unfinished)
+    }
+
+    /// Index of the scenario running on `slot` now, if one is.
+    pub fn current_index(&self, slot: SlotId) -> Option<usize> {
+        let (i, s) = self
+            .summary
+            .scenarios
+            .iter()
+            .enumerate()
+            .rev()
+            .find(|(_, s)| s.slot == slot)?;
+        (s.status == ScenarioStatus::Unfinished).then_some(i)
     }
 
     pub fn handle(&mut self, ev: &Stamped) {
@@ -150,6 +168,8 @@ impl SummaryBuilder {
             }
             RunEvent::ScenarioStarted { name, file } => s.scenarios.push(ScenarioSummary {
                 name: name.clone(),
+                slot: ev.slot,
+                job: ev.job,
                 file: file.clone(),
                 started_at: ev.at,
                 start: ev.since_start,
@@ -171,7 +191,7 @@ impl SummaryBuilder {
                     outcome: None,
                     elapsed: Duration::ZERO,
                 };
-                if let Some(sc) = self.current() {
+                if let Some(sc) = self.current(ev.slot) {
                     sc.steps.push(step);
                 }
             }
@@ -180,7 +200,7 @@ impl SummaryBuilder {
                 outcome,
                 elapsed,
             } => {
-                if let Some(sc) = self.current() {
+                if let Some(sc) = self.current(ev.slot) {
                     if let Some(step) = sc.steps.iter_mut().rev().find(|st| st.index == *index) {
                         step.outcome = Some(outcome.clone());
                         step.elapsed = *elapsed;
@@ -201,7 +221,8 @@ impl SummaryBuilder {
                 };
                 let at = ev.at;
                 let since = ev.since_start;
-                match self.current() {
+                let (slot, job) = (ev.slot, ev.job);
+                match self.current(slot) {
                     Some(sc) if sc.name == *name => {
                         sc.status = status;
                         sc.elapsed = *elapsed;
@@ -209,6 +230,8 @@ impl SummaryBuilder {
                     // A scenario reported without having started (skipped before it ran).
                     Some(_) | None => self.summary.scenarios.push(ScenarioSummary {
                         name: name.clone(),
+                        slot,
+                        job,
                         file: PathBuf::new(),
                         started_at: at,
                         start: since,

@@ -20,6 +20,7 @@ pub fn block_problems(s: &Scenario, profile: &CloudProfile) -> Vec<ScenarioError
                 .read::<ProfileOverride>()
                 .and_then(|o| cloud_problems(block, &profile.with(&o))),
             "broker_fault" => block.read::<Fault>().map(drop),
+            "requires" => block.read::<super::requires::Requires>().map(drop),
             other => Err(vec![block.error(
                 &[],
                 format!("athil cannot read a `{other}` block (a harness bug: please report it)"),

@@ -1,10 +1,12 @@
-//! The executor: runs scenarios one after another against the module target and the broker,
-//! emitting [`RunEvent`]s. A failed step fails its scenario and the run goes on with the next;
-//! an [`Interrupt`] (Ctrl-C, SIGTERM, SIGHUP) ends the step under way, or the module's reset,
-//! at once, marks the rest skipped, and still ends the stream with `RunFinished` so every
-//! report is written.
+//! The executor: runs scenarios on one slot, one after another, against the slot's module
+//! and broker scope, emitting [`RunEvent`]s. A failed step fails its scenario and the slot
+//! goes on with the next; an [`Interrupt`] (Ctrl-C, SIGTERM, SIGHUP) ends the step under way,
+//! or the module's reset, at once. [`Executor::run`] runs a list on its own (marking the rest
+//! skipped when interrupted, and ending the stream with `RunFinished` so every report is
+//! written); a [`Session`](super::session) runs one executor per slot.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
@@ -18,7 +20,7 @@ use super::rig::Wifi;
 use super::step::{StepContext, StepError};
 use super::target::ModuleTarget;
 use super::values::Values;
-use crate::events::{EventSink, Failure, FailureKind, Outcome, RunEvent, SerialWindow};
+use crate::events::{EventSink, Failure, FailureKind, JobId, Outcome, RunEvent, SerialWindow};
 
 /// How long bringing a module to a known state (reset, `ready`, `AT` → `OK`) may take.
 pub const SYNC_DEADLINE: Duration = Duration::from_secs(10);
@@ -28,12 +30,14 @@ pub const SYNC_DEADLINE: Duration = Duration::from_secs(10);
 /// must not hang the run.
 const STEP_GRACE: Duration = Duration::from_secs(10);
 
-/// Everything a run needs besides the scenarios.
-pub struct Executor<'a> {
-    pub target: &'a ModuleTarget,
-    pub broker: &'a BrokerHandle,
-    pub registry: &'a DeviceRegistry,
-    pub wifi: Option<&'a Wifi>,
+/// Everything one slot needs besides the scenarios: its module, its broker scope, the
+/// registry, its network, and its sink (whose job it sets as each scenario starts and ends).
+#[derive(Clone)]
+pub struct Executor {
+    pub target: ModuleTarget,
+    pub broker: Arc<BrokerHandle>,
+    pub registry: Arc<DeviceRegistry>,
+    pub wifi: Option<Wifi>,
     /// What `{{broker.host}}` is: the broker's IP unless a rig names another host.
     pub broker_host: String,
     pub events: EventSink,
@@ -83,50 +87,28 @@ pub struct Totals {
 /// The executor's stop signal: `Some` once the run is to stop.
 pub type StopReceiver = watch::Receiver<Option<Interrupt>>;
 
-impl Executor<'_> {
-    /// Runs `scenarios` in order. `stop` turning `Some` interrupts the run.
+impl Executor {
+    /// Runs `scenarios` in order, as jobs 0, 1, 2…, as a whole run of its own. `stop` turning
+    /// `Some` interrupts the run.
     pub async fn run(&self, scenarios: &[Scenario], mut stop: StopReceiver) -> Totals {
         let started = Instant::now();
         self.events.emit(RunEvent::RunStarted {
             scenario_count: scenarios.len(),
         });
         let mut totals = Totals::default();
-        for scenario in scenarios {
+        for (i, scenario) in scenarios.iter().enumerate() {
+            let job = JobId(i as u32);
             let interrupted = *stop.borrow();
             let outcome = if let Some(i) = interrupted {
                 totals.interrupted = Some(i);
-                Outcome::Skipped {
-                    reason: format!(
-                        "not run: the run was interrupted ({}) before it started",
-                        i.label()
-                    ),
-                }
+                let reason = format!(
+                    "not run: the run was interrupted ({}) before it started",
+                    i.label()
+                );
+                self.skip_job(job, scenario, reason)
             } else {
-                self.events.emit(RunEvent::ScenarioStarted {
-                    name: scenario.name.clone(),
-                    file: scenario.file.clone(),
-                });
-                let t0 = Instant::now();
-                let outcome = self.run_scenario(scenario, &mut stop).await;
-                self.events.emit(RunEvent::ScenarioFinished {
-                    name: scenario.name.clone(),
-                    outcome: outcome.clone(),
-                    elapsed: t0.elapsed(),
-                });
-                outcome
+                self.run_job(job, scenario, &mut stop).await.0
             };
-            if interrupted.is_some() {
-                // Skipped scenarios still appear in every report.
-                self.events.emit(RunEvent::ScenarioStarted {
-                    name: scenario.name.clone(),
-                    file: scenario.file.clone(),
-                });
-                self.events.emit(RunEvent::ScenarioFinished {
-                    name: scenario.name.clone(),
-                    outcome: outcome.clone(),
-                    elapsed: Duration::ZERO,
-                });
-            }
             match outcome {
                 Outcome::Passed => totals.passed += 1,
                 Outcome::Failed(_) => totals.failed += 1,
@@ -142,6 +124,49 @@ impl Executor<'_> {
             interrupted: totals.interrupted.is_some(),
         });
         totals
+    }
+
+    /// Runs `scenario` as `job`: its events carry the job, and it is announced and finished in
+    /// the stream. Returns the outcome and the time it took.
+    pub async fn run_job(
+        &self,
+        job: JobId,
+        scenario: &Scenario,
+        stop: &mut StopReceiver,
+    ) -> (Outcome, Duration) {
+        self.events.set_job(Some(job));
+        self.events.emit(RunEvent::ScenarioStarted {
+            name: scenario.name.clone(),
+            file: scenario.file.clone(),
+        });
+        let t0 = Instant::now();
+        let outcome = self.run_scenario(scenario, stop).await;
+        let elapsed = t0.elapsed();
+        self.events.emit(RunEvent::ScenarioFinished {
+            name: scenario.name.clone(),
+            outcome: outcome.clone(),
+            elapsed,
+        });
+        self.events.set_job(None);
+        (outcome, elapsed)
+    }
+
+    /// Reports `scenario` as `job`, not run, for `reason`: skipped scenarios still appear in
+    /// every report.
+    pub fn skip_job(&self, job: JobId, scenario: &Scenario, reason: String) -> Outcome {
+        let outcome = Outcome::Skipped { reason };
+        self.events.set_job(Some(job));
+        self.events.emit(RunEvent::ScenarioStarted {
+            name: scenario.name.clone(),
+            file: scenario.file.clone(),
+        });
+        self.events.emit(RunEvent::ScenarioFinished {
+            name: scenario.name.clone(),
+            outcome: outcome.clone(),
+            elapsed: Duration::ZERO,
+        });
+        self.events.set_job(None);
+        outcome
     }
 
     async fn run_scenario(&self, s: &Scenario, stop: &mut StopReceiver) -> Outcome {
@@ -184,17 +209,18 @@ impl Executor<'_> {
             })
         };
         let broker: SocketAddr = self.broker.addr();
-        let values = match Values::new(&self.broker_host, broker, device, self.wifi) {
+        let values = match Values::new(&self.broker_host, broker, device, self.wifi.as_ref()) {
             Ok(v) => v,
             Err(e) => return set_up(e.to_string()),
         };
-        let mut attached = match self
-            .target
-            .attach(s, broker, self.wifi, self.events.clone())
-        {
-            Ok(a) => a,
-            Err(e) => return set_up(e.to_string()),
-        };
+        let mut attached =
+            match self
+                .target
+                .attach(s, broker, self.wifi.as_ref(), self.events.clone())
+            {
+                Ok(a) => a,
+                Err(e) => return set_up(e.to_string()),
+            };
         // A silent module makes the reset wait its whole deadline; an interruption must not.
         let synced = tokio::select! {
             r = attached.driver.reset_and_sync(SYNC_DEADLINE) => Ok(r),
@@ -218,7 +244,7 @@ impl Executor<'_> {
                 last_serial_window: SerialWindow::Sync,
             }),
             Ok(Ok(_)) => {
-                let mut cx = StepContext::new(&mut attached.driver, self.broker, &values, device);
+                let mut cx = StepContext::new(&mut attached.driver, &self.broker, &values, device);
                 self.run_steps(&s.steps, &mut cx, stop).await
             }
         };
@@ -295,7 +321,10 @@ impl Executor<'_> {
 
 /// Resolves when the run is to stop, with why; never if the sender is gone without stopping.
 async fn stopped(stop: &mut StopReceiver) -> Interrupt {
-    match stop.wait_for(Option::is_some).await {
+    // The guard `wait_for` returns is dropped before anything else is awaited, so a slot's
+    // task stays `Send`.
+    let seen = stop.wait_for(Option::is_some).await.map(|i| *i);
+    match seen {
         Ok(i) => i.unwrap_or(Interrupt::CtrlC),
         Err(_) => std::future::pending().await,
     }

@@ -6,8 +6,11 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::cloud::Platform;
 use crate::module::dialect::DialectKind;
 use crate::module::SerialSettings;
+
+use super::requires::NetworkKind;
 
 /// The access point the virtual module offers when no rig names one.
 pub const VIRTUAL_SSID: &str = "athil-lab";
@@ -15,7 +18,9 @@ pub const VIRTUAL_SSID: &str = "athil-lab";
 /// shares no run of characters with the SSID, so masking it leaves the SSID readable.
 pub const VIRTUAL_WIFI_PASSWORD: &str = "wpa2-bench-key";
 
-/// One lab set-up: a module on a serial port, the Wi-Fi it joins, where the broker listens.
+/// One lab set-up: a module on a serial port, the Wi-Fi it joins, where the broker listens;
+/// or, with `slots:`, several modules, each of which may set any of those itself (the
+/// top-level settings are then every slot's defaults).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Rig {
@@ -31,6 +36,35 @@ pub struct Rig {
     pub wifi: Option<WifiSource>,
     #[serde(default)]
     pub broker: BrokerPlacement,
+    /// How the module reaches the network [default: wifi for esp-at, cellular for quectel].
+    #[serde(default)]
+    pub network: Option<NetworkKind>,
+    /// Firmware features the module has, for scenarios that `require:` them.
+    #[serde(default)]
+    pub features: Vec<String>,
+    /// The clouds the module can reach [default: all].
+    #[serde(default)]
+    pub clouds: Option<Vec<Platform>>,
+    /// Several modules: each a slot of its own.
+    #[serde(default)]
+    pub slots: Vec<SlotSpec>,
+}
+
+/// One module of a rig with several: a name, and what it sets over the rig's defaults.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlotSpec {
+    /// Shown in the console, JUnit suites and report folders (`bench-a`, `air601`).
+    pub name: String,
+    pub module: Option<DialectKind>,
+    /// The serial device; absent means a built-in virtual module.
+    pub port: Option<String>,
+    pub serial: Option<SerialSettings>,
+    pub wifi: Option<WifiSource>,
+    pub broker: Option<BrokerPlacement>,
+    pub network: Option<NetworkKind>,
+    pub features: Option<Vec<String>>,
+    pub clouds: Option<Vec<Platform>>,
 }
 
 fn default_dialect() -> DialectKind {
@@ -118,7 +152,49 @@ impl Rig {
             serial: SerialSettings::default(),
             wifi: None,
             broker: BrokerPlacement::default(),
+            network: None,
+            features: Vec::new(),
+            clouds: None,
+            slots: Vec::new(),
         }
+    }
+
+    /// The rig's modules, each as a one-module rig named after its slot: the `slots:` with
+    /// the top level's settings as defaults, or the top level itself (named after its port's
+    /// file name, or `virtual`).
+    pub fn slots(&self) -> Vec<(String, Rig)> {
+        if self.slots.is_empty() {
+            let name = match &self.port {
+                Some(p) => Path::new(p)
+                    .file_name()
+                    .map_or_else(|| p.clone(), |n| n.to_string_lossy().into_owned()),
+                None => "virtual".to_owned(),
+            };
+            return vec![(
+                name,
+                Rig {
+                    slots: Vec::new(),
+                    ..self.clone()
+                },
+            )];
+        }
+        self.slots
+            .iter()
+            .map(|s| {
+                let rig = Rig {
+                    module: s.module.unwrap_or(self.module),
+                    port: s.port.clone(),
+                    serial: s.serial.unwrap_or(self.serial),
+                    wifi: s.wifi.clone().or_else(|| self.wifi.clone()),
+                    broker: s.broker.clone().unwrap_or_else(|| self.broker.clone()),
+                    network: s.network.or(self.network),
+                    features: s.features.clone().unwrap_or_else(|| self.features.clone()),
+                    clouds: s.clouds.clone().or_else(|| self.clouds.clone()),
+                    slots: Vec::new(),
+                };
+                (s.name.clone(), rig)
+            })
+            .collect()
     }
 
     pub fn load(path: &Path) -> Result<Rig, RigError> {
@@ -145,12 +221,33 @@ impl Rig {
                 message: message.strip_suffix(&suffix).unwrap_or(&message).to_owned(),
             }
         })?;
-        if let Some(w) = &rig.wifi {
+        let invalid = |message: String| RigError::Invalid {
+            path: path.to_owned(),
+            message,
+        };
+        let wifis = rig
+            .wifi
+            .iter()
+            .chain(rig.slots.iter().filter_map(|s| s.wifi.as_ref()));
+        for w in wifis {
             if w.password_env.is_some() && w.password_file.is_some() {
-                return Err(RigError::Invalid {
-                    path: path.to_owned(),
-                    message: "wifi: give `password_env` or `password_file`, not both".into(),
-                });
+                return Err(invalid(
+                    "wifi: give `password_env` or `password_file`, not both".into(),
+                ));
+            }
+        }
+        if !rig.slots.is_empty() && rig.port.is_some() {
+            return Err(invalid(
+                "`port:` belongs in each slot when the rig lists `slots:`".into(),
+            ));
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for s in &rig.slots {
+            if s.name.is_empty() || !names.insert(s.name.as_str()) {
+                return Err(invalid(format!(
+                    "slots: every slot needs a name of its own (`{}` is empty or repeated)",
+                    s.name
+                )));
             }
         }
         Ok(rig)
@@ -236,11 +333,13 @@ mod shipped {
             let path = entry.unwrap().path();
             if path.extension().is_some_and(|e| e == "yaml") {
                 let rig = Rig::load(&path).unwrap_or_else(|e| panic!("{e}"));
-                assert!(
-                    rig.port.is_some(),
-                    "{}: a shipped rig names its port",
-                    path.display()
-                );
+                for (name, slot) in rig.slots() {
+                    assert!(
+                        slot.port.is_some(),
+                        "{}: slot `{name}` of a shipped rig names its port",
+                        path.display()
+                    );
+                }
                 n += 1;
             }
         }

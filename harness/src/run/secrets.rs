@@ -37,9 +37,13 @@ impl RunSecrets {
     /// The secrets and public names of running `scenarios` over `registry` on `wifi`.
     /// A value that cannot be had now (an unset variable) is skipped: the step needing it fails
     /// anyway, and a value never computed is never written.
-    pub fn of_run(scenarios: &[Scenario], registry: &DeviceRegistry, wifi: Option<&Wifi>) -> Self {
+    pub fn of_run<'a>(
+        scenarios: &[Scenario],
+        registry: &DeviceRegistry,
+        wifis: impl IntoIterator<Item = &'a Wifi>,
+    ) -> Self {
         let mut out = RunSecrets::default();
-        if let Some(w) = wifi {
+        for w in wifis {
             out.secrets.push(w.password.clone());
             out.public.push(w.ssid.clone());
         }

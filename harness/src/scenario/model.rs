@@ -36,6 +36,10 @@ pub struct Scenario {
     /// The `cloud:` block: this scenario's changes to the run's cloud profile (login rules,
     /// keepalive, topics, limits), read by the runner as the broker's profile override.
     pub cloud: Option<Opaque>,
+    /// The `requires:` block: what a slot must offer to run it, read by the runner's plan.
+    pub requires: Option<Opaque>,
+    /// The scenario's own `estimate:` of how long it takes.
+    pub estimate: Option<Duration>,
     pub steps: Vec<Step>,
     /// Where the scenario's name is written, for errors about the scenario as a whole.
     pub location: Location,
@@ -404,6 +408,7 @@ impl Scenario {
         let mut out: Vec<(&'static str, &Opaque)> = Vec::new();
         out.extend(self.virtual_module.iter().map(|o| ("virtual_module", o)));
         out.extend(self.cloud.iter().map(|o| ("cloud", o)));
+        out.extend(self.requires.iter().map(|o| ("requires", o)));
         for step in &self.steps {
             if let Action::BrokerFault { fault, .. } = &step.action {
                 out.push(("broker_fault", fault));

@@ -81,6 +81,8 @@ const SCENARIO_KEYS: &[&str] = &[
     "timeout",
     "virtual_module",
     "cloud",
+    "requires",
+    "estimate",
     "tags",
     "steps",
 ];
@@ -113,6 +115,13 @@ pub(crate) struct RawScenario {
     pub virtual_module: Field<Sp<serde_yaml::Value>>,
     /// This scenario's changes to the run's cloud profile.
     pub cloud: Field<Sp<CloudBlock>>,
+    /// What a slot must offer to run it: `dialect` (esp-at, quectel), `network` (wifi,
+    /// cellular), `features` (firmware features), `cloud` (aliyun, onenet), `virtual_module`.
+    #[schemars(with = "BTreeMap<String, serde_json::Value>")]
+    pub requires: Field<Sp<serde_yaml::Value>>,
+    /// How long it is expected to take, e.g. `12s`, so a parallel run starts it early; by
+    /// default the previous run's time, else its waits and windows added up.
+    pub estimate: Field<Sp<DurationText>>,
     /// Free-form labels to select scenarios by.
     pub tags: Field<Vec<String>>,
     /// The steps, run in order.

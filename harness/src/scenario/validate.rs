@@ -287,6 +287,11 @@ pub(crate) fn scenario(raw: RawScenario, root: &Node, ctx: &mut Ctx<'_>) -> Opti
         let node = root.get("virtual_module");
         ctx.opaque(&v.value, v.mark.location, node, "virtual module settings")
     });
+    let requires = raw.requires.ok().and_then(|v| {
+        let node = root.get("requires");
+        ctx.opaque(&v.value, v.mark.location, node, "scenario requirements")
+    });
+    let estimate = raw.estimate.ok().and_then(|t| ctx.duration(t));
     let cloud = raw.cloud.ok().and_then(|c| {
         let node = root.get("cloud");
         ctx.opaque(&c.value.0, c.mark.location, node, "cloud profile settings")
@@ -342,6 +347,8 @@ pub(crate) fn scenario(raw: RawScenario, root: &Node, ctx: &mut Ctx<'_>) -> Opti
         timeout: timeout?,
         virtual_module,
         cloud,
+        requires,
+        estimate,
         steps,
         location: name.mark.location,
     })

@@ -80,11 +80,8 @@ impl Script {
 
     /// An event stamped at `since_start`, whatever the clock says (out-of-order emission).
     pub fn push_at(&mut self, since_start: Duration, event: RunEvent) -> &mut Script {
-        self.events.push(Stamped {
-            at: self.start + since_start,
-            since_start,
-            event,
-        });
+        self.events
+            .push(Stamped::new(self.start + since_start, since_start, event));
         self
     }
 

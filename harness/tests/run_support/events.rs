@@ -29,11 +29,12 @@ pub async fn run_in_process(paths: &[&str], limit: Duration) -> (Totals, Vec<Sta
         base: Box::new(SimConfig::default()),
     };
     let wifi = Wifi::virtual_lab();
+    let broker = std::sync::Arc::new(broker);
     let executor = Executor {
-        target: &target,
-        broker: &broker,
-        registry: &registry,
-        wifi: Some(&wifi),
+        target,
+        broker: broker.clone(),
+        registry: std::sync::Arc::new(registry),
+        wifi: Some(wifi),
         broker_host: broker.addr().ip().to_string(),
         events: events.clone(),
     };

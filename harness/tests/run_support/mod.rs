@@ -62,8 +62,13 @@ pub struct Ran {
 impl Ran {
     /// The run's `--out` directory (`out/` inside a temp dir, so a run that writes nothing
     /// leaves it absent).
-    pub fn out_dir(&self) -> PathBuf {
+    pub fn out_root(&self) -> PathBuf {
         self.out.path().join("out")
+    }
+
+    /// The run's own report folder: `<out>/latest`, the link to the folder the run created.
+    pub fn out_dir(&self) -> PathBuf {
+        self.out_root().join("latest")
     }
 
     /// Console and error output together, for failure messages.
@@ -146,13 +151,13 @@ fn pump(mut from: impl Read + Send + 'static, into: Arc<Mutex<Vec<u8>>>) -> Join
 }
 
 impl Running {
-    /// The run's `--out` directory.
+    /// The run's own report folder: `<out>/latest`, the link to the folder the run created.
     pub fn out_dir(&self) -> PathBuf {
         self.out
             .as_ref()
             .expect("the out directory")
             .path()
-            .join("out")
+            .join("out/latest")
     }
 
     pub fn pid(&self) -> u32 {
