@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use crate::exit::ExitCode;
 use crate::module::dialect::DialectKind;
+use crate::report::reporter::JUNIT_EVERY;
 use crate::report::{run_dir, Console, Planned, Redactor, Reporter, RunPlan, SlotInfo};
 use crate::run::{session, EventSink, History, Plan, PlanInput, RunSecrets};
 
@@ -179,11 +180,14 @@ fn execute(args: Args, plan: Plan, mut history: History) -> ExitCode {
         let run = session::run(plan.clone(), events, stop_rx);
         tokio::pin!(run);
         // Feed the reports while the run goes on, so a crash mid-run loses nothing written.
+        let mut junit = tokio::time::interval(JUNIT_EVERY);
+        junit.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let outcome = loop {
             tokio::select! {
                 biased;
                 Some(ev) = rx.recv() => reporter.handle(&ev),
                 r = &mut run => break r,
+                _ = junit.tick() => reporter.tick(),
             }
         };
         while let Ok(ev) = rx.try_recv() {

@@ -24,6 +24,9 @@ use super::text::slug;
 use super::transcript::{render, Heading};
 use super::write::write_report;
 
+/// How often at most the JUnit file is rewritten during a run.
+pub const JUNIT_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// File stem of the reports for traffic seen outside any scenario.
 const OUTSIDE: &str = "run";
 
@@ -64,6 +67,12 @@ pub struct Reporter {
     /// reached and a parallel run gets a folder per slot.
     plan: RunPlan,
     junit_written: bool,
+    /// The JUnit file is behind the summary, and when it was last written: it is rewritten
+    /// at most every [`JUNIT_EVERY`] (each write holds every transcript, so writing it at
+    /// every scenario start and end was quadratic: 64 short scenarios spent most of their
+    /// run rewriting it), by [`Reporter::tick`] or the next event after that.
+    junit_dirty: bool,
+    junit_at: Option<std::time::Instant>,
     /// A JUnit write failure was already reported; later retries fail quietly.
     junit_failed: bool,
     redactor: Redactor,
@@ -118,6 +127,8 @@ impl Reporter {
             junit,
             plan: RunPlan::default(),
             junit_written: false,
+            junit_dirty: false,
+            junit_at: None,
             junit_failed: false,
             stream: EventRedactor::new(redactor.clone()),
             redactor,
@@ -169,7 +180,7 @@ impl Reporter {
                     self.open.insert(slot, i);
                 }
                 // Now listed as unfinished, should the run die before its end.
-                self.write_junit();
+                self.junit_due();
             }
             RunEvent::ScenarioFinished { .. } => {
                 // A scenario skipped without starting has no transcript of its own; its line
@@ -178,7 +189,7 @@ impl Reporter {
                     self.batches.entry(slot).or_default().push(ev.clone());
                     self.close(slot, idx);
                 }
-                self.write_junit();
+                self.junit_due();
             }
             RunEvent::RunStarted { .. }
             | RunEvent::StepStarted { .. }
@@ -193,6 +204,22 @@ impl Reporter {
             | RunEvent::RunFinished { .. } => {
                 self.batches.entry(slot).or_default().push(ev.clone())
             }
+        }
+    }
+
+    /// The summary changed: rewrite the JUnit file if it was not written for a while.
+    fn junit_due(&mut self) {
+        self.junit_dirty = true;
+        self.tick();
+    }
+
+    /// Writes the JUnit file if it is behind and [`JUNIT_EVERY`] has passed since the last
+    /// write. Call it every [`JUNIT_EVERY`] while a run goes on, so a run that dies between
+    /// events leaves a file at most that far behind (and never one that reads green).
+    pub fn tick(&mut self) {
+        let due = self.junit_at.map_or(true, |at| at.elapsed() >= JUNIT_EVERY);
+        if self.junit_dirty && due {
+            self.write_junit();
         }
     }
 
@@ -211,7 +238,13 @@ impl Reporter {
                     .await
                     .unwrap_or(None)
             } else {
-                rx.recv().await
+                match tokio::time::timeout(JUNIT_EVERY, rx.recv()).await {
+                    Ok(next) => next,
+                    Err(_) => {
+                        self.tick();
+                        continue;
+                    }
+                }
             };
             match next {
                 Some(ev) => self.handle(&ev),
@@ -405,6 +438,8 @@ impl Reporter {
     }
 
     fn write_junit(&mut self) {
+        self.junit_dirty = false;
+        self.junit_at = Some(std::time::Instant::now());
         let Some(path) = self.junit.clone() else {
             return;
         };

@@ -213,14 +213,22 @@ impl Executor {
             Ok(v) => v,
             Err(e) => return set_up(e.to_string()),
         };
-        let mut attached =
-            match self
-                .target
-                .attach(s, broker, self.wifi.as_ref(), self.events.clone())
-            {
-                Ok(a) => a,
-                Err(e) => return set_up(e.to_string()),
-            };
+        // Spawning a virtual module and opening a serial line block (threads, a pty, termios):
+        // off the async threads, which every other slot shares.
+        let (target, scenario, wifi, events) = (
+            self.target.clone(),
+            s.clone(),
+            self.wifi.clone(),
+            self.events.clone(),
+        );
+        let attaching = tokio::task::spawn_blocking(move || {
+            target.attach(&scenario, broker, wifi.as_ref(), events)
+        });
+        let mut attached = match attaching.await {
+            Ok(Ok(a)) => a,
+            Ok(Err(e)) => return set_up(e.to_string()),
+            Err(e) => return set_up(format!("bring up the module: {e}")),
+        };
         // A silent module makes the reset wait its whole deadline; an interruption must not.
         let synced = tokio::select! {
             r = attached.driver.reset_and_sync(SYNC_DEADLINE) => Ok(r),
