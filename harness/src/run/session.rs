@@ -106,13 +106,7 @@ pub async fn run(
     for job in skips {
         let slot = job.slot.unwrap_or(SlotId(0));
         let reason = job.skip.clone().unwrap_or_default();
-        let outcome = executors[slot.0 as usize].skip_job(job.id, plan.scenario(&job), reason);
-        results.push(JobResult {
-            job: job.id,
-            slot,
-            outcome,
-            elapsed: Duration::ZERO,
-        });
+        results.push(skipped(&executors[slot.0 as usize], &plan, &job, reason));
     }
     let queue = Arc::new(Mutex::new(Queue {
         waiting: runnable.into(),
@@ -151,13 +145,7 @@ pub async fn run(
             ),
             None => "not run: its slot stopped before it started".to_owned(),
         };
-        let outcome = executors[slot.0 as usize].skip_job(job.id, plan.scenario(&job), reason);
-        results.push(JobResult {
-            job: job.id,
-            slot,
-            outcome,
-            elapsed: Duration::ZERO,
-        });
+        results.push(skipped(&executors[slot.0 as usize], &plan, &job, reason));
     }
     let mut totals = Totals::default();
     for r in &results {
@@ -182,6 +170,16 @@ pub async fn run(
     }
     while closing.join_next().await.is_some() {}
     Ok(SessionResult { totals, results })
+}
+
+/// Reports `job` skipped for `reason` on `executor`'s slot.
+fn skipped(executor: &Executor, plan: &Plan, job: &Job, reason: String) -> JobResult {
+    JobResult {
+        job: job.id,
+        slot: executor.events.slot(),
+        outcome: executor.skip_job(job.id, plan.scenario(job), reason),
+        elapsed: Duration::ZERO,
+    }
 }
 
 /// Starts `slot`'s broker scope.
