@@ -1,6 +1,6 @@
 //! The cloud: an in-process rumqttd link ([`CloudLink`]) that subscribes to every topic,
-//! records each uplink that reaches it, answers property and event posts as the real cloud
-//! does (`…/post_reply`, profile key `thing`), and publishes downlinks as the console's
+//! records each uplink that reaches it, answers property and event posts as the device's
+//! platform does (Alibaba Cloud `…/post_reply`, OneNET `…/post/reply`), and publishes downlinks as the console's
 //! property set does (seed 002).
 
 use std::sync::{Arc, Mutex};
@@ -15,7 +15,6 @@ use super::namespace::Namespace;
 use super::observed::SeenDirection;
 use super::origins::{Origin, Publisher};
 use super::profile::config::Implicit;
-use super::profile::thing;
 use super::rumqttd::{Downward, RouterLink, RouterRx, RouterTx, Upward};
 use crate::events::{ConnId, RunEvent};
 use crate::mqtt::{Packet, Publish, QoS};
@@ -146,15 +145,14 @@ impl CloudLink {
         Ok(())
     }
 
-    /// Answers a device's property or event post as the cloud does (§2.8), if the profile
-    /// says so. The reply reaches the device only if it subscribed to it or receives pushed
-    /// downlinks (`topics.implicit`), as on the real cloud.
+    /// Answers a device's post as its platform does (Alibaba Cloud §2.8, profile key `thing`;
+    /// OneNET's `…/post/reply` and `…/accepted`, its profile's `thing`). The reply reaches the
+    /// device only if it subscribed to it or receives pushed downlinks, as on the real cloud.
     fn answer(&self, shared: &Shared, conn: Option<ConnId>, post: &Publish) {
-        let profile = shared.policy.profile();
-        let Some(reply) = thing::reply_to(&profile.thing, &post.topic, &post.payload) else {
+        let Some(reply) = shared.policy.reply_to(post) else {
             return;
         };
-        let qos = QoS::try_from(profile.thing.reply_qos).unwrap_or(QoS::AtMostOnce);
+        let qos = reply.qos;
         // Asked before sending: the device's subscriptions as they are when the reply leaves.
         let reaches = conn.map(|c| shared.reach.reaches(c, &reply.topic));
         let text = match self.send(shared, &reply.topic, &reply.payload, qos) {
@@ -164,10 +162,14 @@ impl CloudLink {
                     post.topic, reply.code, reply.topic, qos as u8
                 );
                 match reaches {
+                    Some(false) if reply.topic.starts_with('$') => format!(
+                        "{answered}; not delivered: the device has not subscribed to it, and \
+                         OneNET delivers replies only to subscribers"
+                    ),
                     Some(false) => format!(
                         "{answered}; not delivered: the device has not subscribed to it \
                          (topics.implicit = {})",
-                        implicit_name(profile.topics.implicit)
+                        implicit_name(shared.policy.profile().topics.implicit)
                     ),
                     Some(true) | None => answered,
                 }

@@ -1,5 +1,5 @@
-//! The broker side: a gateway that impersonates Alibaba Cloud (and OneNET) in front of an
-//! embedded rumqttd reached only through in-process links, one per device connection and one
+//! The broker side: a gateway that impersonates Alibaba Cloud and OneNET (each a
+//! [`platform::CloudPlatform`]) in front of an embedded rumqttd reached only through in-process links, one per device connection and one
 //! for the cloud. Main types: [`Broker`], [`BrokerConfig`], [`BrokerHandle`]. Only this folder
 //! imports rumqttd (STYLE.md rule 7).
 //!
@@ -18,6 +18,7 @@ mod namespace;
 pub mod observed;
 pub mod origins;
 mod plain;
+pub mod platform;
 pub mod policy;
 pub mod profile;
 mod reach;
@@ -31,5 +32,6 @@ pub use gateway::Listen;
 pub use handle::{Broker, BrokerConfig, BrokerHandle};
 pub use observed::{Dropped, Mark, Observed, Refusal, SeenDirection, SeenPacket, Window};
 pub use plain::serve_plain_rumqttd;
+pub use platform::{CloudPlatform, SubscribeVerdict};
 pub use policy::{Admission, CloudPolicy, ConnectDecision, RefusalKind, RefusalReason};
-pub use profile::{CloudProfile, ProfileOverride};
+pub use profile::{CloudProfile, OneNetProfile, ProfileOverride};

@@ -1,24 +1,20 @@
-//! What the impersonated cloud allows: [`CloudPolicy`] holds the device registry and the
-//! [`CloudProfile`] in force (the run's, with a scenario's override) and answers the session's
-//! questions: is this CONNECT accepted (else which CONNACK code and why), what a SUBACK grants,
-//! what becomes of this PUBLISH, may this filter be subscribed. Sessions ask it; they never
-//! decide cloud behaviour themselves. The rules themselves are data, in `profile/`.
+//! What the impersonated cloud allows: [`CloudPolicy`] holds the device registry, the Alibaba
+//! Cloud [`CloudProfile`] in force (the run's, with a scenario's override) and the
+//! [`OneNetProfile`], and answers the session's questions: is this CONNECT accepted (else which
+//! CONNACK code and why, or close without one), what a SUBACK grants, what becomes of this
+//! PUBLISH or SUBSCRIBE, at which QoS a downlink arrives. It picks the platform a CONNECT is
+//! for and asks that [`CloudPlatform`] (`platform/`); sessions never decide cloud behaviour
+//! themselves. The configurable rules are data, in `profile/`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use super::profile::config::{Implicit, RetainRule, Violation, WillRule};
-use super::profile::keepalive::{self, Verdict};
-use super::profile::limits;
+use super::platform::{Aliyun, CloudPlatform, OneNet, PostReply, SubscribeVerdict};
+use super::profile::config::Violation;
 use super::profile::logins::Logins;
-use super::profile::topics::Permissions;
-use super::profile::{CloudProfile, ProfileOverride};
-use crate::cloud::onenet::device_resource;
-use crate::cloud::{
-    kept_outside, verify_aliyun_connect, Device, DeviceRegistry, DeviceStatus, OneNetAuth,
-    Platform, Refusal, Token, TokenError,
-};
+use super::profile::{CloudProfile, OneNetProfile, ProfileOverride};
+use crate::cloud::{DeviceRegistry, OneNetAuth, Platform};
 use crate::events::ConnId;
 use crate::mqtt::{Connect, Publish, QoS};
 
@@ -38,7 +34,7 @@ pub enum RefusalKind {
     SecretUnavailable,
     /// Keepalive outside the cloud's window (Alibaba Cloud: 30–1200 s).
     KeepaliveOutOfRange,
-    /// Not MQTT 3.1 (`MQIsdp`, level 3) or 3.1.1 (`MQTT`, level 4).
+    /// Not MQTT 3.1 (`MQIsdp`, level 3) or 3.1.1 (`MQTT`, level 4); OneNET: not 3.1.1.
     UnsupportedProtocol,
     /// A `refuse_next_connect` fault refused it, whatever its credentials (broker/fault).
     FaultInjected,
@@ -85,6 +81,8 @@ pub struct Admission {
     /// The client id the gateway uses towards rumqttd: one per *device*, so that a second
     /// login of the same device takes over the first, as both clouds do.
     pub upstream_client_id: String,
+    /// OneNET: the login the device file names; `None` for Alibaba Cloud.
+    pub onenet_auth: Option<OneNetAuth>,
     /// The SUBACK grant: the profile's (Alibaba Cloud: 1); OneNET token products 0.
     pub granted_qos: u8,
     /// The keepalive the server's idle timer uses (capped at the profile's maximum).
@@ -104,6 +102,11 @@ pub enum ConnectDecision {
     Refuse {
         code: u8,
         reason: RefusalReason,
+    },
+    /// Close the link without a CONNACK, as OneNET does with a CONNECT that breaks its
+    /// protocol rules (an anonymous login); the text says why.
+    Close {
+        reason: String,
     },
 }
 
@@ -127,6 +130,8 @@ pub struct CloudPolicy {
     devices: DeviceRegistry,
     /// The run's profile (set when the broker starts).
     base: CloudProfile,
+    /// The OneNET rules no source confirms (`athil broker --onenet-profile`).
+    onenet: Arc<OneNetProfile>,
     /// `base` with the scenario's override, swapped whole so a reader never sees half of one.
     current: RwLock<Arc<CloudProfile>>,
     logins: Arc<Logins>,
@@ -140,6 +145,7 @@ impl Clone for CloudPolicy {
         CloudPolicy {
             devices: self.devices.clone(),
             base: self.base.clone(),
+            onenet: self.onenet.clone(),
             current: RwLock::new(self.profile()),
             logins: Arc::default(),
             next_login: AtomicU64::new(0),
@@ -153,6 +159,7 @@ impl CloudPolicy {
         CloudPolicy {
             devices,
             base: CloudProfile::default(),
+            onenet: Arc::default(),
             current: RwLock::new(Arc::new(CloudProfile::default())),
             logins: Arc::default(),
             next_login: AtomicU64::new(0),
@@ -167,6 +174,16 @@ impl CloudPolicy {
     pub fn install(&mut self, profile: CloudProfile) {
         self.current = RwLock::new(Arc::new(profile.clone()));
         self.base = profile;
+    }
+
+    /// Makes `profile` the OneNET profile.
+    pub fn install_onenet(&mut self, profile: OneNetProfile) {
+        self.onenet = Arc::new(profile);
+    }
+
+    /// The OneNET profile.
+    pub fn onenet_profile(&self) -> Arc<OneNetProfile> {
+        self.onenet.clone()
     }
 
     /// The profile in force now.
@@ -237,23 +254,42 @@ impl CloudPolicy {
         ))
     }
 
-    /// Decides a CONNECT as the cloud its device belongs to would.
+    /// The rules of `platform`, under the profiles in force now.
+    pub fn platform(&self, platform: Platform) -> Box<dyn CloudPlatform> {
+        match platform {
+            Platform::Aliyun => Box::new(Aliyun {
+                profile: self.profile(),
+            }),
+            Platform::Onenet => Box::new(OneNet {
+                profile: self.onenet.clone(),
+            }),
+        }
+    }
+
+    /// Decides a CONNECT as the cloud its device belongs to would: OneNET when it names a
+    /// OneNET product (or, anonymous, a OneNET device), Alibaba Cloud otherwise.
     pub fn decide_connect(&self, connect: &Connect) -> ConnectDecision {
         if let Some(refusal) = self.decide_protocol(&connect.protocol_name, connect.protocol_level)
         {
             return refusal;
         }
-        if let Some(product_id) = connect.username.as_deref() {
-            if !connect.client_id.contains('|')
-                && self
-                    .devices
-                    .devices()
-                    .any(|d| d.platform == Platform::Onenet && d.product_key == product_id)
-            {
-                return self.decide_onenet(connect, product_id);
+        let onenet = self.platform(Platform::Onenet);
+        let rules = if onenet.claims(connect, &self.devices) {
+            onenet
+        } else {
+            self.platform(Platform::Aliyun)
+        };
+        match rules.decide_connect(connect, &self.devices) {
+            ConnectDecision::Accept(mut admission) => {
+                admission.upstream_client_id = self.upstream_id(
+                    std::mem::take(&mut admission.upstream_client_id),
+                    connect.clean_session,
+                    self.profile().login.one_connection_per_device,
+                );
+                ConnectDecision::Accept(admission)
             }
+            other => other,
         }
-        self.decide_aliyun(connect)
     }
 
     /// The client id rumqttd sees for a login of the device `base` names.
@@ -272,305 +308,49 @@ impl CloudPolicy {
         }
     }
 
-    fn decide_aliyun(&self, connect: &Connect) -> ConnectDecision {
-        let profile = self.profile();
-        let codes = &profile.login;
-        let accepted = match verify_aliyun_connect(connect, &self.devices) {
-            Ok(a) => a,
-            Err(refusal) => {
-                let (kind, code) = match &refusal {
-                    Refusal::MalformedClientId(_) | Refusal::UnsupportedSignMethod { .. } => (
-                        RefusalKind::MalformedClientId,
-                        codes.malformed_client_id_code,
-                    ),
-                    Refusal::MissingUsername { .. }
-                    | Refusal::UsernameNotDnPk { .. }
-                    | Refusal::UsernameReversed { .. }
-                    | Refusal::MissingPassword { .. } => {
-                        (RefusalKind::BadCredentials, codes.bad_credentials_code)
-                    }
-                    Refusal::UnknownDevice { .. } => {
-                        (RefusalKind::UnknownDevice, codes.unknown_device_code)
-                    }
-                    Refusal::DeviceDisabled { .. } => {
-                        (RefusalKind::DeviceDisabled, codes.disabled_device_code)
-                    }
-                    Refusal::SecretUnavailable { .. } => {
-                        (RefusalKind::SecretUnavailable, refusal.connack_code())
-                    }
-                    Refusal::SignMismatch { .. } | Refusal::SecretSignMismatch { .. } => {
-                        (RefusalKind::SignMismatch, codes.sign_mismatch_code)
-                    }
-                };
-                let device = connect.username.as_deref().and_then(|u| {
-                    let (dn, pk) = crate::cloud::aliyun::split_username(u)?;
-                    self.devices.find_aliyun(pk, dn)
-                });
-                return refuse(code, kind, redact(refusal.to_string(), device));
-            }
-        };
-        let mut notes = Vec::new();
-        let keepalive = match keepalive::decide(&profile.keepalive, connect.keepalive) {
-            Verdict::Refuse { code, detail } => {
-                return refuse(code, RefusalKind::KeepaliveOutOfRange, detail)
-            }
-            Verdict::Accept { effective, note } => {
-                notes.extend(note);
-                effective
-            }
-        };
-        let keep_will = profile.protocol.will == WillRule::Keep;
-        if let (Some(will), false) = (&connect.will, keep_will) {
-            notes.push(format!(
-                "the CONNECT carries a will on {}; the cloud has no wills, it will never be \
-                 published (§2.5)",
-                will.topic
-            ));
-        }
-        let implicit = match profile.topics.implicit {
-            Implicit::Always => true,
-            Implicit::Never => false,
-            Implicit::Sdk => accepted.params.other("_ss") == Some("1"),
-        };
-        let permissions = Permissions::new(
-            &profile.topics,
-            &accepted.product_key,
-            &accepted.device_name,
-        );
-        let implicit_filters = if implicit {
-            permissions.implicit_filters()
-        } else {
-            Vec::new()
-        };
-        let upstream_client_id = self.upstream_id(
-            format!("{}.{}", accepted.product_key, accepted.device_name),
-            connect.clean_session,
-            profile.login.one_connection_per_device,
-        );
-        ConnectDecision::Accept(Admission {
-            device: accepted.device,
-            platform: Platform::Aliyun,
-            product_key: accepted.product_key,
-            device_name: accepted.device_name,
-            upstream_client_id,
-            granted_qos: profile.protocol.granted_qos,
-            keepalive,
-            keep_will,
-            implicit_filters,
-            notes,
-        })
-    }
-
-    /// OneNET: client id = device id (legacy) or device name (token), username = product id,
-    /// password = auth info (legacy) or a token. Both refuse bad credentials with CONNACK 4.
-    /// The Alibaba Cloud profile does not apply (only its idle timer does).
-    fn decide_onenet(&self, connect: &Connect, product_id: &str) -> ConnectDecision {
-        if connect.protocol_level != 4 {
-            // "平台只支持版本v3.1.1" (aliyun-onenet.md §3.1), unlike Alibaba Cloud.
-            return refuse(
-                1,
-                RefusalKind::UnsupportedProtocol,
-                "MQTT 3.1 (MQIsdp, 3); OneNET speaks only 3.1.1 (MQTT, 4)".to_owned(),
-            );
-        }
-        let Some(device) = self.devices.find_onenet(product_id, &connect.client_id) else {
-            return refuse(
-                4,
-                RefusalKind::UnknownDevice,
-                format!(
-                    "OneNET product {product_id} has no device {:?} in the registry",
-                    connect.client_id
-                ),
-            );
-        };
-        if device.status == DeviceStatus::Disabled {
-            return refuse(
-                5,
-                RefusalKind::DeviceDisabled,
-                format!("device `{}` is disabled", device.name),
-            );
-        }
-        let secret = match device.secret() {
-            Ok(s) => s,
-            Err(e) => return refuse(3, RefusalKind::SecretUnavailable, e.to_string()),
-        };
-        let Some(password) = connect.password.as_deref() else {
-            return refuse(
-                4,
-                RefusalKind::BadCredentials,
-                format!("device `{}`: the CONNECT has no password", device.name),
-            );
-        };
-        let checked = match device.onenet_auth {
-            OneNetAuth::Legacy => {
-                if password == secret.expose().as_bytes() {
-                    Ok(())
-                } else {
-                    // The auth info is the secret itself: say that it differs, never what.
-                    Err(format!(
-                        "device `{}`: the password is not the device's auth info",
-                        device.name
-                    ))
-                }
-            }
-            OneNetAuth::Token => check_token(device, password, &secret),
-        };
-        if let Err(detail) = checked {
-            return refuse(4, RefusalKind::SignMismatch, detail);
-        }
-        ConnectDecision::Accept(Admission {
-            device: device.name.clone(),
-            platform: Platform::Onenet,
-            product_key: device.product_key.clone(),
-            device_name: device.device_name.clone(),
-            upstream_client_id: self.upstream_id(
-                format!("onenet.{}.{}", device.product_key, device.device_name),
-                connect.clean_session,
-                self.profile().login.one_connection_per_device,
-            ),
-            granted_qos: match device.onenet_auth {
-                OneNetAuth::Legacy => 1,
-                // "granted Qos最大为0" (aliyun-onenet.md §3.2).
-                OneNetAuth::Token => 0,
-            },
-            keepalive: connect.keepalive,
-            keep_will: true,
-            implicit_filters: Vec::new(),
-            notes: Vec::new(),
-        })
-    }
-
     /// The SUBACK return code for one filter: rumqttd's failure (`80`) stands, otherwise the
-    /// cloud's grant whatever was asked (Alibaba Cloud: `01` even for QoS 0 and 2, seed 002).
+    /// platform's grant whatever was asked (Alibaba Cloud: `01` even for QoS 0 and 2, seed 002).
     pub fn granted(&self, admission: &Admission, upstream_code: u8) -> u8 {
-        if upstream_code & 0x80 != 0 {
-            upstream_code
-        } else {
-            admission.granted_qos
-        }
+        self.platform(admission.platform)
+            .granted(admission, upstream_code)
     }
 
-    /// What becomes of a device's PUBLISH on this cloud (§2.5, §2.6, §2.7).
+    /// What becomes of a device's PUBLISH on its platform.
     pub fn uplink(&self, admission: &Admission, publish: &Publish) -> UplinkVerdict {
-        let forward = |publish: Publish| UplinkVerdict::Forward {
-            publish,
-            note: None,
-        };
-        if admission.platform == Platform::Onenet {
-            if publish.qos == QoS::ExactlyOnce {
-                // OneNET documents a disconnect (mqtts-design.md §2.2).
-                return UplinkVerdict::Disconnect(format!(
-                    "the PUBLISH to {} asks for QoS 2, which OneNET does not support",
-                    publish.topic
-                ));
-            }
-            return forward(publish.clone());
-        }
-        let profile = self.profile();
-        if publish.qos == QoS::ExactlyOnce {
-            return violation(
-                profile.protocol.qos2_publish,
-                format!(
-                    "the PUBLISH to {} asks for QoS 2, which the cloud does not support (§2.5)",
-                    publish.topic
-                ),
-            );
-        }
-        if let Err(why) =
-            limits::check_payload(&profile.limits, &publish.topic, publish.payload.len())
-        {
-            return violation(profile.limits.oversize_payload, why);
-        }
-        if let Err(why) = limits::check_topic(&profile.limits, &publish.topic) {
-            return violation(profile.topics.unpermitted_publish, why);
-        }
-        let permissions = Permissions::new(
-            &profile.topics,
-            &admission.product_key,
-            &admission.device_name,
-        );
-        if let Err(why) = permissions.may_publish(&publish.topic) {
-            return violation(profile.topics.unpermitted_publish, why);
-        }
-        if publish.retain && profile.protocol.retain == RetainRule::Clear {
-            return UplinkVerdict::Forward {
-                publish: Publish {
-                    retain: false,
-                    ..publish.clone()
-                },
-                note: Some(format!(
-                    "the PUBLISH to {} asks to be retained; the cloud has no retained \
-                     messages, it is delivered once and not kept (§2.5)",
-                    publish.topic
-                )),
-            };
-        }
-        forward(publish.clone())
+        self.platform(admission.platform).uplink(admission, publish)
     }
 
-    /// `Ok` when the device may subscribe to `filter` (§2.6, §2.7), else why not.
-    pub fn subscription(&self, admission: &Admission, filter: &str) -> Result<(), String> {
-        if admission.platform == Platform::Onenet {
-            return Ok(());
-        }
-        let profile = self.profile();
-        limits::check_topic(&profile.limits, filter)?;
-        Permissions::new(
-            &profile.topics,
-            &admission.product_key,
-            &admission.device_name,
-        )
-        .may_subscribe(filter)
+    /// What becomes of one filter the device subscribes to.
+    pub fn subscription(&self, admission: &Admission, filter: &str) -> SubscribeVerdict {
+        self.platform(admission.platform)
+            .subscription(admission, filter)
+    }
+
+    /// The QoS a downlink published at `publisher_qos` reaches the device at.
+    pub fn delivery_qos(&self, admission: &Admission, publisher_qos: QoS) -> QoS {
+        self.platform(admission.platform)
+            .delivery_qos(admission, publisher_qos)
+    }
+
+    /// The reply of the platform whose topic `post` is on, if it answers it.
+    pub fn reply_to(&self, post: &Publish) -> Option<PostReply> {
+        [Platform::Aliyun, Platform::Onenet]
+            .into_iter()
+            .find_map(|p| self.platform(p).reply_to(post))
     }
 }
 
-fn violation(action: Violation, why: String) -> UplinkVerdict {
+pub(crate) fn violation(action: Violation, why: String) -> UplinkVerdict {
     match action {
         Violation::Drop => UplinkVerdict::Drop(why),
         Violation::Disconnect => UplinkVerdict::Disconnect(why),
     }
 }
 
-fn refuse(code: u8, kind: RefusalKind, detail: String) -> ConnectDecision {
+pub(crate) fn refuse(code: u8, kind: RefusalKind, detail: String) -> ConnectDecision {
     ConnectDecision::Refuse {
         code,
         reason: RefusalReason { kind, detail },
-    }
-}
-
-fn check_token(
-    device: &Device,
-    password: &[u8],
-    key: &crate::cloud::DeviceSecret,
-) -> Result<(), String> {
-    let text = std::str::from_utf8(password)
-        .map_err(|_| format!("device `{}`: the token is not UTF-8", device.name))?;
-    let token = Token::parse(text).map_err(|e| format!("device `{}`: {e}", device.name))?;
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let res = device_resource(&device.product_key, &device.device_name);
-    token
-        .verify(&res, key, now)
-        .map_err(|e| match (e, kept_outside(device)) {
-            // The valid sign of a key kept outside the registry is a login: name what differs only.
-            (TokenError::SignMismatch { .. }, Some(from)) => format!(
-            "device `{}`: the token's sign does not match ({} over its res, et and version with \
-             the key from {from})",
-            device.name,
-            token.method.onenet_name()
-        ),
-            (e, _) => format!("device `{}`: {e}", device.name),
-        })
-}
-
-/// A device that typed its DeviceSecret where the sign belongs would have it echoed in the
-/// refusal's "got …"; cut it out so no log line carries a secret.
-fn redact(detail: String, device: Option<&Device>) -> String {
-    match device.and_then(|d| d.secret().ok()) {
-        Some(secret) if !secret.is_empty() => detail.replace(secret.expose(), "***"),
-        _ => detail,
     }
 }
 

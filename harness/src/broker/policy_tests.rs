@@ -1,9 +1,10 @@
 //! CloudPolicy's decisions on literal CONNECTs and PUBLISHes: the seeds', the Python SDK's
 //! (aliyun-onenet.md §1.7), and how each follows the profile in force.
 
+use super::super::profile::config::Implicit;
 use super::super::profile::Span;
 use super::*;
-use crate::cloud::{DeviceSecret, SecretSource};
+use crate::cloud::{Device, DeviceSecret, DeviceStatus, SecretSource};
 use rstest::rstest;
 
 const SIGN_002: &str = "5caeef5b9251940696b02dc80b615c3f739f46bc";
@@ -55,6 +56,7 @@ fn accepted(p: &CloudPolicy, c: &Connect) -> Admission {
     match p.decide_connect(c) {
         ConnectDecision::Accept(a) => a,
         ConnectDecision::Refuse { code, reason } => panic!("refused with {code}: {reason}"),
+        ConnectDecision::Close { reason } => panic!("closed: {reason}"),
     }
 }
 
@@ -77,6 +79,7 @@ fn seed_002_connect_is_accepted() {
         ConnectDecision::Accept(Admission {
             device: "aliyun/device2".into(),
             platform: Platform::Aliyun,
+            onenet_auth: None,
             product_key: "a1ndPQHcX7f".into(),
             device_name: "device2".into(),
             // A clean session gets an upstream id of its own (see `upstream_id`).

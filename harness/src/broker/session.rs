@@ -28,7 +28,7 @@
 //! - PUBLISH: the cloud's verdict ([`CloudPolicy::uplink`]) forwards (a QoS 1 one is
 //!   acknowledged once rumqttd has it), drops (acknowledging a QoS 1 one) or disconnects.
 //! - A downlink reaches the device at the publisher's QoS ([`Origins`]), as seed 002's
-//!   property set arrived as `30 …`.
+//!   property set arrived as `30 …`, or lower where the platform says so (OneNET: QoS 0).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -40,6 +40,7 @@ use crate::mqtt::{
 };
 
 use super::origins::{Origin, Origins, Publisher};
+use super::platform::SubscribeVerdict;
 use super::policy::{Admission, CloudPolicy, ConnectDecision, RefusalReason, UplinkVerdict};
 use super::profile::keepalive;
 use super::profile::timers::Fired;
@@ -448,10 +449,20 @@ impl Session {
             codes = vec![Some(0x80); count];
         } else {
             for f in &subscribe.filters {
-                if let Err(why) = cx.policy.subscription(&p.admission, &f.filter) {
-                    drop_packet(steps, PacketType::Subscribe, why);
-                    codes.push(Some(0x80));
-                    continue;
+                match cx.policy.subscription(&p.admission, &f.filter) {
+                    SubscribeVerdict::Grant => {}
+                    SubscribeVerdict::Refuse(why) => {
+                        drop_packet(steps, PacketType::Subscribe, why);
+                        codes.push(Some(0x80));
+                        continue;
+                    }
+                    SubscribeVerdict::Disconnect(why) => {
+                        steps.push(Step::Dropped {
+                            packet: PacketType::Subscribe,
+                            reason: why.clone(),
+                        });
+                        return self.close_with(steps, format!("{why}; closing"));
+                    }
                 }
                 let known = p.subs.granted.contains(&f.filter);
                 if !known && p.subs.granted.len() >= limits.max_subscriptions {
@@ -604,7 +615,8 @@ impl Session {
         }
         let (topic, payload) = key;
         let qos = match origin {
-            Some(o) => o.qos,
+            // The platform may deliver below the publisher's QoS (OneNET: always 0).
+            Some(o) => cx.policy.delivery_qos(&p.admission, o.qos),
             None => {
                 steps.push(Step::Note(format!(
                     "no record of who published to {topic}; delivering at QoS 0"

@@ -21,6 +21,14 @@ impl Session {
             ConnectDecision::Refuse { code, reason } => {
                 return self.refuse(connect.client_id.clone(), code, reason, steps)
             }
+            ConnectDecision::Close { reason } => {
+                // No CONNACK: the drop record is what tells a test why the link closed.
+                steps.push(Step::Dropped {
+                    packet: PacketType::Connect,
+                    reason: reason.clone(),
+                });
+                return self.close_with(steps, format!("{reason}; closing without CONNACK"));
+            }
             ConnectDecision::Accept(admission) => admission,
         };
         steps.push(Step::Note(format!(
@@ -59,8 +67,7 @@ impl Session {
         steps.push(Step::OpenUpstream { client_id });
         if !implicit.is_empty() {
             steps.push(Step::Note(format!(
-                "delivering {} to this device without SUBSCRIBE, as the cloud pushes them \
-                 (topics.implicit)",
+                "delivering {} to this device without SUBSCRIBE, as the cloud pushes them",
                 implicit.join(", ")
             )));
             if let Some(p) = self.proxy() {

@@ -7,6 +7,7 @@
 //! - `limits`: topic and payload limits (§2.7);
 //! - `keepalive`: the keepalive window and idle limit (§2.4);
 //! - `thing`: the Alink post replies (§2.8);
+//! - `onenet`: the OneNET rules no source confirms ([`OneNetProfile`], its own file);
 //! - `logins`: one connection per device (§2.2);
 //! - `timers`: the connection task's deadlines (CONNECT, idle, replaced).
 
@@ -14,6 +15,7 @@ pub mod config;
 pub mod keepalive;
 pub mod limits;
 pub mod logins;
+pub mod onenet;
 pub mod thing;
 pub mod timers;
 pub mod topics;
@@ -22,3 +24,4 @@ pub use config::{
     AboveMax, Access, CloudProfile, Implicit, Keepalive, Limits, Login, ProfileOverride, Protocol,
     RetainRule, Span, Thing, TopicClass, Topics, Violation, WillRule,
 };
+pub use onenet::OneNetProfile;
