@@ -38,7 +38,8 @@ fn seed_devices_load() {
             "aliyun/STC15",
             "aliyun/device2",
             "aliyun/retired-lamp",
-            "onenet/657077"
+            "onenet/657077",
+            "onenet/mqtts-test-device"
         ]
     );
 
@@ -367,4 +368,47 @@ fn status_and_auth_are_read() {
     let reg = DeviceRegistry::load_dir(dir.path()).unwrap();
     assert_eq!(reg.get("off").unwrap().status, DeviceStatus::Disabled);
     assert_eq!(reg.get("tok").unwrap().onenet_auth, OneNetAuth::Token);
+}
+
+/// A OneNET device file is checked for its login: Alibaba Cloud keys, a legacy id that is not
+/// the number OneNET assigns, a token key that is not base64. Each error names the file and
+/// the position of the device's mapping, every bad file at once.
+#[test]
+fn onenet_files_are_checked_for_their_login() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "region.yaml",
+        "platform: onenet\nproduct_key: \"1\"\ndevice_name: \"2\"\ndevice_secret: x\n\
+         region: cn-shanghai\n",
+    );
+    write(
+        dir.path(),
+        "named.yaml",
+        "platform: onenet\nproduct_key: \"1\"\ndevice_name: lamp\ndevice_secret: x\nauth: legacy\n",
+    );
+    write(
+        dir.path(),
+        "key.yaml",
+        "platform: onenet\nproduct_key: p\ndevice_name: lamp\ndevice_secret: \"not base64!\"\n\
+         auth: token\n",
+    );
+    write(
+        dir.path(),
+        "fine.yaml",
+        "platform: onenet\nproduct_key: p\ndevice_name: lamp\ndevice_secret: a2V5\nauth: token\n",
+    );
+    let errors = file_errors(DeviceRegistry::load_dir(dir.path()).unwrap_err());
+    let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    assert_eq!(errors.len(), 3, "{shown:#?}");
+    for (e, (file, words)) in shown.iter().zip([
+        ("key.yaml:1:1`", "device_secret is not base64"),
+        ("named.yaml:1:1`", "device_name `lamp` is not a number"),
+        (
+            "region.yaml:1:1`",
+            "`region` applies to Alibaba Cloud devices only",
+        ),
+    ]) {
+        assert!(e.contains(file) && e.contains(words), "{e}");
+    }
 }

@@ -37,6 +37,10 @@ pub struct Args {
     /// Absent keys keep the documented defaults (docs/cloud-fidelity.md).
     #[arg(long, value_name = "FILE")]
     pub profile: Option<PathBuf>,
+    /// OneNET profile (YAML): the OneNET rules no source confirms, e.g.
+    /// fixtures/profiles/onenet.yaml. Absent keys keep the defaults (docs/cloud-fidelity.md).
+    #[arg(long, value_name = "FILE")]
+    pub onenet_profile: Option<PathBuf>,
     /// A fault injected at start-up (repeatable): `refuse_next_connect 5`, `delay connack 2s`,
     /// `delay suback 1s 3`, `drop_link [after_next_packet]`, `black_hole downlink 500ms`,
     /// `split_next 2 50ms`, `send_raw 20 02 00`, or YAML such as
@@ -149,6 +153,15 @@ async fn serve(args: Args) -> ExitCode {
     if let Some(path) = &args.profile {
         match crate::broker::CloudProfile::load(path) {
             Ok(p) => config.profile = p,
+            Err(e) => {
+                eprintln!("athil broker: failed to {e}");
+                return ExitCode::Usage;
+            }
+        }
+    }
+    if let Some(path) = &args.onenet_profile {
+        match crate::broker::OneNetProfile::load(path) {
+            Ok(p) => config.policy.install_onenet(p),
             Err(e) => {
                 eprintln!("athil broker: failed to {e}");
                 return ExitCode::Usage;

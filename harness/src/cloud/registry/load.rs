@@ -4,6 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
 use serde::Deserialize;
 
 use super::{
@@ -201,23 +203,27 @@ impl<'de> Deserialize<'de> for DeviceSpec {
 }
 
 impl TryFrom<RawDevice> for DeviceSpec {
-    type Error = &'static str;
-    fn try_from(raw: RawDevice) -> Result<DeviceSpec, &'static str> {
+    type Error = String;
+    fn try_from(raw: RawDevice) -> Result<DeviceSpec, String> {
         let secret = match (
-            raw.device_secret,
-            raw.device_secret_env,
-            raw.device_secret_file,
+            raw.device_secret.clone(),
+            raw.device_secret_env.as_ref().map(|t| Text(t.0.clone())),
+            raw.device_secret_file.clone(),
         ) {
             (Some(s), None, None) => SecretSource::Inline(s),
             (None, Some(Text(var)), None) => SecretSource::Env(var),
             (None, None, Some(path)) => SecretSource::File(path),
             _ => {
                 return Err("give exactly one of device_secret, device_secret_env and \
-                            device_secret_file")
+                            device_secret_file"
+                    .to_owned())
             }
         };
         if raw.platform == Platform::Aliyun && raw.auth.is_some() {
-            return Err("`auth` applies to OneNET devices only");
+            return Err("`auth` applies to OneNET devices only".to_owned());
+        }
+        if raw.platform == Platform::Onenet {
+            check_onenet(&raw, &secret)?;
         }
         Ok(DeviceSpec(Device {
             name: String::new(),
@@ -233,6 +239,53 @@ impl TryFrom<RawDevice> for DeviceSpec {
             onenet_auth: raw.auth.unwrap_or_default(),
         }))
     }
+}
+
+/// What a OneNET device file may not say: the Alibaba Cloud keys, a legacy product or device
+/// id that is not the number OneNET assigns, a token key that is not base64 (OneNET decodes it
+/// before signing).
+fn check_onenet(raw: &RawDevice, secret: &SecretSource) -> Result<(), String> {
+    for (key, given) in [
+        ("region", raw.region.is_some()),
+        ("instance_id", raw.instance_id.is_some()),
+        ("client_id", raw.client_id.is_some()),
+    ] {
+        if given {
+            return Err(format!(
+                "`{key}` applies to Alibaba Cloud devices only; a OneNET client id is the \
+                 device id (auth: legacy) or device name (auth: token)"
+            ));
+        }
+    }
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    match raw.auth.unwrap_or_default() {
+        OneNetAuth::Legacy => {
+            for (key, value) in [
+                ("product_key", &raw.product_key.0),
+                ("device_name", &raw.device_name.0),
+            ] {
+                if !digits(value) {
+                    return Err(format!(
+                        "{key} `{value}` is not a number: a legacy OneNET login (auth: legacy) \
+                         uses the numeric product id and device id the platform assigns; a \
+                         device name needs `auth: token`"
+                    ));
+                }
+            }
+        }
+        OneNetAuth::Token => {
+            if let SecretSource::Inline(key) = secret {
+                if BASE64.decode(key.expose()).is_err() {
+                    return Err(
+                        "device_secret is not base64: a OneNET token device's key is \
+                                the base64 text the console shows"
+                            .to_owned(),
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
