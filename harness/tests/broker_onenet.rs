@@ -309,3 +309,32 @@ async fn athil_broker_plays_the_onenet_profile_it_is_given() {
         assert_eq!(out.status.code(), Some(0));
     }
 }
+
+/// `athil sign` and the broker agree: the CONNECT `athil sign` prints for each OneNET fixture
+/// device (legacy: seed 004's 37 bytes; token: a fresh token) is accepted.
+#[tokio::test]
+async fn the_connect_athil_sign_prints_for_each_onenet_device_is_accepted() {
+    let (broker, _events) = start().await;
+    for device in ["onenet/657077", "onenet/mqtts-test-device"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_athil"))
+            .args(["sign", "--device", device, "--devices"])
+            .arg(devices_dir())
+            .output()
+            .expect("run athil sign");
+        assert!(out.status.success(), "{out:?}");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let connect = stdout
+            .lines()
+            .skip_while(|l| !l.starts_with("CONNECT ("))
+            .nth(1)
+            .unwrap_or_else(|| panic!("no CONNECT in {stdout}"));
+        let bytes = hex(connect);
+        if device == "onenet/657077" {
+            assert_eq!(bytes, connect_004());
+        }
+        let mut c = RawClient::connect(broker.addr()).await;
+        c.send(&bytes).await;
+        assert_eq!(c.recv().await, hex("20 02 00 00"), "{device}");
+    }
+    broker.shutdown(DEADLINE).await.unwrap();
+}
