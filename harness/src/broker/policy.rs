@@ -239,7 +239,9 @@ impl CloudPolicy {
     /// Whether the cloud speaks a CONNECT's protocol: `None` for MQTT 3.1.1 (`MQTT`, 4) and
     /// MQTT 3.1 (`MQIsdp`, 3), which Alibaba Cloud both accepts (aliyun-onenet.md §2.5);
     /// otherwise CONNACK 1, "unacceptable protocol version" (MQTT 3.1.1 §3.1.2.2), which the
-    /// session also asks for a CONNECT whose rest is not 3.1.1 (MQTT 5's properties).
+    /// session also asks for a CONNECT whose rest is not 3.1.1 (MQTT 5's properties). It is
+    /// the gate every platform shares, asked before the platform is known; OneNET narrows it
+    /// to 3.1.1 in its own CONNECT decision.
     pub fn decide_protocol(&self, name: &str, level: u8) -> Option<ConnectDecision> {
         let detail = match (name, level) {
             ("MQTT", 4) | ("MQIsdp", 3) => return None,
