@@ -69,7 +69,9 @@ impl SimConfig {
                 self.quectel = None;
             }
             FirmwareChoice::Quectel(model) => {
-                self.quectel.get_or_insert_with(QuectelConfig::default).model = model;
+                self.quectel
+                    .get_or_insert_with(QuectelConfig::default)
+                    .model = model;
             }
         }
     }

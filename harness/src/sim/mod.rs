@@ -29,7 +29,7 @@ pub use config::{
     AccessPoint, Faults, FirmwareChoice, Flavour, JoinFailure, Password, Quirks, SimConfig,
     Station, Timing,
 };
-pub use quectel::{QuectelConfig, QuectelModel};
 pub use error::{ConfigProblem, SimError};
 pub use names::{apparent_ip, Lookup, NameMap, NameRule, Target, CLOUD_HOSTS};
+pub use quectel::{QuectelConfig, QuectelModel};
 pub use runtime::{spawn, SimHandle};

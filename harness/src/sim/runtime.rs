@@ -103,10 +103,7 @@ pub fn spawn(config: SimConfig) -> Result<SimHandle, SimError> {
             source,
         })?;
     handle.threads.push(core);
-    tracing::info!(
-        "sim: {what} on {} ({baud} baud)",
-        handle.device.display()
-    );
+    tracing::info!("sim: {what} on {} ({baud} baud)", handle.device.display());
     Ok(handle)
 }
 

@@ -35,7 +35,12 @@ impl Quectel {
         if self.settings.app_rdy() {
             self.info("APP RDY");
         }
-        for urc in ["+CPIN: READY", "+QUSIM: 1", "+QIND: SMS DONE", "+QIND: PB DONE"] {
+        for urc in [
+            "+CPIN: READY",
+            "+QUSIM: 1",
+            "+QIND: SMS DONE",
+            "+QIND: PB DONE",
+        ] {
             self.info(urc);
         }
         self.wake(self.settings.registration_ms, WakeKind::Registered);

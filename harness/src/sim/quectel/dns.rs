@@ -26,7 +26,10 @@ impl Quectel {
         let host = host.to_string();
         self.ok();
         if !self.contexts[ctx as usize].active {
-            self.info(&format!("+QIURC: \"dnsgip\",{}", CmeError::PdpOpenFailed.code()));
+            self.info(&format!(
+                "+QIURC: \"dnsgip\",{}",
+                CmeError::PdpOpenFailed.code()
+            ));
             return true;
         }
         match self.config.names.resolve(&host, 0) {
@@ -35,7 +38,10 @@ impl Quectel {
                 self.info(&format!("+QIURC: \"dnsgip\",\"{}\"", apparent_ip(&host)));
             }
             Lookup::NotFound => {
-                self.info(&format!("+QIURC: \"dnsgip\",{}", CmeError::DnsFailed.code()));
+                self.info(&format!(
+                    "+QIURC: \"dnsgip\",{}",
+                    CmeError::DnsFailed.code()
+                ));
             }
         }
         true

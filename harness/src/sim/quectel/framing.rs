@@ -48,6 +48,11 @@ impl Mode {
 impl Quectel {
     pub(super) fn on_serial(&mut self, bytes: &[u8]) {
         for &b in bytes {
+            let after_cr = std::mem::take(&mut self.after_cr);
+            if after_cr && b == b'\n' && !matches!(self.mode, Mode::Command { .. }) {
+                // The LF of the CR LF that ended `AT+QISEND=…`: not part of the payload.
+                continue;
+            }
             match self.mode {
                 Mode::Command { .. } => self.command_byte(b),
                 Mode::Collect { .. } => self.collect_byte(b),
@@ -69,6 +74,7 @@ impl Quectel {
                 let text = std::mem::take(buf);
                 *line = None;
                 *prev = 0;
+                self.after_cr = b == b'\r';
                 if echo {
                     self.put(&[b]);
                 }

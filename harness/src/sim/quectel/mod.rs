@@ -57,6 +57,9 @@ pub struct Quectel {
     settings: QuectelConfig,
     config: SimConfig,
     mode: Mode,
+    /// The last byte ended a command line with CR: an LF right after it is the rest of a
+    /// CR LF, never payload (RT-Thread sends `AT+QISEND=0,37\r\n`, then the 37 bytes).
+    after_cr: bool,
     echo: bool,
     /// `AT+CMEE`: 0 plain `ERROR`, 1 numeric `+CME ERROR: <n>`, 2 verbose.
     cmee: u8,
@@ -81,6 +84,7 @@ impl Quectel {
             settings,
             config,
             mode: Mode::command(),
+            after_cr: false,
             cmee: 1,
             reg_urc: [0; 3],
             registered: false,

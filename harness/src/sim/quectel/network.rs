@@ -2,7 +2,7 @@
 //! power-on (searching until then), `AT+CREG`/`AT+CGREG`/`AT+CEREG` (query and the URC
 //! switch), `AT+CSQ`, `AT+COPS?`.
 
-use super::{Quectel, CmeError};
+use super::{CmeError, Quectel};
 use crate::sim::firmware::{int_in, Command, Form};
 
 /// The registration commands in `reg_urc` order.

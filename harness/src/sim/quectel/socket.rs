@@ -77,11 +77,13 @@ impl Quectel {
                 _ => self.cme(CmeError::InvalidParams),
             },
             ("+QISTATE", Form::Query | Form::Exec) => self.qistate(|_, _| true),
-            ("+QISTATE", Form::Set(p)) => match (int_in(p, 0, 0..=1), p.get(1).and_then(Param::int)) {
-                (Some(0), Some(ctx)) => self.qistate(|_, l| l.ctx as i64 == ctx),
-                (Some(1), Some(id)) => self.qistate(|i, _| i as i64 == id),
-                _ => self.cme(CmeError::InvalidParams),
-            },
+            ("+QISTATE", Form::Set(p)) => {
+                match (int_in(p, 0, 0..=1), p.get(1).and_then(Param::int)) {
+                    (Some(0), Some(ctx)) => self.qistate(|_, l| l.ctx as i64 == ctx),
+                    (Some(1), Some(id)) => self.qistate(|i, _| i as i64 == id),
+                    _ => self.cme(CmeError::InvalidParams),
+                }
+            }
             _ => return false,
         }
         true
