@@ -249,3 +249,66 @@ fn seed_004_replayed_byte_for_byte_gets_the_module_side_of_its_log_back() {
     assert_eq!(&connect[..2], &[0x10, 0x23]);
     assert_eq!(&connect[30..], b"\x00\x05sn888");
 }
+
+#[test]
+fn bg96_buffer_mode_and_dns_over_a_real_pty() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut config = SimConfig {
+        quectel: Some(QuectelConfig {
+            model: QuectelModel::Bg96,
+            registration_ms: 0,
+            ..QuectelConfig::default()
+        }),
+        ..SimConfig::default()
+    };
+    config.names.prepend(
+        "studio-mqtt.heclouds.com",
+        Target::Socket(listener.local_addr().unwrap()),
+    );
+    let sim = spawn(config).unwrap();
+    let mut port = open(&sim.device_path().to_string_lossy());
+    exchange(&mut port, b"ATE0\r", b"ATE0\r\r\nOK\r\n");
+    exchange(&mut port, b"AT+QIACT=1\r", b"\r\nOK\r\n");
+    let ip = athil::sim::apparent_ip("studio-mqtt.heclouds.com");
+    exchange(
+        &mut port,
+        b"AT+QIDNSGIP=1,\"studio-mqtt.heclouds.com\"\r",
+        format!("\r\nOK\r\n\r\n+QIURC: \"dnsgip\",0,1,0\r\n\r\n+QIURC: \"dnsgip\",\"{ip}\"\r\n")
+            .as_bytes(),
+    );
+    exchange(
+        &mut port,
+        b"AT+QIOPEN=1,2,\"TCP\",\"studio-mqtt.heclouds.com\",1883,0,0\r",
+        b"\r\nOK\r\n",
+    );
+    let (mut peer, _) = listener.accept().unwrap();
+    expect(&mut port, b"\r\n+QIOPEN: 2,0\r\n");
+    // Zephyr's BG9x driver appends a Ctrl-Z after the fixed-length payload.
+    exchange(&mut port, b"AT+QISEND=2,4\r", b"\r\n> ");
+    exchange(&mut port, b"\xc0\x00\x01\x02\x1a", b"\r\nSEND OK\r\n");
+    let mut got = [0u8; 4];
+    peer.read_exact(&mut got).unwrap();
+    assert_eq!(got, [0xc0, 0x00, 0x01, 0x02]);
+    peer.write_all(&[0xd0, 0x00]).unwrap();
+    expect(&mut port, b"\r\n+QIURC: \"recv\",2\r\n");
+    exchange(
+        &mut port,
+        b"AT+QIRD=2,1500\r",
+        b"\r\n+QIRD: 2\r\n\xd0\x00\r\nOK\r\n",
+    );
+    exchange(
+        &mut port,
+        b"AT+QIRD=2,1500\r",
+        b"\r\n+QIRD: 0\r\n\r\nOK\r\n",
+    );
+    let state = format!(
+        "\r\n+QISTATE: 2,\"TCP\",\"{ip}\",1883,{},2,1,0,0,\"uart1\"\r\n\r\nOK\r\n",
+        peer.peer_addr().unwrap().port()
+    );
+    exchange(&mut port, b"AT+QISTATE=1,2\r", state.as_bytes());
+    exchange(&mut port, b"AT+QICLOSE=2\r", b"\r\nOK\r\n");
+    let mut rest = Vec::new();
+    peer.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty(), "the module closed its side");
+    sim.shutdown();
+}

@@ -203,3 +203,59 @@ impl QuectelConfig {
         self.app_rdy.unwrap_or_else(|| self.model.app_rdy())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::config::{FirmwareChoice, Flavour, SimConfig};
+
+    #[test]
+    fn firmware_choices_parse_and_select_the_personality() {
+        let mut config = SimConfig::default();
+        config.choose_firmware("quectel-bg96".parse().unwrap());
+        assert_eq!(
+            config.quectel.as_ref().map(|q| q.model),
+            Some(QuectelModel::Bg96)
+        );
+        config.choose_firmware("esp-at".parse().unwrap());
+        assert_eq!(
+            (config.quectel.as_ref(), config.firmware),
+            (None, Flavour::EspAt)
+        );
+        assert_eq!(
+            "quectel-ec20".parse::<FirmwareChoice>(),
+            Ok(FirmwareChoice::Quectel(QuectelModel::Ec20))
+        );
+        let err = "quectel".parse::<FirmwareChoice>().unwrap_err();
+        assert!(err.contains("quectel-ec20 or quectel-bg96"), "{err}");
+    }
+
+    #[test]
+    fn a_partial_quectel_block_takes_defaults_and_round_trips() {
+        let config: SimConfig =
+            serde_yaml::from_str("quectel:\n  model: bg96\n  registration_ms: 2000\n").unwrap();
+        config.validate().unwrap();
+        let quectel = config.quectel.clone().unwrap();
+        assert_eq!(quectel.model, QuectelModel::Bg96);
+        assert_eq!(quectel.registration_ms, 2000);
+        assert_eq!(quectel.imei, QuectelConfig::default().imei);
+        assert!(quectel.app_rdy());
+        let back: SimConfig =
+            serde_yaml::from_str(&serde_yaml::to_string(&config).unwrap()).unwrap();
+        assert_eq!(back, config);
+    }
+
+    #[test]
+    fn every_impossible_identity_is_reported_at_once() {
+        let bad = QuectelConfig {
+            imei: "12345".to_string(),
+            imsi: "46000123456789x".to_string(),
+            iccid: "short".to_string(),
+            rssi: 99,
+            operator: "A \"B\"".to_string(),
+            ..QuectelConfig::default()
+        };
+        assert_eq!(bad.problems().len(), 5, "{:?}", bad.problems());
+        assert!(QuectelConfig::default().problems().is_empty());
+    }
+}
