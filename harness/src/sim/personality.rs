@@ -17,8 +17,6 @@ pub trait Personality {
     fn input(&mut self, input: Input) -> Vec<Effect>;
     /// Swaps the fault knobs for what follows.
     fn set_faults(&mut self, faults: Faults);
-    /// What the module is, for logs and `athil sim`'s banner (`virtual ESP8266`).
-    fn describe(&self) -> String;
 }
 
 impl Personality for Firmware {
@@ -33,10 +31,6 @@ impl Personality for Firmware {
     fn set_faults(&mut self, faults: Faults) {
         Firmware::set_faults(self, faults);
     }
-
-    fn describe(&self) -> String {
-        "virtual ESP8266".to_string()
-    }
 }
 
 /// The personality `config` asks for: a Quectel model when `quectel:` is set, else the
@@ -48,7 +42,8 @@ pub fn choose(config: SimConfig) -> Box<dyn Personality> {
     }
 }
 
-/// The description [`choose`] would give, without building the module.
+/// What the module is, for logs and `athil sim`'s banner (`virtual ESP8266`,
+/// `virtual Quectel EC20`), without building it.
 pub fn describe(config: &SimConfig) -> String {
     match &config.quectel {
         Some(quectel) => format!("virtual {}", quectel.model.name()),

@@ -145,8 +145,9 @@ impl SimHandle {
     }
 
     /// Pulls the module's RST pin: links drop, then the power-on banner and `ready` follow
-    /// on the same device path. With `factory` the flash is wiped too (saved AP, CWMODE,
-    /// UART_DEF), giving a module as fresh as a new one.
+    /// on the same device path (a Quectel personality: `RDY` and its boot URCs). With
+    /// `factory` the ESP's flash is wiped too (saved AP, CWMODE, UART_DEF), giving a module as
+    /// fresh as a new one.
     pub fn reset(&self, factory: bool) {
         let _ = self.events.send(CoreEvent::Reset { factory });
     }

@@ -235,11 +235,9 @@ impl Personality for Quectel {
         std::mem::take(&mut self.out)
     }
 
+    /// Only `silent` and `error` apply to this personality; the ESP firmware's link and
+    /// reset faults have no Quectel counterpart yet.
     fn set_faults(&mut self, faults: Faults) {
         self.config.faults = faults;
-    }
-
-    fn describe(&self) -> String {
-        format!("virtual {}", self.settings.model.name())
     }
 }

@@ -2,6 +2,7 @@
 
 use super::bench::Bench;
 use super::QuectelModel::{Bg96, Ec20};
+use crate::sim::firmware::NetEvent;
 
 #[test]
 fn ec20_boots_with_rdy_and_the_sim_urcs_and_no_app_rdy() {
@@ -155,4 +156,34 @@ fn qiact_blocks_other_commands_until_it_answers() {
     assert_eq!(b.typed(b"AT+QIACT=1\r"), b"");
     assert_eq!(b.typed(b"AT\r"), b"");
     assert_eq!(b.settle(), b"\r\nOK\r\n");
+}
+
+proptest::proptest! {
+    /// Whatever the host types and the network does, the module never panics and never
+    /// sends on a socket it did not open.
+    #[test]
+    fn random_input_never_panics(
+        chunks in proptest::collection::vec(proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64), 0..24),
+        events in proptest::collection::vec(0u8..5, 0..24),
+    ) {
+        let mut b = Bench::attached(Ec20);
+        b.run(b"AT+QIOPEN=1,0,\"TCP\",\"mqtt.heclouds.com\",6002,0,1\r");
+        b.accept(40000);
+        let socket = b.last_socket();
+        for (i, chunk) in chunks.iter().enumerate() {
+            let mut typed = b"AT+QISEND=0,3\r".to_vec();
+            typed.extend_from_slice(chunk);
+            b.typed(&typed);
+            let event = match events.get(i) {
+                Some(0) => NetEvent::Sent { socket },
+                Some(1) => NetEvent::SendFailed { socket },
+                Some(2) => NetEvent::Received { socket, data: chunk.clone() },
+                Some(3) => NetEvent::Closed { socket },
+                _ => NetEvent::ConnectFailed { socket },
+            };
+            b.net(event);
+            b.settle();
+        }
+        proptest::prop_assert!(b.sends.iter().all(|(s, _)| *s == socket));
+    }
 }
