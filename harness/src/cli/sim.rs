@@ -1,4 +1,4 @@
-//! `athil sim`: the virtual ESP8266 stand-alone on a pseudo-terminal, so any program (a serial
+//! `athil sim`: the virtual ESP8266 (or Quectel EC20/BG96) stand-alone on a pseudo-terminal, so any program (a serial
 //! terminal, socat, picocom, pyserial) can drive it. Prints the device path, serves until
 //! Ctrl-C, SIGTERM or SIGHUP (a stand-alone server's normal end: exit 0, the `--link` removed).
 
@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use crate::exit::ExitCode;
 
 use super::signals::StopSignals;
-use crate::sim::{spawn, AccessPoint, Flavour, NameMap, SimConfig, SimError};
+use crate::sim::personality;
+use crate::sim::{spawn, AccessPoint, FirmwareChoice, Flavour, NameMap, SimConfig, SimError};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -30,9 +31,10 @@ pub struct Args {
     /// Let output leave at the wire rate of --baud (10 bits per byte), like a real UART.
     #[arg(long)]
     pub pace: bool,
-    /// Which firmware's bytes to speak: nonos (ESP8266 NonOS AT 1.7) or esp-at (ESP-AT 2.2).
-    #[arg(long, value_name = "nonos|esp-at")]
-    pub firmware: Option<Flavour>,
+    /// Which firmware's bytes to speak: nonos (ESP8266 NonOS AT 1.7), esp-at (ESP-AT 2.2),
+    /// or a Quectel cellular module's QI dialect (quectel-ec20, quectel-bg96).
+    #[arg(long, value_name = "nonos|esp-at|quectel-ec20|quectel-bg96")]
+    pub firmware: Option<FirmwareChoice>,
     /// Also create PATH as a stable symlink to the pseudo-terminal (removed on exit).
     #[arg(long, value_name = "PATH")]
     pub link: Option<PathBuf>,
@@ -60,7 +62,8 @@ pub fn run(args: Args) -> ExitCode {
         }
     }
     println!(
-        "athil sim: virtual ESP8266 on {} ({} baud)",
+        "athil sim: {} on {} ({} baud)",
+        personality::describe(&config),
         sim.device_path().display(),
         config.baud
     );
@@ -71,9 +74,15 @@ pub fn run(args: Args) -> ExitCode {
             sim.device_path().display()
         );
     }
-    let firmware = match config.firmware {
-        Flavour::Nonos => "NonOS AT 1.7",
-        Flavour::EspAt => "ESP-AT 2.2",
+    let about = match (&config.quectel, config.firmware) {
+        (Some(q), _) => format!(
+            "{} ({}); registered {} ms after power-on",
+            q.model.name(),
+            q.model.revision(),
+            q.registration_ms
+        ),
+        (None, Flavour::Nonos) => format!("NonOS AT 1.7; access points: {ssids}"),
+        (None, Flavour::EspAt) => format!("ESP-AT 2.2; access points: {ssids}"),
     };
     // The signals are caught before saying how to stop, so a service manager's SIGTERM right
     // after that line still removes the link.
@@ -85,7 +94,7 @@ pub fn run(args: Args) -> ExitCode {
                 let _inside = rt.enter();
                 StopSignals::install()?
             };
-            println!("athil sim: {firmware}; access points: {ssids}; Ctrl-C to stop");
+            println!("athil sim: {about}; Ctrl-C to stop");
             Ok(rt.block_on(signals.next()))
         });
     let stopped = sim.shutdown();
@@ -133,8 +142,8 @@ fn resolve(args: &Args) -> Result<SimConfig, SimError> {
         config.baud = baud;
     }
     config.pace |= args.pace;
-    if let Some(firmware) = args.firmware {
-        config.firmware = firmware;
+    if let Some(choice) = args.firmware {
+        config.choose_firmware(choice);
     }
     config.validate()?;
     Ok(config)

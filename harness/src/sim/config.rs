@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{ConfigProblem, SimError};
 use super::names::NameMap;
+use super::quectel::{QuectelConfig, QuectelModel};
 
 /// Which AT firmware the module runs; only the bytes that differ between them change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -30,6 +31,48 @@ impl std::str::FromStr for Flavour {
             other => Err(format!(
                 "unknown firmware `{other}` (expected nonos or esp-at)"
             )),
+        }
+    }
+}
+
+/// What `--firmware` names: an ESP8266 flavour or a Quectel model. In a [`SimConfig`] the
+/// first is `firmware:` and the second `quectel: {model: …}`, so configs written for the ESP
+/// personality keep their meaning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FirmwareChoice {
+    Esp(Flavour),
+    Quectel(QuectelModel),
+}
+
+impl std::str::FromStr for FirmwareChoice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "quectel-ec20" => Ok(FirmwareChoice::Quectel(QuectelModel::Ec20)),
+            "quectel-bg96" => Ok(FirmwareChoice::Quectel(QuectelModel::Bg96)),
+            other => other.parse::<Flavour>().map(FirmwareChoice::Esp).map_err(|_| {
+                format!(
+                    "unknown firmware `{other}` (expected nonos, esp-at, quectel-ec20 or quectel-bg96)"
+                )
+            }),
+        }
+    }
+}
+
+impl SimConfig {
+    /// Applies a `--firmware` choice: an ESP flavour drops the Quectel personality, a Quectel
+    /// model keeps the Quectel settings already configured and changes only the model.
+    pub fn choose_firmware(&mut self, choice: FirmwareChoice) {
+        match choice {
+            FirmwareChoice::Esp(flavour) => {
+                self.firmware = flavour;
+                self.quectel = None;
+            }
+            FirmwareChoice::Quectel(model) => {
+                self.quectel
+                    .get_or_insert_with(QuectelConfig::default)
+                    .model = model;
+            }
         }
     }
 }
@@ -58,6 +101,10 @@ pub struct SimConfig {
     pub timing: Timing,
     pub quirks: Quirks,
     pub faults: Faults,
+    /// Run a Quectel cellular module instead of the ESP8266 firmware (`firmware:`, the Wi-Fi
+    /// fields and `station:` are then unused).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quectel: Option<QuectelConfig>,
 }
 
 impl Default for SimConfig {
@@ -74,6 +121,7 @@ impl Default for SimConfig {
             timing: Timing::default(),
             quirks: Quirks::default(),
             faults: Faults::default(),
+            quectel: None,
         }
     }
 }
@@ -335,6 +383,9 @@ impl SimConfig {
             }
         }
         problems.extend(self.names.problems());
+        if let Some(quectel) = &self.quectel {
+            problems.extend(quectel.problems());
+        }
         if problems.is_empty() {
             Ok(())
         } else {

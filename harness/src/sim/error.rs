@@ -55,4 +55,10 @@ pub enum ConfigProblem {
     Pattern(String),
     #[error("parse name-map entry `{0}` (expected HOST=IP or HOST=IP:PORT)")]
     MapEntry(String),
+    #[error("use quectel.{field} `{value}` ({expected})")]
+    Quectel {
+        field: &'static str,
+        value: String,
+        expected: &'static str,
+    },
 }

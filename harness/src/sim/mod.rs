@@ -1,4 +1,5 @@
-//! The virtual module: an ESP8266 AT firmware emulator that meets the harness only over a
+//! The virtual module: an ESP8266 AT firmware emulator (and a Quectel EC20/BG96 one, see
+//! [`quectel`] and [`personality`]) that meets the harness only over a
 //! pseudo-terminal, exactly as hardware would. [`spawn`] starts one and returns a
 //! [`SimHandle`]; open [`SimHandle::device_path`] with `serialport` like any device.
 //!
@@ -19,12 +20,16 @@ pub mod firmware;
 pub mod flavour;
 pub mod names;
 mod net;
+pub mod personality;
 mod pty;
+pub mod quectel;
 mod runtime;
 
 pub use config::{
-    AccessPoint, Faults, Flavour, JoinFailure, Password, Quirks, SimConfig, Station, Timing,
+    AccessPoint, Faults, FirmwareChoice, Flavour, JoinFailure, Password, Quirks, SimConfig,
+    Station, Timing,
 };
 pub use error::{ConfigProblem, SimError};
 pub use names::{apparent_ip, Lookup, NameMap, NameRule, Target, CLOUD_HOSTS};
+pub use quectel::{QuectelConfig, QuectelModel};
 pub use runtime::{spawn, SimHandle};

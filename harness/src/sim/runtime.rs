@@ -14,8 +14,9 @@ use serialport::TTYPort;
 
 use super::config::{Faults, SimConfig};
 use super::error::SimError;
-use super::firmware::{Effect, Firmware, Input, NetEvent, SocketId, Timer};
+use super::firmware::{Effect, Input, NetEvent, SocketId, Timer};
 use super::net::Net;
+use super::personality::{self, Personality};
 use super::pty::{self, Outgoing, Pty};
 
 /// How long [`SimHandle::shutdown`] waits for all threads before giving up on them.
@@ -70,6 +71,7 @@ pub fn spawn(config: SimConfig) -> Result<SimHandle, SimError> {
     let (events_tx, events_rx) = mpsc::channel();
     let (out_tx, out_rx) = mpsc::channel();
     let baud = config.baud;
+    let what = personality::describe(&config);
     let mut handle = SimHandle {
         device,
         link: None,
@@ -101,10 +103,7 @@ pub fn spawn(config: SimConfig) -> Result<SimHandle, SimError> {
             source,
         })?;
     handle.threads.push(core);
-    tracing::info!(
-        "sim: virtual ESP8266 on {} ({baud} baud)",
-        handle.device.display()
-    );
+    tracing::info!("sim: {what} on {} ({baud} baud)", handle.device.display());
     Ok(handle)
 }
 
@@ -146,8 +145,9 @@ impl SimHandle {
     }
 
     /// Pulls the module's RST pin: links drop, then the power-on banner and `ready` follow
-    /// on the same device path. With `factory` the flash is wiped too (saved AP, CWMODE,
-    /// UART_DEF), giving a module as fresh as a new one.
+    /// on the same device path (a Quectel personality: `RDY` and its boot URCs). With
+    /// `factory` the ESP's flash is wiped too (saved AP, CWMODE, UART_DEF), giving a module as
+    /// fresh as a new one.
     pub fn reset(&self, factory: bool) {
         let _ = self.events.send(CoreEvent::Reset { factory });
     }
@@ -196,8 +196,8 @@ pub fn join_until(thread: JoinHandle<()>, deadline: Instant) -> bool {
     thread.join().is_ok()
 }
 
-/// The firmware's thread: feeds it serial bytes, socket events and due timers, and carries
-/// out what it asks.
+/// The firmware's thread: feeds the chosen personality serial bytes, socket events and due
+/// timers, and carries out what it asks.
 fn run_core(
     config: SimConfig,
     events: Receiver<CoreEvent>,
@@ -205,9 +205,10 @@ fn run_core(
     out: Sender<Outgoing>,
     stop: &AtomicBool,
 ) {
-    let mut firmware = Firmware::new(config);
+    let mut firmware: Box<dyn Personality> = personality::choose(config);
     let mut net = Net::new(events_tx);
     let mut timers: Vec<(Instant, Timer)> = Vec::new();
+    apply(firmware.start(), &mut net, &mut timers, &out);
     // Sockets of accepted clients are named here, in a range the firmware's own never reach.
     let mut next_accepted: SocketId = 1 << 48;
     loop {

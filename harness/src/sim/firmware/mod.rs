@@ -39,6 +39,8 @@ use framing::Mode;
 use state::{Flash, Session};
 
 pub use line::{Command, Form, Param, Variant};
+// The Quectel personality parses its command lines the same way (`sim/quectel/`).
+pub(crate) use line::{int_in, parse as parse_line};
 
 /// Names one TCP connection for as long as it lives; never reused within a [`Firmware`].
 pub type SocketId = u64;
@@ -136,6 +138,27 @@ enum TimerKind {
     SendOk(u64),
     /// Passthrough: 20 ms without serial input since the chunk with this serial number.
     Quiet(u64),
+    /// A wake-up of the Quectel personality: the runtime keeps one timer type for both
+    /// personalities, so the other's wake-ups travel inside it (never fed to this one).
+    Quectel(crate::sim::quectel::Wake),
+}
+
+impl Timer {
+    /// A Quectel wake-up in the shared timer type.
+    pub(crate) fn quectel(epoch: u64, wake: crate::sim::quectel::Wake) -> Timer {
+        Timer {
+            epoch,
+            kind: TimerKind::Quectel(wake),
+        }
+    }
+
+    /// The Quectel wake-up and its epoch, if this timer carries one.
+    pub(crate) fn as_quectel(&self) -> Option<(u64, crate::sim::quectel::Wake)> {
+        match self.kind {
+            TimerKind::Quectel(wake) => Some((self.epoch, wake)),
+            _ => None,
+        }
+    }
 }
 
 /// Everything that can happen to the firmware.
@@ -224,6 +247,8 @@ impl Firmware {
             TimerKind::AutoFailed => self.auto_failed(),
             TimerKind::SendOk(serial) => self.send_ok_due(serial),
             TimerKind::Quiet(serial) => self.quiet(serial),
+            // Only the Quectel personality asks for these.
+            TimerKind::Quectel(_) => {}
         }
     }
 
