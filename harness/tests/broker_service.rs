@@ -368,3 +368,70 @@ async fn sigterm_and_sighup_stop_athil_broker_cleanly() {
         drop(device);
     }
 }
+
+/// A flood gets its connection's budget of packet lines a second and then one line that counts
+/// the rest by type; the connection's open and close are always logged. (The log used to print
+/// every packet: a quarter of the broker's CPU under a flood went to it.)
+#[tokio::test]
+async fn a_flood_is_logged_within_the_budget_and_counted() {
+    let gateway = SocketAddr::from(([127, 61, 7, 3], 1883));
+    let child = Command::new(env!("CARGO_BIN_EXE_athil"))
+        .args([
+            "broker",
+            "--listen",
+            &gateway.to_string(),
+            "--log-packets",
+            "5",
+        ])
+        .args(["--devices", devices_dir().to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut guard = Guard(child);
+    let mut lines = BufReader::new(guard.0.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    assert!(first.contains("listening on"), "{first}");
+    let mut device = RawClient::connect_002(gateway).await;
+    let pings = 200;
+    device.send(&hex("C0 00").repeat(pings)).await;
+    for _ in 0..pings {
+        assert_eq!(device.recv().await, hex("D0 00"));
+    }
+    device.send(&hex("E0 00")).await;
+    device.expect_closed(DEADLINE).await;
+    // SAFETY: kill(2) on our own child's pid reads and writes no memory of ours.
+    assert_eq!(unsafe { libc::kill(guard.0.id() as i32, libc::SIGTERM) }, 0);
+    let log: Vec<String> = lines.map_while(Result::ok).collect();
+    let packet_lines = log
+        .iter()
+        .filter(|l| l.contains("device -> broker") || l.contains("broker -> device"))
+        .count();
+    // CONNECT, CONNACK and three PINGREQ/PINGRESP lines fit the first second's budget of 5;
+    // a slow machine may spread the flood over more seconds, each with a budget of its own.
+    assert!(packet_lines >= 5, "{log:#?}");
+    assert!(
+        packet_lines < 100,
+        "the flood was not counted away: {log:#?}"
+    );
+    let counted: u64 = log
+        .iter()
+        .filter_map(|l| {
+            let (_, rest) = l.split_once(" more packets not shown (")?;
+            let n = l[..l.find(" more packets")?].rsplit(' ').next()?;
+            assert!(rest.contains("PINGREQ") || rest.contains("PINGRESP"), "{l}");
+            n.parse::<u64>().ok()
+        })
+        .sum();
+    // Every packet is either shown or counted: CONNECT, CONNACK, the pings, their answers and
+    // the DISCONNECT.
+    assert_eq!(
+        packet_lines as u64 + counted,
+        2 + 2 * pings as u64 + 1,
+        "{log:#?}"
+    );
+    assert!(
+        log.iter().any(|l| l.contains("closed by the broker")),
+        "{log:#?}"
+    );
+}

@@ -14,6 +14,7 @@ use super::gateway::{stopped, Shared};
 use super::namespace::Namespace;
 use super::observed::SeenDirection;
 use super::origins::{Origin, Publisher};
+use super::platform::PostReply;
 use super::profile::config::Implicit;
 use super::rumqttd::{Downward, RouterLink, RouterRx, RouterTx, Upward};
 use crate::events::{ConnId, RunEvent};
@@ -148,10 +149,7 @@ impl CloudLink {
     /// Answers a device's post as its platform does (Alibaba Cloud §2.8, profile key `thing`;
     /// OneNET's `…/post/reply` and `…/accepted`, its profile's `thing`). The reply reaches the
     /// device only if it subscribed to it or receives pushed downlinks, as on the real cloud.
-    fn answer(&self, shared: &Shared, conn: Option<ConnId>, post: &Publish) {
-        let Some(reply) = shared.policy.reply_to(post) else {
-            return;
-        };
+    fn answer(&self, shared: &Shared, conn: Option<ConnId>, post_topic: &str, reply: PostReply) {
         let qos = reply.qos;
         // Asked before sending: the device's subscriptions as they are when the reply leaves.
         let reaches = conn.map(|c| shared.reach.reaches(c, &reply.topic));
@@ -159,7 +157,7 @@ impl CloudLink {
             Ok(()) => {
                 let answered = format!(
                     "the cloud answered the post on {} with code {} on {} at QoS {}",
-                    post.topic, reply.code, reply.topic, qos as u8
+                    post_topic, reply.code, reply.topic, qos as u8
                 );
                 match reaches {
                     Some(false) if reply.topic.starts_with('$') => format!(
@@ -233,20 +231,32 @@ pub(crate) async fn observe(
             }) => (Some(conn), client_id, qos),
             None => (None, None, QoS::AtMostOnce),
         };
-        let packet = Packet::Publish(Publish {
+        let post = Publish {
             dup: false,
             qos,
             retain,
             topic,
             packet_id: None,
             payload,
-        });
-        let from_device = client_id.is_some() || conn.is_some();
-        shared
-            .observed
-            .record_packet(SeenDirection::AtCloud, conn, client_id, packet.clone());
-        if let (true, Packet::Publish(post)) = (from_device, &packet) {
-            link.answer(&shared, conn, post);
+        };
+        // The reply is worked out before the post moves into the record (no copy of it), and
+        // sent after, so the record shows the post before anything answers it.
+        let reply = (client_id.is_some() || conn.is_some())
+            .then(|| {
+                shared
+                    .policy
+                    .reply_to(&post)
+                    .map(|r| (post.topic.clone(), r))
+            })
+            .flatten();
+        shared.observed.record_packet(
+            SeenDirection::AtCloud,
+            conn,
+            client_id,
+            Packet::Publish(post),
+        );
+        if let Some((post_topic, reply)) = reply {
+            link.answer(&shared, conn, &post_topic, reply);
         }
     }
 }

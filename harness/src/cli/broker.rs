@@ -21,9 +21,9 @@ use crate::broker::{
 };
 use crate::exit::ExitCode;
 
+use super::broker_log::{BrokerLog, DEFAULT_PACKETS_PER_SECOND};
 use super::signals::StopSignals;
-use crate::mqtt::{encode, to_hex, Packet};
-use crate::run::{EventSink, RunEvent, Stamped, TcpDirection};
+use crate::run::EventSink;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -66,6 +66,11 @@ pub struct Args {
     /// A file whose first line is the cloud side's password.
     #[arg(long, value_name = "FILE")]
     pub cloud_password_file: Option<PathBuf>,
+    /// Packet lines each connection may log per second; the rest of that second are counted
+    /// and summed up in one line by packet type (connections, refusals and notes are always
+    /// logged). 0 logs every packet.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_PACKETS_PER_SECOND)]
+    pub log_packets: u32,
 }
 
 /// The cloud side's listener and credential, if asked for.
@@ -210,20 +215,32 @@ async fn serve(args: Args) -> ExitCode {
     );
     // Log as events come, until Ctrl-C; then print what shutting down added, without waiting
     // for a channel that outlives the handle. Lines go through a buffer flushed whenever the
-    // queue of events is empty, so a flood costs one write per batch, not per packet.
+    // queue of events is empty, so a flood costs one write per batch, not per packet; a
+    // flood's packets beyond the per-connection budget are only counted (`broker_log.rs`).
+    let mut log = BrokerLog::new(args.log_packets);
+    let mut lines = Vec::new();
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    let mut print = |stamped: &Stamped, more: bool| {
+    let mut write = |lines: &mut Vec<String>, flush: bool| {
         use std::io::Write;
-        if let Some(line) = line(stamped) {
+        for line in lines.drain(..) {
             let _ = writeln!(out, "{line}");
         }
-        if !more {
+        if flush {
             let _ = out.flush();
         }
     };
+    let started = tokio::time::Instant::now();
+    let mut summaries = tokio::time::interval(Duration::from_millis(250));
     loop {
         tokio::select! {
-            Some(stamped) = rx.recv() => print(&stamped, !rx.is_empty()),
+            Some(stamped) = rx.recv() => {
+                log.lines(&stamped, &mut lines);
+                write(&mut lines, rx.is_empty());
+            }
+            _ = summaries.tick() => {
+                log.tick(started.elapsed(), &mut lines);
+                write(&mut lines, true);
+            }
             signal = signals.next() => {
                 // A lab service is stopped this way (a service manager's SIGTERM, a closed
                 // terminal's SIGHUP): a normal end, with the connections closed and logged.
@@ -234,151 +251,16 @@ async fn serve(args: Args) -> ExitCode {
     }
     let result = broker.shutdown(Duration::from_secs(3)).await;
     while let Ok(stamped) = rx.try_recv() {
-        print(&stamped, !rx.is_empty());
+        log.lines(&stamped, &mut lines);
+        write(&mut lines, rx.is_empty());
     }
+    log.finish(started.elapsed(), &mut lines);
+    write(&mut lines, true);
     match result {
         Ok(()) => ExitCode::Success,
         Err(e) => {
             eprintln!("athil broker: failed to {e}");
             ExitCode::Failure
         }
-    }
-}
-
-/// One log line for an event, or `None` for events this command does not show (raw TCP
-/// chunks: every packet is shown whole instead).
-fn line(s: &Stamped) -> Option<String> {
-    let t = s.since_start.as_secs_f64();
-    let text = match &s.event {
-        RunEvent::TcpOpened {
-            conn,
-            client,
-            server,
-        } => format!("conn {conn} opened {client} -> {server}"),
-        RunEvent::TcpClosed { conn, by_broker } => {
-            let by = if *by_broker {
-                "the broker"
-            } else {
-                "the device"
-            };
-            format!("conn {conn} closed by {by}")
-        }
-        RunEvent::MqttPacket {
-            conn,
-            direction,
-            packet,
-        } => {
-            let arrow = match direction {
-                TcpDirection::Uplink => "device -> broker",
-                TcpDirection::Downlink => "broker -> device",
-            };
-            format!(
-                "conn {conn} {arrow} {}  [{}]",
-                redacted_hex(packet),
-                summary(packet)
-            )
-        }
-        RunEvent::BrokerNote {
-            conn: Some(c),
-            text,
-        } => format!("conn {c} {text}"),
-        RunEvent::BrokerNote { conn: None, text } => text.clone(),
-        RunEvent::TcpData { .. }
-        | RunEvent::RunStarted { .. }
-        | RunEvent::ScenarioStarted { .. }
-        | RunEvent::StepStarted { .. }
-        | RunEvent::SerialOut { .. }
-        | RunEvent::SerialIn { .. }
-        | RunEvent::StepFinished { .. }
-        | RunEvent::ScenarioFinished { .. }
-        | RunEvent::RunFinished { .. } => return None,
-    };
-    Some(format!("[{t:9.3}s] {text}"))
-}
-
-/// Bytes of a packet the log shows as hex; a longer packet's hex ends with how many more
-/// there are (its summary gives topic and length). Keeps a flood's log, and its cost, bounded.
-const HEX_SHOWN: usize = 64;
-
-/// The packet as hex, with a CONNECT's password (the sign, or OneNET's auth info, which *is*
-/// the device secret) shown as `**` per byte. The password is the CONNECT's last field.
-fn redacted_hex(packet: &Packet) -> String {
-    let Ok(bytes) = encode(packet) else {
-        return "(cannot be re-encoded)".to_owned();
-    };
-    let hidden = match packet {
-        Packet::Connect(c) => c.password.as_ref().map_or(0, Vec::len),
-        _ => 0,
-    };
-    let shown = bytes.len().saturating_sub(hidden);
-    if hidden == 0 && shown > HEX_SHOWN {
-        return format!(
-            "{} … (+{} bytes)",
-            to_hex(&bytes[..HEX_SHOWN]),
-            shown - HEX_SHOWN
-        );
-    }
-    let mut hex = to_hex(&bytes[..shown]);
-    for _ in 0..hidden {
-        hex.push_str(" **");
-    }
-    hex
-}
-
-fn summary(packet: &Packet) -> String {
-    match packet {
-        Packet::Connect(c) => format!(
-            "CONNECT client {:?} user {:?} keepalive {}",
-            c.client_id,
-            c.username.as_deref().unwrap_or(""),
-            c.keepalive
-        ),
-        Packet::Connack(c) => format!("CONNACK code {}", c.return_code),
-        Packet::Publish(p) => format!(
-            "PUBLISH QoS {} to {} ({} bytes)",
-            p.qos as u8,
-            p.topic,
-            p.payload.len()
-        ),
-        Packet::Subscribe(s) => {
-            let filters: Vec<String> = s
-                .filters
-                .iter()
-                .map(|f| format!("{} QoS {}", f.filter, f.qos as u8))
-                .collect();
-            format!("SUBSCRIBE id {}: {}", s.packet_id, filters.join(", "))
-        }
-        Packet::Suback(s) => format!("SUBACK id {}: {}", s.packet_id, to_hex(&s.return_codes)),
-        Packet::Unsubscribe(u) => {
-            format!("UNSUBSCRIBE id {}: {}", u.packet_id, u.filters.join(", "))
-        }
-        other => other.packet_type().name().to_owned(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::mqtt::Connect;
-
-    #[test]
-    fn connect_password_is_masked_byte_for_byte() {
-        let mut c = Connect::new("657077", 30);
-        c.username = Some("20190156".into());
-        c.password = Some(b"sn888".to_vec());
-        let hex = redacted_hex(&Packet::Connect(c));
-        // Seed 004's CONNECT up to the password's length prefix, then five masked bytes.
-        assert!(
-            hex.starts_with("10 23 00 04 4D 51 54 54 04 C2 00 1E 00 06 36 35 37 30 37 37"),
-            "{hex}"
-        );
-        assert!(hex.ends_with("00 05 ** ** ** ** **"), "{hex}");
-        assert!(!hex.contains("73 6E 38 38 38"), "{hex}");
-    }
-
-    #[test]
-    fn other_packets_print_as_the_seeds_do() {
-        let p = Packet::Pingresp;
-        assert_eq!(redacted_hex(&p), "D0 00");
     }
 }

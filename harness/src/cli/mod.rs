@@ -3,6 +3,7 @@
 
 pub mod bench_peer;
 pub mod broker;
+mod broker_log;
 pub mod check;
 pub mod decode;
 pub mod encode;

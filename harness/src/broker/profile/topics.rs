@@ -32,6 +32,14 @@ pub fn covers(outer: &str, inner: &str) -> bool {
 /// rendering the whole template: every uplink is checked against every class, and rendering
 /// them all each time was a tenth of the broker's CPU under a flood.
 fn covers_template(template: &str, inner: &str, product_key: &str, device_name: &str) -> bool {
+    // The template's literal start (up to its first placeholder or wildcard) must start the
+    // topic too, whatever the levels after it: one comparison turns away most classes.
+    let literal = template
+        .find(['{', '+', '#'])
+        .map_or(template, |at| &template[..at]);
+    if !inner.starts_with(literal) {
+        return false;
+    }
     covers_with(template, inner, |ol, il| match ol {
         "{pk}" => il == product_key,
         "{dn}" => il == device_name,
