@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::{
     backslash_escape, common_final, mask_quoted_arg, parse_len, parse_link, Dialect, DialectKind,
-    LineKind, ReceiveRules, SocketHeader,
+    LineKind, OpenOutcome, ReceiveMode, ReceiveRules, SocketHeader,
 };
 use crate::module::at::{Busy, FinalResult, Urc};
 
@@ -105,6 +105,37 @@ impl Dialect for EspAt {
 
     fn reset_command(&self) -> &'static str {
         "AT+RST"
+    }
+
+    /// Push mode only: passive receive is a mode of its own (`AT+CIPRECVMODE=1`, spelled
+    /// differently by NonOS and ESP-AT) whose read answer the receive rules do not parse yet.
+    fn open_command(
+        &self,
+        link: Option<u8>,
+        host: &str,
+        port: u16,
+        mode: ReceiveMode,
+    ) -> Option<String> {
+        match mode {
+            ReceiveMode::Push => {}
+            ReceiveMode::Buffered => return None,
+        }
+        let host = backslash_escape(host);
+        Some(match link {
+            Some(id) => format!("AT+CIPSTART={id},\"TCP\",\"{host}\",{port}"),
+            None => format!("AT+CIPSTART=\"TCP\",\"{host}\",{port}"),
+        })
+    }
+
+    fn open_outcome(&self) -> OpenOutcome {
+        OpenOutcome::FinalResult
+    }
+
+    fn close_command(&self, link: Option<u8>) -> String {
+        match link {
+            Some(id) => format!("AT+CIPCLOSE={id}"),
+            None => "AT+CIPCLOSE".to_string(),
+        }
     }
 
     fn ready_line(&self) -> &'static str {
@@ -237,6 +268,26 @@ mod tests {
     #[case(Some(0), 4, "AT+CIPSEND=0,4")]
     fn send_commands(#[case] link: Option<u8>, #[case] len: usize, #[case] want: &str) {
         assert_eq!(EspAt.send_command(link, len), want);
+    }
+
+    #[test]
+    fn open_and_close_commands() {
+        assert_eq!(
+            EspAt.open_command(Some(0), "10.0.0.1", 1883, ReceiveMode::Push),
+            Some(r#"AT+CIPSTART=0,"TCP","10.0.0.1",1883"#.to_string())
+        );
+        assert_eq!(
+            EspAt.open_command(None, "broker.local", 1883, ReceiveMode::Push),
+            Some(r#"AT+CIPSTART="TCP","broker.local",1883"#.to_string())
+        );
+        assert_eq!(
+            EspAt.open_command(Some(0), "10.0.0.1", 1883, ReceiveMode::Buffered),
+            None
+        );
+        assert_eq!(EspAt.open_outcome(), OpenOutcome::FinalResult);
+        assert_eq!(EspAt.close_command(Some(3)), "AT+CIPCLOSE=3");
+        assert_eq!(EspAt.close_command(None), "AT+CIPCLOSE");
+        assert_eq!(EspAt.read_command(Some(0)), None);
     }
 
     #[rstest]
