@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use super::{
-    backslash_escape, common_final, mask_quoted_arg, parse_len, parse_link, Dialect, DialectKind,
-    LineKind, OpenOutcome, ReceiveMode, ReceiveRules, SocketHeader,
+    backslash_escape, common_final, mask_quoted_arg, parse_len, parse_link, strip_command, Dialect,
+    DialectKind, LineKind, OpenOutcome, ReceiveMode, ReceiveRules, SocketHeader,
 };
 use crate::module::at::{Busy, FinalResult, Urc};
 
@@ -91,6 +91,15 @@ impl Dialect for EspAt {
         match link {
             Some(id) => format!("AT+CIPSEND={id},{len}"),
             None => format!("AT+CIPSEND={len}"),
+        }
+    }
+
+    fn announced_send(&self, command: &str) -> Option<(Option<u8>, usize)> {
+        let args = strip_command(command, "AT+CIPSEND=")?;
+        match args.split(',').collect::<Vec<_>>().as_slice() {
+            [len] => Some((None, parse_len(len)?)),
+            [id, len] => Some((Some(parse_link(id)?), parse_len(len)?)),
+            _ => None,
         }
     }
 
@@ -288,6 +297,20 @@ mod tests {
         assert_eq!(EspAt.close_command(Some(3)), "AT+CIPCLOSE=3");
         assert_eq!(EspAt.close_command(None), "AT+CIPCLOSE");
         assert_eq!(EspAt.read_command(Some(0)), None);
+    }
+
+    #[rstest]
+    #[case("AT+CIPSEND=114", Some((None, 114)))]
+    #[case("AT+CIPSEND=0,4\r\n", Some((Some(0), 4)))]
+    #[case("at+cipsend=1,20", Some((Some(1), 20)))]
+    #[case("AT+CIPSEND", None)]
+    #[case("AT+CIPSENDEX=0,4", None)]
+    #[case("AT+QISEND=0,37", None)]
+    fn reads_send_commands(#[case] cmd: &str, #[case] want: Option<(Option<u8>, usize)>) {
+        assert_eq!(EspAt.announced_send(cmd), want);
+        if let Some((link, len)) = want {
+            assert_eq!(EspAt.announced_send(&EspAt.send_command(link, len)), want);
+        }
     }
 
     #[rstest]

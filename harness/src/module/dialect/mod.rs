@@ -85,6 +85,11 @@ pub trait Dialect: Send + Sync + fmt::Debug {
     /// The command that announces `len` raw bytes on `link` (`AT+CIPSEND=0,4`).
     fn send_command(&self, link: Option<u8>, len: usize) -> String;
 
+    /// The link and length a command line announces if it is this dialect's length-counted
+    /// send command (what [`send_command`](Self::send_command) builds), for reading the
+    /// host's side of a capture: the announced bytes that follow the prompt are socket data.
+    fn announced_send(&self, command: &str) -> Option<(Option<u8>, usize)>;
+
     /// The most bytes one send command may carry; longer data goes in several sends.
     fn max_send_len(&self) -> usize;
 
@@ -239,6 +244,15 @@ pub(crate) fn common_final(line: &str) -> Option<FinalResult> {
             }
         }
     })
+}
+
+/// The arguments of `command` if it is `name` (any letter case) followed by them, without the
+/// line end.
+pub(crate) fn strip_command<'a>(command: &'a str, name: &str) -> Option<&'a str> {
+    let command = command.trim_end_matches(['\r', '\n']);
+    let head = command.get(..name.len())?;
+    head.eq_ignore_ascii_case(name)
+        .then(|| &command[name.len()..])
 }
 
 /// Parses a link id the way modules print it (`0`..`11`).

@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use super::{
-    common_final, mask_quoted_arg, parse_len, parse_link, Dialect, DialectKind, LineKind,
-    OpenOutcome, ReceiveMode, ReceiveRules, SocketHeader,
+    common_final, mask_quoted_arg, parse_len, parse_link, strip_command, Dialect, DialectKind,
+    LineKind, OpenOutcome, ReceiveMode, ReceiveRules, SocketHeader,
 };
 use crate::module::at::Urc;
 
@@ -105,6 +105,15 @@ impl Dialect for Quectel {
     fn send_command(&self, link: Option<u8>, len: usize) -> String {
         // Every Quectel socket has a connectID; single-link callers mean the first one.
         format!("AT+QISEND={},{len}", link.unwrap_or(0))
+    }
+
+    /// `AT+QISEND=<id>,<len>` only: `AT+QISEND=<id>` ends its data with Ctrl+Z instead of a
+    /// count, and `AT+QISEND=<id>,0` asks for the send counters.
+    fn announced_send(&self, command: &str) -> Option<(Option<u8>, usize)> {
+        let args = strip_command(command, "AT+QISEND=")?;
+        let (id, len) = args.split_once(',')?;
+        let len = parse_len(len).filter(|&n| n > 0)?;
+        Some((Some(parse_link(id)?), len))
     }
 
     fn max_send_len(&self) -> usize {
@@ -307,6 +316,16 @@ mod tests {
     fn send_command_names_the_connect_id() {
         assert_eq!(Quectel.send_command(Some(0), 37), "AT+QISEND=0,37");
         assert_eq!(Quectel.send_command(None, 37), "AT+QISEND=0,37");
+    }
+
+    #[rstest]
+    #[case("AT+QISEND=0,37", Some((Some(0), 37)))]
+    #[case("AT+QISEND=2,1460\r", Some((Some(2), 1460)))]
+    #[case("AT+QISEND=0", None)]
+    #[case("AT+QISEND=0,0", None)]
+    #[case("AT+CIPSEND=0,4", None)]
+    fn reads_send_commands(#[case] cmd: &str, #[case] want: Option<(Option<u8>, usize)>) {
+        assert_eq!(Quectel.announced_send(cmd), want);
     }
 
     #[test]
