@@ -371,3 +371,71 @@ fn serial_capture_without_socket_data_exits_2() {
         "{err}"
     );
 }
+
+fn fixture(name: &str) -> String {
+    format!(
+        "{}/../fixtures/packets/serial/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+#[test]
+fn serial_rt_thread_log_of_seed_004_shows_the_exchange_and_both_packets() {
+    let log = fixture("seed004_rtthread_at_log.txt");
+    let (code, out, err) = run(&["decode", "--serial", "--file", &log]);
+    assert_eq!(code, 0, "{out}{err}");
+    for line in [
+        "RT-Thread AT log, 10 buffers:",
+        "  line 5      host → module  AT+QISEND=0,37",
+        "  line 7      module → host  >",
+        "  lines 8-9   host → module  10 23 00 04 4D 51 54 54 04 C2 00 1E 00 06 36 35 37 30 37 37 00 08 32 30 31 39 30 31 35 36 00 05 73 6E 38 38 38  (37 bytes)",
+        "  line 10     module → host   \\r\\n",
+        "  line 13     module → host  +QIURC: \"recv\",0,4\\r\\n",
+        "  line 14     module → host  20 02 00 00  (4 bytes)",
+        "CONNECT at offset 14, 37 bytes",
+        "30 s",
+        "\"657077\"",
+        "\"20190156\"",
+        "CONNACK at offset 37, 4 bytes",
+        "0 (connection accepted)",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in\n{out}");
+    }
+    // `athil decode` shows passwords as they are (seed 002's too): it is a debugging tool
+    // for the bytes a device sent, not a report.
+    assert!(out.contains("\"sn888\""), "{out}");
+
+    let (code, v) = json_of(&["--serial", "--file", &log]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["valid"], json!(true));
+    assert_eq!(v["exchange"].as_array().unwrap().len(), 10);
+    assert_eq!(
+        v["exchange"][0],
+        json!({"line": 5, "direction": "host_to_module", "dump": "sendline",
+               "hex": "41 54 2B 51 49 53 45 4E 44 3D 30 2C 33 37"})
+    );
+    let connect = &v["host_to_module"]["packets"][0];
+    assert_eq!(connect["type"], json!("CONNECT"));
+    assert_eq!(connect["offset"], json!(14));
+    assert_eq!(connect["fields"]["client_id"], json!("657077"));
+    assert_eq!(connect["fields"]["username"], json!("20190156"));
+    assert_eq!(connect["fields"]["keepalive"], json!(30));
+    let connack = &v["module_to_host"]["packets"][0];
+    assert_eq!(connack["type"], json!("CONNACK"));
+    assert_eq!(connack["fields"]["return_code"], json!(0));
+}
+
+#[test]
+fn serial_rt_thread_log_with_a_bad_dump_line_exits_2_naming_line_and_column() {
+    let log = "boot\n[D/AT] recvline: 0000-0020: 4F 4B NO\n[D/AT] sendline: 0000-0020 41 54 AT\n";
+    let out = athil(&["decode", "--serial", "-"], Some(log));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(
+        err,
+        "athil decode: failed to read the RT-Thread AT log: 2 problems\n  \
+         line 2, column 35: expected the ASCII column after the hex bytes, showing them as \
+         `OK`, found `NO`\n  \
+         line 3, column 18: expected an offset range such as `0000-0020:`, found `0000-0020`\n"
+    );
+}

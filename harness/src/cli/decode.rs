@@ -1,13 +1,18 @@
 //! `athil decode`: MQTT packets from hex (or from a module's serial capture) with an annotated
 //! field-by-field breakdown and a plain-language diagnosis of every mistake, each at its exact
 //! byte offset. Exit 0 when every packet is valid, 1 when any error is found, 2 when the input
-//! is unusable (not hex, file unreadable, no socket data in a capture).
+//! is unusable (not hex, file unreadable, no socket data in a capture, a bad RT-Thread dump).
+//!
+//! With `--serial`, a console log holding RT-Thread's `[D/AT] sendline:`/`recvline:`/
+//! `urc_recv:` dumps is read as such: the AT exchange in both directions, then the MQTT the
+//! host sent and the MQTT the module delivered.
 
 use std::io::Read;
 use std::path::PathBuf;
 
 use crate::exit::ExitCode;
-use crate::module::capture::{extract_socket_payloads, SocketChunk};
+use crate::module::capture::{extract_sent_payloads, extract_socket_payloads, SocketChunk};
+use crate::module::rt_log::{is_rt_log, read_rt_log, Direction, LogRecord};
 use crate::mqtt::decode::{Diagnostic, Severity};
 use crate::mqtt::render::{to_json, to_text};
 use crate::mqtt::{dissect, parse_hex};
@@ -31,7 +36,8 @@ pub struct Args {
     pub format: Format,
     /// The input is a module's serial capture: strip the AT framing (`+IPD,<n>:`,
     /// `+QIURC: "recv",<id>,<n>`) and decode the MQTT it carried. Offsets are then
-    /// positions in the capture.
+    /// positions in the capture. A log of RT-Thread's AT client (`[D/AT] sendline: 0000-0020:
+    /// 41 54 …`) is read in both directions: the exchange, then the MQTT each side sent.
     #[arg(long)]
     pub serial: bool,
 }
@@ -50,6 +56,9 @@ pub fn run(args: Args) -> ExitCode {
             return ExitCode::Usage;
         }
     };
+    if args.serial && is_rt_log(&text) {
+        return run_rt_log(&text, args.format);
+    }
     let input = match parse_hex(&text) {
         Ok(b) => b,
         Err(e) => {
@@ -87,6 +96,143 @@ pub fn run(args: Args) -> ExitCode {
         ExitCode::Success
     } else {
         ExitCode::Failure
+    }
+}
+
+/// `--serial` on an RT-Thread AT log: the exchange, then each direction's socket data decoded.
+/// Offsets count the bytes of that direction in the log.
+fn run_rt_log(text: &str, format: Format) -> ExitCode {
+    let records = match read_rt_log(text) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("athil decode: failed to {e}");
+            return ExitCode::Usage;
+        }
+    };
+    let side = |d: Direction| -> Vec<&[u8]> {
+        records
+            .iter()
+            .filter(|r| r.kind.direction() == d)
+            .map(|r| r.bytes.as_slice())
+            .collect()
+    };
+    let host = extract_sent_payloads(&side(Direction::HostToModule));
+    let module = extract_socket_payloads(&side(Direction::ModuleToHost).concat());
+    if host.is_empty() && module.is_empty() {
+        eprintln!(
+            "athil decode: failed to find socket data in the RT-Thread AT log: no send command              with a count (`AT+QISEND=<id>,<n>`, `AT+CIPSEND=<n>`) and no `+IPD,<n>:` or              `+QIURC: \"recv\",<id>,<n>` notice with payload"
+        );
+        return ExitCode::Usage;
+    }
+    let sides = [
+        (Direction::HostToModule, decoded(&host)),
+        (Direction::ModuleToHost, decoded(&module)),
+    ];
+    let valid = sides.iter().all(|(_, side)| side.valid);
+    match format {
+        Format::Text => {
+            print!("{}", exchange_text(&records));
+            for (direction, side) in &sides {
+                if !side.chunks.is_empty() {
+                    println!("\n{direction}, socket data (offsets count the {direction} bytes of the log):");
+                    print!("{}", side.text);
+                }
+            }
+        }
+        Format::Json => {
+            let exchange: Vec<serde_json::Value> = records
+                .iter()
+                .map(|r| {
+                    serde_json::json!({
+                        "line": r.first_line,
+                        "direction": match r.kind.direction() {
+                            Direction::HostToModule => "host_to_module",
+                            Direction::ModuleToHost => "module_to_host",
+                        },
+                        "dump": r.kind.name(),
+                        "hex": crate::mqtt::to_hex(&r.bytes),
+                    })
+                })
+                .collect();
+            let [(_, host), (_, module)] = &sides;
+            println!(
+                "{}",
+                serde_json::json!({
+                    "valid": valid,
+                    "exchange": exchange,
+                    "host_to_module": host.json,
+                    "module_to_host": module.json,
+                })
+            );
+        }
+    }
+    if valid {
+        ExitCode::Success
+    } else {
+        ExitCode::Failure
+    }
+}
+
+/// One direction of a log, decoded.
+struct Decoded {
+    chunks: Vec<SocketChunk>,
+    text: String,
+    json: serde_json::Value,
+    valid: bool,
+}
+
+fn decoded(chunks: &[SocketChunk]) -> Decoded {
+    let stream: Vec<u8> = chunks
+        .iter()
+        .flat_map(|c| c.bytes.iter().copied())
+        .collect();
+    let mut dissection = dissect(&stream);
+    if let Some(cut) = truncation(chunks, stream.len()) {
+        dissection.stream_diagnostics.push(cut);
+    }
+    let offset = |o: usize| serial_offset(chunks, o);
+    Decoded {
+        chunks: chunks.to_vec(),
+        text: to_text(&dissection, &stream, &offset),
+        json: to_json(&dissection, &offset),
+        valid: dissection.is_valid(),
+    }
+}
+
+/// The exchange, one logged buffer a line: text as text (CR and LF escaped), binary as hex.
+fn exchange_text(records: &[LogRecord]) -> String {
+    let mut out = format!("RT-Thread AT log, {} buffers:\n", records.len());
+    for r in records {
+        let lines = if r.first_line == r.last_line {
+            format!("line {}", r.first_line)
+        } else {
+            format!("lines {}-{}", r.first_line, r.last_line)
+        };
+        out.push_str(&format!(
+            "  {lines:<11} {}  {}\n",
+            r.kind.direction(),
+            shown(&r.bytes)
+        ));
+    }
+    out
+}
+
+/// Bytes as text when they are text (`AT+QISEND=0,37`, `SEND OK\r\n`), else as hex with a
+/// count.
+fn shown(bytes: &[u8]) -> String {
+    let text = bytes
+        .iter()
+        .all(|&b| (0x20..0x7F).contains(&b) || b == b'\r' || b == b'\n');
+    if text {
+        String::from_utf8_lossy(bytes)
+            .replace('\r', "\\r")
+            .replace('\n', "\\n")
+    } else {
+        format!(
+            "{}  ({})",
+            crate::mqtt::to_hex(bytes),
+            self::bytes(bytes.len())
+        )
     }
 }
 

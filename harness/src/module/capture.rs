@@ -1,12 +1,14 @@
-//! Socket payloads read back out of a recorded module-to-host serial stream, for
-//! `athil decode --serial`: [`extract_socket_payloads`] runs the same [`AtParser`] the driver
-//! uses, with receive rules that accept both ESP (`+IPD`) and Quectel (`+QIURC: "recv"`) framing,
-//! so a capture decodes without saying which module made it.
+//! Socket payloads read back out of a recorded serial stream, for `athil decode --serial`:
+//! [`extract_socket_payloads`] reads the module's side with the same [`AtParser`] the driver
+//! uses, with receive rules that accept both ESP (`+IPD`) and Quectel (`+QIURC: "recv"`)
+//! framing, so a capture decodes without saying which module made it;
+//! [`extract_sent_payloads`] reads the host's side, where a send command of any dialect
+//! announces the bytes that follow.
 
 use std::sync::Arc;
 
 use super::at::{AtEvent, AtParser};
-use super::dialect::{EspAt, LineKind, Quectel, ReceiveRules, SocketHeader};
+use super::dialect::{DialectKind, EspAt, LineKind, Quectel, ReceiveRules, SocketHeader};
 
 /// A header longer than this is not looked for when naming a chunk's notice: the longest real
 /// one, ESP-AT's `+IPD,<id>,<len>,"<IPv6>",<port>:`, is under 70 bytes.
@@ -69,6 +71,46 @@ pub fn extract_socket_payloads(capture: &[u8]) -> Vec<SocketChunk> {
             bytes,
         });
     }
+    chunks
+}
+
+/// Every socket payload in the host's side of a capture, given as the writes the host made,
+/// in order (a command line each, or data after a prompt, as RT-Thread's `sendline` dumps
+/// show them). A write that is a length-counted send command of any dialect
+/// (`AT+QISEND=0,37`, `AT+CIPSEND=4`) makes the next n bytes the host wrote its payload,
+/// whichever writes carry them. Offsets count the host's bytes; a payload the capture cuts
+/// short comes back truncated, as in [`extract_socket_payloads`].
+pub fn extract_sent_payloads(writes: &[&[u8]]) -> Vec<SocketChunk> {
+    let mut chunks = Vec::new();
+    let mut open: Option<SocketChunk> = None;
+    let mut offset = 0;
+    for write in writes {
+        match open.as_mut() {
+            Some(chunk) => {
+                let take = (chunk.announced - chunk.bytes.len()).min(write.len());
+                chunk.bytes.extend_from_slice(&write[..take]);
+                if chunk.bytes.len() == chunk.announced {
+                    chunks.extend(open.take());
+                }
+            }
+            None => {
+                let command = String::from_utf8_lossy(write);
+                let announced = DialectKind::ALL
+                    .into_iter()
+                    .find_map(|kind| kind.dialect().announced_send(&command));
+                if let Some((_, len)) = announced {
+                    open = Some(SocketChunk {
+                        serial_offset: offset + write.len(),
+                        header: command.trim_end().to_string(),
+                        announced: len,
+                        bytes: Vec::with_capacity(len),
+                    });
+                }
+            }
+        }
+        offset += write.len();
+    }
+    chunks.extend(open);
     chunks
 }
 
@@ -191,6 +233,34 @@ mod tests {
         assert_eq!(got[1].bytes, b"\r\nOK\r\n");
         assert_eq!(got[1].header, "+IPD,1,6:");
         assert_eq!(&capture[got[1].serial_offset..][..6], b"\r\nOK\r\n");
+    }
+
+    #[test]
+    fn seed_004_host_side_connect_after_qisend() {
+        // Seed 004's sendline dumps: the command (RT-Thread logs it without its CR LF), then
+        // the 37 CONNECT bytes, which the log splits over two lines.
+        let connect: Vec<u8> = (0..37).collect();
+        let writes: [&[u8]; 3] = [b"AT+QISEND=0,37", &connect[..32], &connect[32..]];
+        assert_eq!(
+            extract_sent_payloads(&writes),
+            vec![chunk(14, "AT+QISEND=0,37", 37, &connect)]
+        );
+    }
+
+    #[rstest]
+    #[case::esp_then_text(
+        vec![b"AT+CIPSEND=0,4\r\n".as_slice(), b"\x20\x02\x00\x00", b"AT\r\n"],
+        vec![chunk(16, "AT+CIPSEND=0,4", 4, &[0x20, 0x02, 0x00, 0x00])]
+    )]
+    #[case::cut_short(
+        vec![b"AT+QISEND=1,10".as_slice(), b"\xC0\x00"],
+        vec![chunk(14, "AT+QISEND=1,10", 10, &[0xC0, 0x00])]
+    )]
+    #[case::no_send(vec![b"AT+QIACT=1".as_slice(), b"ATI"], vec![])]
+    // A variable-length send (ended by Ctrl+Z) announces no count.
+    #[case::ctrl_z_send(vec![b"AT+QISEND=0".as_slice(), b"hi\x1A"], vec![])]
+    fn host_side_payloads(#[case] writes: Vec<&[u8]>, #[case] want: Vec<SocketChunk>) {
+        assert_eq!(extract_sent_payloads(&writes), want);
     }
 
     #[rstest]

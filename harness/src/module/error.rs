@@ -110,6 +110,23 @@ pub enum DriverError {
         reported: usize,
     },
 
+    /// The module accepted the open command but reported that the link did not open
+    /// (Quectel `+QIOPEN: <id>,<err>` with `err` not 0).
+    #[error("open link {link} to {target}: the module reported error {code}{}", meaning.map(|m| format!(" ({m})")).unwrap_or_default())]
+    OpenFailed {
+        link: u8,
+        target: String,
+        code: u16,
+        meaning: Option<&'static str>,
+    },
+
+    /// The dialect has no command for what was asked.
+    #[error("{action}: the {dialect} dialect has no command for it")]
+    Unsupported {
+        action: String,
+        dialect: crate::module::dialect::DialectKind,
+    },
+
     #[error("{awaited}: the module restarted (`{line}`)")]
     Rebooted { awaited: String, line: String },
 

@@ -8,6 +8,7 @@ pub mod capture;
 pub mod dialect;
 pub mod driver;
 pub mod error;
+pub mod rt_log;
 pub mod transport;
 
 pub use driver::{DriverOptions, ModuleDriver, Response, SeenUrc, SyncReport};

@@ -480,13 +480,15 @@ fn packet_id_of(p: &Packet) -> Option<u16> {
     }
 }
 
-/// The first whole line of `text` that is a final error result, and the offset past it.
+/// The first whole line of `text` that is a final error result in any dialect (ESP's
+/// `ERROR`, `FAIL`, `SEND FAIL`; 3GPP's `+CME ERROR: <n>` and `+CMS ERROR: <n>` that Quectel
+/// prints with AT+CMEE), and the offset past it.
 fn final_error(text: &str) -> Option<(&str, usize)> {
     let mut start = 0;
     while let Some(nl) = text[start..].find('\n') {
         let end = start + nl + 1;
         let line = text[start..end - 1].trim_end_matches('\r');
-        if matches!(line, "ERROR" | "FAIL" | "SEND FAIL") {
+        if crate::module::dialect::failure_final(line).is_some() {
             return Some((line, end));
         }
         start = end;
@@ -522,5 +524,13 @@ mod tests {
         );
         assert_eq!(final_error("+IPD,5:ERROR\r\n"), None);
         assert_eq!(final_error("busy p...\r\nOK\r\n"), None);
+        assert_eq!(
+            final_error("\r\n+CME ERROR: 516\r\n"),
+            Some(("+CME ERROR: 516", 19))
+        );
+        assert_eq!(
+            final_error("\r\n+CMS ERROR: 500\r\n"),
+            Some(("+CMS ERROR: 500", 19))
+        );
     }
 }

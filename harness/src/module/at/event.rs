@@ -101,6 +101,18 @@ pub enum Urc {
     },
     /// Quectel `POWERED DOWN` / `NORMAL POWER DOWN`.
     PoweredDown,
+    /// Quectel `APP RDY`: the module's application layer is up, some time after `RDY` on the
+    /// models that print it. Not a restart by itself (the `RDY` before it was), so it closes
+    /// nothing and interrupts no command.
+    AppReady,
+    /// `+CPIN: READY`: the SIM is usable. Unsolicited at boot, and also the answer to
+    /// `AT+CPIN?` (the driver gives it to that command as an information line too).
+    SimReady,
+    /// Another boot-time status notice: `+QUSIM: 1`, `+QIND: SMS DONE`, `+QIND: PB DONE`, any
+    /// other `+QIND:`, or a `+CPIN:` other than `READY` (`+CPIN: NOT READY`).
+    BootStatus {
+        line: String,
+    },
     WifiConnected,
     WifiGotIp,
     WifiDisconnect,
@@ -135,6 +147,16 @@ pub enum Urc {
     PdpDeactivated {
         context: u8,
     },
+    /// Quectel `+QIURC: "dnsgip",<err>[,<count>,<ttl>]`: how an `AT+QIDNSGIP` lookup ended;
+    /// `error` 0 means `count` address lines ([`Urc::DnsAddress`]) follow.
+    DnsResult {
+        error: u16,
+        count: usize,
+    },
+    /// Quectel `+QIURC: "dnsgip","<ip>"`: one address an `AT+QIDNSGIP` lookup found.
+    DnsAddress {
+        address: String,
+    },
     /// A URC the dialect recognises as unsolicited but the harness has no type for.
     Other {
         line: String,
@@ -148,6 +170,9 @@ impl fmt::Display for Urc {
             Urc::Ready => f.write_str("ready"),
             Urc::Reboot { line } => f.write_str(line),
             Urc::PoweredDown => f.write_str("POWERED DOWN"),
+            Urc::AppReady => f.write_str("APP RDY"),
+            Urc::SimReady => f.write_str("+CPIN: READY"),
+            Urc::BootStatus { line } => f.write_str(line),
             Urc::WifiConnected => f.write_str("WIFI CONNECTED"),
             Urc::WifiGotIp => f.write_str("WIFI GOT IP"),
             Urc::WifiDisconnect => f.write_str("WIFI DISCONNECT"),
@@ -161,6 +186,10 @@ impl fmt::Display for Urc {
                 None => write!(f, "data waiting on link {}", link(l)),
             },
             Urc::PdpDeactivated { context } => write!(f, "+QIURC: \"pdpdeact\",{context}"),
+            Urc::DnsResult { error, count } => {
+                write!(f, "+QIURC: \"dnsgip\",{error},{count}")
+            }
+            Urc::DnsAddress { address } => write!(f, "+QIURC: \"dnsgip\",\"{address}\""),
             Urc::Other { line } => f.write_str(line),
         }
     }

@@ -70,6 +70,9 @@ pub struct AtParser {
     serial_pos: usize,
     text_pos: usize,
     echo: Option<PendingEcho>,
+    /// The link a read command asked for: the next header that names no link (`+QIRD: <n>`)
+    /// carries its bytes.
+    read_link: Option<u8>,
 }
 
 impl AtParser {
@@ -82,7 +85,15 @@ impl AtParser {
             serial_pos: 0,
             text_pos: 0,
             echo: None,
+            read_link: None,
         }
+    }
+
+    /// Tells the parser the host just asked for buffered bytes of `link` (`AT+QIRD=<id>,…`),
+    /// whose answer header does not repeat the link: the next header without one is
+    /// reported as `link`'s data. The next final result forgets it (the answer is over).
+    pub fn expect_read_reply(&mut self, link: u8) {
+        self.read_link = Some(link);
     }
 
     /// Tells the parser the host just sent `command` (without its line ending), so an echo of
@@ -181,9 +192,13 @@ impl AtParser {
         if let Some(header) = self.rules.socket_header(&self.line) {
             if header.len <= MAX_SOCKET_PAYLOAD {
                 self.line.clear();
+                let link = match header.link {
+                    Some(link) => Some(link),
+                    None => self.read_link.take(),
+                };
                 if header.len > 0 {
                     self.state = State::Payload {
-                        link: header.link,
+                        link,
                         remaining: header.len,
                         bytes: Vec::with_capacity(header.len),
                         start: self.serial_pos,
@@ -223,8 +238,10 @@ impl AtParser {
         }
         let event = match self.rules.classify_line(&text) {
             LineKind::Final(result) => {
-                // The command is over: an echo not seen by now is not coming (ATE0).
+                // The command is over: an echo not seen by now is not coming (ATE0), nor is
+                // the answer to a read.
                 self.echo = None;
+                self.read_link = None;
                 AtEvent::Final(result)
             }
             LineKind::Busy(busy) => AtEvent::Busy(busy),

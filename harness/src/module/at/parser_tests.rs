@@ -364,6 +364,114 @@ fn quectel_recv_seed_004() {
         .any(|e| matches!(e, AtEvent::SocketData { .. })));
 }
 
+fn quectel() -> AtParser {
+    AtParser::new(Arc::new(Quectel))
+}
+
+#[test]
+fn quectel_boot_urcs_then_a_cme_error() {
+    // An EC20's boot notices (Quectel's TCP/IP manual, TinyGSM's BG96 wait for `APP RDY`),
+    // then a command refused with AT+CMEE=1.
+    let bytes = b"\r\nRDY\r\n\r\n+CPIN: READY\r\n\r\n+QUSIM: 1\r\n\r\n+QIND: SMS DONE\r\n\
+\r\n+QIND: PB DONE\r\n\r\nAPP RDY\r\n\r\n+CME ERROR: 10\r\n";
+    let status = |line: &str| AtEvent::Urc(Urc::BootStatus { line: line.into() });
+    assert_eq!(
+        events(&mut quectel(), &[bytes]),
+        vec![
+            AtEvent::Urc(Urc::Ready),
+            AtEvent::Urc(Urc::SimReady),
+            status("+QUSIM: 1"),
+            status("+QIND: SMS DONE"),
+            status("+QIND: PB DONE"),
+            AtEvent::Urc(Urc::AppReady),
+            AtEvent::Final(FinalResult::CmeError("10".into())),
+        ]
+    );
+}
+
+#[test]
+fn quectel_open_then_late_qiopen() {
+    let bytes = b"\r\nOK\r\n\r\n+QIOPEN: 0,0\r\n\r\n+QIOPEN: 1,566\r\n";
+    assert_eq!(
+        events(&mut quectel(), &[bytes]),
+        vec![
+            AtEvent::Final(FinalResult::Ok),
+            AtEvent::Urc(Urc::Opened { link: 0, error: 0 }),
+            AtEvent::Urc(Urc::Opened {
+                link: 1,
+                error: 566
+            }),
+        ]
+    );
+}
+
+#[test]
+fn quectel_buffer_mode_announce_then_qird() {
+    // Buffer access: the notice without a length, then `AT+QIRD=2,1500`'s answer with a
+    // CONNACK, then the empty read that says the buffer is drained.
+    let mut bytes = b"\r\n+QIURC: \"recv\",2\r\n".to_vec();
+    let mut p = quectel();
+    let announced = events(&mut p, &[&bytes]);
+    assert_eq!(
+        announced,
+        vec![AtEvent::Urc(Urc::DataAvailable {
+            link: Some(2),
+            len: None
+        })]
+    );
+    bytes.clear();
+    bytes.extend_from_slice(b"\r\n+QIRD: 4\r\n");
+    bytes.extend_from_slice(&[0x20, 0x02, 0x00, 0x00]);
+    bytes.extend_from_slice(b"\r\n\r\nOK\r\n");
+    for cut in 0..=bytes.len() {
+        let (a, b) = bytes.split_at(cut);
+        let mut p = quectel();
+        p.expect_read_reply(2);
+        assert_eq!(
+            events(&mut p, &[a, b]),
+            vec![
+                AtEvent::SocketData {
+                    link: Some(2),
+                    bytes: vec![0x20, 0x02, 0x00, 0x00]
+                },
+                AtEvent::Final(FinalResult::Ok),
+            ],
+            "cut at {cut}"
+        );
+    }
+    // Payload bytes that look like lines are still data: `OK\r\n` inside a read.
+    let mut p = quectel();
+    p.expect_read_reply(0);
+    assert_eq!(
+        events(
+            &mut p,
+            &[b"+QIRD: 4\r\nOK\r\n\r\nOK\r\n\r\n+QIRD: 0\r\n\r\nOK\r\n"]
+        ),
+        vec![
+            AtEvent::SocketData {
+                link: Some(0),
+                bytes: b"OK\r\n".to_vec()
+            },
+            AtEvent::Final(FinalResult::Ok),
+            AtEvent::Final(FinalResult::Ok),
+        ]
+    );
+}
+
+#[test]
+fn a_read_reply_link_is_forgotten_at_the_final_result() {
+    let mut p = quectel();
+    p.expect_read_reply(3);
+    let got = events(&mut p, &[b"\r\nERROR\r\n+QIRD: 1\r\nx\r\nOK\r\n"]);
+    assert_eq!(
+        got[1],
+        AtEvent::SocketData {
+            link: None,
+            bytes: b"x".to_vec()
+        }
+    );
+}
+
 proptest! {
     /// However the stream is cut, the parser reports the same events and the same text.
     #[test]

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use super::{
-    backslash_escape, common_final, mask_quoted_arg, parse_len, parse_link, Dialect, DialectKind,
-    LineKind, ReceiveRules, SocketHeader,
+    backslash_escape, common_final, mask_quoted_arg, parse_len, parse_link, strip_command, Dialect,
+    DialectKind, LineKind, OpenOutcome, ReceiveMode, ReceiveRules, SocketHeader,
 };
 use crate::module::at::{Busy, FinalResult, Urc};
 
@@ -94,6 +94,15 @@ impl Dialect for EspAt {
         }
     }
 
+    fn announced_send(&self, command: &str) -> Option<(Option<u8>, usize)> {
+        let args = strip_command(command, "AT+CIPSEND=")?;
+        match args.split(',').collect::<Vec<_>>().as_slice() {
+            [len] => Some((None, parse_len(len)?)),
+            [id, len] => Some((Some(parse_link(id)?), parse_len(len)?)),
+            _ => None,
+        }
+    }
+
     fn max_send_len(&self) -> usize {
         // ESP8266 NonOS and ESP-AT-for-ESP8266 both cap CIPSEND at 2048 (at-dialects.md §2.7).
         2048
@@ -105,6 +114,37 @@ impl Dialect for EspAt {
 
     fn reset_command(&self) -> &'static str {
         "AT+RST"
+    }
+
+    /// Push mode only: passive receive is a mode of its own (`AT+CIPRECVMODE=1`, spelled
+    /// differently by NonOS and ESP-AT) whose read answer the receive rules do not parse yet.
+    fn open_command(
+        &self,
+        link: Option<u8>,
+        host: &str,
+        port: u16,
+        mode: ReceiveMode,
+    ) -> Option<String> {
+        match mode {
+            ReceiveMode::Push => {}
+            ReceiveMode::Buffered => return None,
+        }
+        let host = backslash_escape(host);
+        Some(match link {
+            Some(id) => format!("AT+CIPSTART={id},\"TCP\",\"{host}\",{port}"),
+            None => format!("AT+CIPSTART=\"TCP\",\"{host}\",{port}"),
+        })
+    }
+
+    fn open_outcome(&self) -> OpenOutcome {
+        OpenOutcome::FinalResult
+    }
+
+    fn close_command(&self, link: Option<u8>) -> String {
+        match link {
+            Some(id) => format!("AT+CIPCLOSE={id}"),
+            None => "AT+CIPCLOSE".to_string(),
+        }
     }
 
     fn ready_line(&self) -> &'static str {
@@ -237,6 +277,40 @@ mod tests {
     #[case(Some(0), 4, "AT+CIPSEND=0,4")]
     fn send_commands(#[case] link: Option<u8>, #[case] len: usize, #[case] want: &str) {
         assert_eq!(EspAt.send_command(link, len), want);
+    }
+
+    #[test]
+    fn open_and_close_commands() {
+        assert_eq!(
+            EspAt.open_command(Some(0), "10.0.0.1", 1883, ReceiveMode::Push),
+            Some(r#"AT+CIPSTART=0,"TCP","10.0.0.1",1883"#.to_string())
+        );
+        assert_eq!(
+            EspAt.open_command(None, "broker.local", 1883, ReceiveMode::Push),
+            Some(r#"AT+CIPSTART="TCP","broker.local",1883"#.to_string())
+        );
+        assert_eq!(
+            EspAt.open_command(Some(0), "10.0.0.1", 1883, ReceiveMode::Buffered),
+            None
+        );
+        assert_eq!(EspAt.open_outcome(), OpenOutcome::FinalResult);
+        assert_eq!(EspAt.close_command(Some(3)), "AT+CIPCLOSE=3");
+        assert_eq!(EspAt.close_command(None), "AT+CIPCLOSE");
+        assert_eq!(EspAt.read_command(Some(0)), None);
+    }
+
+    #[rstest]
+    #[case("AT+CIPSEND=114", Some((None, 114)))]
+    #[case("AT+CIPSEND=0,4\r\n", Some((Some(0), 4)))]
+    #[case("at+cipsend=1,20", Some((Some(1), 20)))]
+    #[case("AT+CIPSEND", None)]
+    #[case("AT+CIPSENDEX=0,4", None)]
+    #[case("AT+QISEND=0,37", None)]
+    fn reads_send_commands(#[case] cmd: &str, #[case] want: Option<(Option<u8>, usize)>) {
+        assert_eq!(EspAt.announced_send(cmd), want);
+        if let Some((link, len)) = want {
+            assert_eq!(EspAt.announced_send(&EspAt.send_command(link, len)), want);
+        }
     }
 
     #[rstest]

@@ -35,6 +35,27 @@ pub struct SocketHeader {
     pub len: usize,
 }
 
+/// Where a module keeps the bytes a socket receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReceiveMode {
+    /// Pushed to the host as they arrive, behind a length header (`+IPD,<n>:`, Quectel direct
+    /// push `+QIURC: "recv",<id>,<n>` then the bytes).
+    Push,
+    /// Kept in the module and announced (Quectel buffer access `+QIURC: "recv",<id>`); the host
+    /// reads them with the dialect's [`read_command`](Dialect::read_command).
+    Buffered,
+}
+
+/// Where a module says whether a TCP open worked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenOutcome {
+    /// In the command's own answer: ESP's `CONNECT` then `OK`, or `ERROR`.
+    FinalResult,
+    /// In a URC after the command's `OK`: Quectel's `+QIOPEN: <id>,<err>`, which its TCP/IP
+    /// manual allows up to 150 s to arrive.
+    Urc,
+}
+
 /// The receive half of a dialect: pure functions the sans-IO parser consults.
 pub trait ReceiveRules: Send + Sync + fmt::Debug {
     /// Classifies one complete line (terminator and trailing CRs already removed, not empty).
@@ -63,6 +84,11 @@ pub trait Dialect: Send + Sync + fmt::Debug {
 
     /// The command that announces `len` raw bytes on `link` (`AT+CIPSEND=0,4`).
     fn send_command(&self, link: Option<u8>, len: usize) -> String;
+
+    /// The link and length a command line announces if it is this dialect's length-counted
+    /// send command (what [`send_command`](Self::send_command) builds), for reading the
+    /// host's side of a capture: the announced bytes that follow the prompt are socket data.
+    fn announced_send(&self, command: &str) -> Option<(Option<u8>, usize)>;
 
     /// The most bytes one send command may carry; longer data goes in several sends.
     fn max_send_len(&self) -> usize;
@@ -95,6 +121,37 @@ pub trait Dialect: Send + Sync + fmt::Debug {
         b"\r\n"
     }
 
+    /// The command that opens a TCP link to `host:port` as `link` with received bytes kept as
+    /// `mode` says, or `None` when this dialect cannot open that way with one command.
+    fn open_command(
+        &self,
+        link: Option<u8>,
+        host: &str,
+        port: u16,
+        mode: ReceiveMode,
+    ) -> Option<String>;
+
+    /// Where the module reports the open's outcome.
+    fn open_outcome(&self) -> OpenOutcome;
+
+    /// The command that closes `link`.
+    fn close_command(&self, link: Option<u8>) -> String;
+
+    /// The command that reads up to the dialect's most at once from a [`ReceiveMode::Buffered`]
+    /// link, whose answer carries the bytes behind a length header the receive rules know
+    /// (`AT+QIRD=0,1500` → `+QIRD: <n>`); `None` when the driver cannot read buffered data
+    /// in this dialect.
+    fn read_command(&self, link: Option<u8>) -> Option<String> {
+        let _ = link;
+        None
+    }
+
+    /// What the module's numeric socket error means (Quectel's `+QIOPEN: 0,566`), if known.
+    fn socket_error(&self, code: u16) -> Option<&'static str> {
+        let _ = code;
+        None
+    }
+
     /// The command with its secrets (Wi-Fi or MQTT passwords) masked, for messages and logs.
     fn redact(&self, command: &str) -> String;
 
@@ -125,6 +182,14 @@ impl DialectKind {
         }
     }
 
+    /// The receive rules of this dialect, without building a dialect.
+    pub fn receive_rules(self) -> &'static dyn ReceiveRules {
+        match self {
+            DialectKind::EspAt => &EspAt,
+            DialectKind::Quectel => &Quectel,
+        }
+    }
+
     /// The name a rig file uses.
     pub fn name(self) -> &'static str {
         match self {
@@ -150,6 +215,18 @@ impl FromStr for DialectKind {
     }
 }
 
+/// The final result `line` is if it is a failure word in any dialect athil knows (`ERROR`,
+/// `FAIL`, `SEND FAIL`, `SEND Canceled`, `+CME ERROR: <n>`, `+CMS ERROR: <n>`, WinnerMicro's
+/// `CMD PARSE ERR`), for readers of serial text that do not know the module's dialect.
+pub fn failure_final(line: &str) -> Option<FinalResult> {
+    DialectKind::ALL
+        .into_iter()
+        .find_map(|kind| match kind.receive_rules().classify_line(line) {
+            LineKind::Final(result) if !result.is_success() => Some(result),
+            LineKind::Final(_) | LineKind::Busy(_) | LineKind::Urc(_) | LineKind::Info => None,
+        })
+}
+
 /// Finals every dialect shares; each dialect adds its own words around these.
 pub(crate) fn common_final(line: &str) -> Option<FinalResult> {
     Some(match line {
@@ -167,6 +244,15 @@ pub(crate) fn common_final(line: &str) -> Option<FinalResult> {
             }
         }
     })
+}
+
+/// The arguments of `command` if it is `name` (any letter case) followed by them, without the
+/// line end.
+pub(crate) fn strip_command<'a>(command: &'a str, name: &str) -> Option<&'a str> {
+    let command = command.trim_end_matches(['\r', '\n']);
+    let head = command.get(..name.len())?;
+    head.eq_ignore_ascii_case(name)
+        .then(|| &command[name.len()..])
 }
 
 /// Parses a link id the way modules print it (`0`..`11`).
@@ -266,6 +352,23 @@ mod tests {
     #[case("STATUS:3", None)]
     fn common_finals(#[case] line: &str, #[case] want: Option<FinalResult>) {
         assert_eq!(common_final(line), want);
+    }
+
+    #[rstest]
+    #[case("ERROR", Some(FinalResult::Error))]
+    #[case("FAIL", Some(FinalResult::Fail))]
+    #[case("SEND FAIL", Some(FinalResult::SendFail))]
+    #[case("SEND Canceled", Some(FinalResult::SendCanceled))]
+    #[case("+CME ERROR: 516", Some(FinalResult::CmeError("516".into())))]
+    #[case("+CME ERROR: SIM not inserted", Some(FinalResult::CmeError("SIM not inserted".into())))]
+    #[case("+CMS ERROR: 500", Some(FinalResult::CmsError("500".into())))]
+    #[case("CMD PARSE ERR", Some(FinalResult::VendorError("CMD PARSE ERR".into())))]
+    #[case("OK", None)]
+    #[case("SEND OK", None)]
+    #[case("+QIOPEN: 0,566", None)]
+    #[case("+CWJAP:2", None)]
+    fn failure_words_of_every_dialect(#[case] line: &str, #[case] want: Option<FinalResult>) {
+        assert_eq!(failure_final(line), want);
     }
 
     #[test]

@@ -96,6 +96,9 @@ impl ModuleDriver {
                         event_line(&event),
                     ))
                 }
+                // `+CPIN: READY` is a boot URC and `AT+CPIN?`'s answer: in answer to the
+                // command it names, it is also that command's information line.
+                AtEvent::Urc(urc) if answers(cmd, &urc) => lines.push(urc.to_string()),
                 AtEvent::Urc(_) | AtEvent::Echo(_) | AtEvent::SocketData { .. } => {}
             }
         }
@@ -189,6 +192,23 @@ impl ModuleDriver {
     }
 }
 
+/// Whether `urc` reads as an answer to `cmd`: it starts with the command's name and a colon
+/// (`+CPIN: READY` for `AT+CPIN?`).
+fn answers(cmd: &str, urc: &Urc) -> bool {
+    let upper = cmd.to_ascii_uppercase();
+    let Some(name) = upper.strip_prefix("AT") else {
+        return false;
+    };
+    let name = name.split(['=', '?']).next().unwrap_or(name);
+    if name.len() < 2 || !name.starts_with('+') {
+        return false;
+    }
+    urc.to_string()
+        .to_ascii_uppercase()
+        .strip_prefix(name)
+        .is_some_and(|rest| rest.starts_with(':'))
+}
+
 /// Whether a boot line is text rather than the ROM's 74880-baud output read at the AT rate.
 fn is_readable(line: &str) -> bool {
     line.chars().all(|c| c.is_ascii_graphic() || c == ' ')
@@ -200,5 +220,24 @@ pub(super) fn event_line(event: &AtEvent) -> String {
         AtEvent::Urc(Urc::Reboot { line }) => line.clone(),
         AtEvent::Urc(urc) => urc.to_string(),
         other => format!("{other:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_urc_answers_the_command_it_names() {
+        assert!(answers("AT+CPIN?", &Urc::SimReady));
+        assert!(answers("at+cpin?", &Urc::SimReady));
+        let qusim = Urc::BootStatus {
+            line: "+QUSIM: 1".into(),
+        };
+        assert!(!answers("AT+CPIN?", &qusim));
+        assert!(!answers("AT+CPINX?", &Urc::SimReady));
+        assert!(!answers("AT", &Urc::SimReady));
+        assert!(!answers("ATI", &Urc::Ready));
+        assert!(!answers("", &Urc::Ready));
     }
 }

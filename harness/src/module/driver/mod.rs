@@ -11,10 +11,11 @@
 //! `CLOSED` is known whoever consumes it.
 
 mod command;
+mod link;
 mod socket;
 mod text;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -100,6 +101,9 @@ pub struct ModuleDriver {
     /// `+IPD` header, so a later text step does not see it again.
     socket_marks: VecDeque<SocketMark>,
     links: BTreeMap<u8, LinkState>,
+    /// Links whose module announced bytes kept for a read command (Quectel buffer access
+    /// `+QIURC: "recv",<id>`) that have not been read out yet.
+    buffered: BTreeSet<u8>,
     default_link: u8,
     urcs: VecDeque<SeenUrc>,
     next_urc_seq: u64,
@@ -139,6 +143,7 @@ impl ModuleDriver {
             sockets: BTreeMap::new(),
             socket_marks: VecDeque::new(),
             links: BTreeMap::new(),
+            buffered: BTreeSet::new(),
             default_link: 0,
             urcs: VecDeque::new(),
             next_urc_seq: 0,
@@ -302,12 +307,23 @@ impl ModuleDriver {
                     *state = LinkState::Closed;
                 }
             }
+            // Only a dialect with a read command keeps data for the host to fetch; ESP's
+            // passive-mode notice is filed and otherwise left alone.
+            Urc::DataAvailable { link, .. } => {
+                if self.dialect.read_command(*link).is_some() {
+                    self.buffered.insert(link_key(*link));
+                }
+            }
             Urc::Opened { .. }
+            | Urc::AppReady
+            | Urc::SimReady
+            | Urc::BootStatus { .. }
             | Urc::WifiConnected
             | Urc::WifiGotIp
             | Urc::WifiDisconnect
             | Urc::RecvBytes { .. }
-            | Urc::DataAvailable { .. }
+            | Urc::DnsResult { .. }
+            | Urc::DnsAddress { .. }
             | Urc::Other { .. } => {}
         }
         self.urcs.push_back(SeenUrc {

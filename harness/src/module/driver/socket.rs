@@ -1,6 +1,7 @@
 //! Socket traffic through the module: [`ModuleDriver::send_data`] (send command, prompt, exactly
 //! the bytes, `SEND OK`) and the receive side, [`ModuleDriver::read_socket`] and
-//! [`ModuleDriver::read_mqtt_packet`] over the per-link queues that `+IPD` payloads fill.
+//! [`ModuleDriver::read_mqtt_packet`] over the per-link queues that `+IPD` payloads fill (and,
+//! in Quectel's buffer access mode, `AT+QIRD` answers the driver asks for on its own).
 
 use std::time::Duration;
 
@@ -180,6 +181,9 @@ impl ModuleDriver {
             if pending >= n {
                 return Ok(self.take_socket(key, n));
             }
+            if self.fetch_announced(key, until).await? {
+                continue;
+            }
             if self.link_closed(Some(key)) {
                 return Err(DriverError::ClosedWhileReading {
                     link: key,
@@ -196,6 +200,18 @@ impl ModuleDriver {
         }
     }
 
+    /// Reads what the module announced it keeps for `key` (buffer access), if it did; `true`
+    /// when it read, so the caller looks at the queue again. Closed links are read too: the
+    /// module keeps their last bytes until the host reads or closes.
+    async fn fetch_announced(&mut self, key: u8, until: Instant) -> Result<bool, DriverError> {
+        if !self.buffered.contains(&key) {
+            return Ok(false);
+        }
+        let left = until.saturating_duration_since(Instant::now());
+        self.fetch_buffered(Some(key), left).await?;
+        Ok(true)
+    }
+
     /// Reads one whole MQTT packet from the default link, framed by its remaining length.
     pub async fn read_mqtt_packet(&mut self, deadline: Duration) -> Result<Vec<u8>, DriverError> {
         let key = self.default_link;
@@ -209,6 +225,9 @@ impl ModuleDriver {
                 return Ok(self.take_socket(key, len));
             }
             let pending = queue.len();
+            if self.fetch_announced(key, until).await? {
+                continue;
+            }
             if self.link_closed(Some(key)) {
                 return Err(DriverError::ClosedBeforePacket { link: key, pending });
             }

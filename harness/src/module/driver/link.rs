@@ -1,0 +1,138 @@
+//! Opening and closing TCP links through the dialect's commands ([`ModuleDriver::open_tcp`],
+//! [`ModuleDriver::close_link`]) and reading bytes a module keeps until asked
+//! ([`ModuleDriver::fetch_buffered`], Quectel's `AT+QIRD`).
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::{link_key, LinkState, ModuleDriver};
+use crate::module::at::{FinalResult, Urc};
+use crate::module::dialect::{OpenOutcome, ReceiveMode};
+use crate::module::error::DriverError;
+
+impl ModuleDriver {
+    /// Opens a TCP link to `host:port` as `link` with the dialect's open command, and waits
+    /// for its outcome where the dialect gives it: the command's final result (ESP `CONNECT`
+    /// then `OK`), or a later URC (Quectel `OK` then `+QIOPEN: <id>,<err>`, an error code
+    /// other than 0 failing with [`DriverError::OpenFailed`]). Afterwards `link` is the
+    /// default link for reading.
+    pub async fn open_tcp(
+        &mut self,
+        link: Option<u8>,
+        host: &str,
+        port: u16,
+        mode: ReceiveMode,
+        deadline: Duration,
+    ) -> Result<(), DriverError> {
+        let until = Instant::now() + deadline;
+        let key = link_key(link);
+        let target = format!("{host}:{port}");
+        let Some(cmd) = self.dialect.open_command(link, host, port, mode) else {
+            return Err(DriverError::Unsupported {
+                action: format!("open link {key} to {target} with {mode:?} receive"),
+                dialect: self.dialect.kind(),
+            });
+        };
+        self.buffered.remove(&key);
+        let mark = self.urc_mark();
+        self.command(&cmd, deadline).await?;
+        self.default_link = key;
+        let error = match self.dialect.open_outcome() {
+            OpenOutcome::FinalResult => {
+                self.links.insert(key, LinkState::Open);
+                return Ok(());
+            }
+            OpenOutcome::Urc => {
+                let early = self.urcs_since(mark).find_map(|seen| match seen.urc {
+                    Urc::Opened { link, error } if link == key => Some(error),
+                    _ => None,
+                });
+                match early {
+                    Some(error) => error,
+                    None => {
+                        let left = until.saturating_duration_since(Instant::now());
+                        let what = format!("the outcome of opening link {key} to {target}");
+                        let urc = self.wait_urc(
+                            &what,
+                            |u| matches!(u, Urc::Opened { link, .. } if *link == key),
+                            left,
+                        );
+                        match urc.await? {
+                            Urc::Opened { error, .. } => error,
+                            _ => unreachable!("wait_urc returns only what it was asked for"),
+                        }
+                    }
+                }
+            }
+        };
+        if error == 0 {
+            return Ok(());
+        }
+        self.links.insert(key, LinkState::Closed);
+        Err(DriverError::OpenFailed {
+            link: key,
+            target,
+            code: error,
+            meaning: self.dialect.socket_error(error),
+        })
+    }
+
+    /// Closes `link` with the dialect's close command. A module that answers that the link
+    /// was not open (ESP's `UNLINK` then `ERROR`) has it closed all the same.
+    pub async fn close_link(
+        &mut self,
+        link: Option<u8>,
+        deadline: Duration,
+    ) -> Result<(), DriverError> {
+        let key = link_key(link);
+        let cmd = self.dialect.close_command(link);
+        let closed = match self.command(&cmd, deadline).await {
+            Ok(_) => Ok(()),
+            Err(DriverError::Rejected {
+                result: FinalResult::Error,
+                lines,
+                ..
+            }) if lines.iter().any(|l| l == "UNLINK") => Ok(()),
+            Err(e) => Err(e),
+        };
+        if closed.is_ok() {
+            self.links.insert(key, LinkState::Closed);
+            self.buffered.remove(&key);
+        }
+        closed
+    }
+
+    /// Reads every byte the module keeps for `link` into its queue with the dialect's read
+    /// command, until a read comes back empty: Quectel announces buffered data once and not
+    /// again until the host has drained the buffer. Returns how many bytes arrived. Does
+    /// nothing when the module announced nothing for `link`.
+    pub async fn fetch_buffered(
+        &mut self,
+        link: Option<u8>,
+        deadline: Duration,
+    ) -> Result<usize, DriverError> {
+        let key = link_key(link);
+        if !self.buffered.contains(&key) {
+            return Ok(0);
+        }
+        let Some(cmd) = self.dialect.read_command(Some(key)) else {
+            return Ok(0);
+        };
+        let until = Instant::now() + deadline;
+        let mut total = 0;
+        loop {
+            let before = self.socket_pending(Some(key));
+            self.discard_pending()?;
+            self.parser.expect_read_reply(key);
+            let left = until.saturating_duration_since(Instant::now());
+            self.command(&cmd, left).await?;
+            let got = self.socket_pending(Some(key)) - before;
+            total += got;
+            if got == 0 {
+                self.buffered.remove(&key);
+                return Ok(total);
+            }
+        }
+    }
+}
