@@ -25,7 +25,7 @@ use super::blocks::block_problems;
 use super::estimate::{estimate, History};
 use super::requires::{fits, requires};
 use super::rig::{BrokerPlacement, Rig, RigError, WifiSource};
-use super::slot::Slot;
+use super::slot::{make_quectel, Slot};
 
 /// What the user asked for, flags resolved to values.
 #[derive(Debug, Clone)]
@@ -110,6 +110,8 @@ pub enum PlanError {
     NoNetwork { file: PathBuf, env: String },
     #[error("--jobs {0}: {1}")]
     Jobs(usize, &'static str),
+    #[error("{0}")]
+    ModuleMismatch(String),
     #[error(
         "slots `{first}` and `{second}` both listen on {addr}: two slots cannot share a \
          gateway address (a device logged in from both would kick itself out); give each its \
@@ -226,6 +228,19 @@ fn slots(input: &PlanInput) -> Result<Vec<Slot>, Vec<PlanError>> {
         host: None,
     };
     if input.rig.is_none() && input.port.is_none() {
+        // `--module` picks the virtual module's personality; a sim config that makes the other
+        // one is a contradiction, not something to fall back from.
+        match (input.module, sim.quectel.is_some()) {
+            (DialectKind::Quectel, false) => make_quectel(&mut sim),
+            (DialectKind::EspAt, true) => {
+                return Err(vec![PlanError::ModuleMismatch(
+                    "the --sim-config makes a virtual Quectel (its `quectel:` block), but \
+                     --module is esp-at: give --module quectel"
+                        .to_owned(),
+                )])
+            }
+            _ => {}
+        }
         return Ok(Slot::virtual_modules(input.jobs, &sim, &placement));
     }
     if input.jobs > 1 {

@@ -81,7 +81,29 @@ pub const VIRTUAL_FEATURES: &[&str] = &[
     "multiple-links",
 ];
 
+/// What the virtual Quectel offers beyond the basics: several links at once (`AT+QIOPEN`
+/// connect ids 0–11); no passthrough, UDP, server or soft-AP in the simulator yet.
+pub const VIRTUAL_QUECTEL_FEATURES: &[&str] = &["multiple-links"];
+
 impl Provides {
+    /// The built-in virtual module `sim` configures: an ESP8266, or a Quectel when its
+    /// `quectel:` block is set.
+    pub fn of_virtual(sim: &crate::sim::SimConfig) -> Provides {
+        match sim.quectel {
+            None => Provides::virtual_esp(),
+            Some(_) => Provides {
+                dialect: DialectKind::Quectel,
+                network: NetworkKind::Cellular,
+                features: VIRTUAL_QUECTEL_FEATURES
+                    .iter()
+                    .map(|f| f.to_string())
+                    .collect(),
+                clouds: None,
+                is_virtual: true,
+            },
+        }
+    }
+
     /// The built-in virtual ESP8266.
     pub fn virtual_esp() -> Provides {
         Provides {

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use crate::events::SlotId;
 use crate::module::dialect::DialectKind;
-use crate::sim::SimConfig;
+use crate::sim::{FirmwareChoice, QuectelModel, SimConfig};
 
 use super::requires::{NetworkKind, Provides};
 use super::rig::{BrokerPlacement, Rig, RigError, Wifi};
@@ -54,20 +54,27 @@ impl Slot {
                 },
             ),
             None => {
-                if rig.module != DialectKind::EspAt {
+                // A rig slot without a port is a virtual module of the slot's dialect.
+                let mut sim = sim.clone();
+                if rig.module == DialectKind::Quectel && sim.quectel.is_none() {
+                    make_quectel(&mut sim);
+                }
+                let mut provides = Provides::of_virtual(&sim);
+                if provides.dialect != rig.module {
                     return Err(RigError::Invalid {
                         path: rig_path.to_owned(),
                         message: format!(
-                            "slot `{name}`: the virtual module speaks esp-at only, not {}",
+                            "slot `{name}`: the virtual module's configuration speaks {}, \
+                             the slot says {}",
+                            provides.dialect.name(),
                             rig.module.name()
                         ),
                     });
                 }
-                let mut provides = Provides::virtual_esp();
                 provides.features.extend(rig.features.iter().cloned());
                 (
                     ModuleTarget::Virtual {
-                        base: Box::new(sim.clone()),
+                        base: Box::new(sim),
                     },
                     provides,
                 )
@@ -101,7 +108,7 @@ impl Slot {
                     1 => broker.clone(),
                     _ => BrokerPlacement::default(),
                 },
-                provides: Provides::virtual_esp(),
+                provides: Provides::of_virtual(sim),
             })
             .collect()
     }
@@ -114,5 +121,16 @@ impl Slot {
     /// The features it offers, for messages.
     pub fn features(&self) -> &BTreeSet<String> {
         &self.provides.features
+    }
+}
+
+/// Turns the run's virtual module into the default Quectel (an EC20) that has been powered for
+/// a while, as the virtual ESP8266 of a run is: registered on the network from the start, so a
+/// scenario begins where a host's driver would after its registration poll. A `--sim-config`
+/// with its own `quectel:` block keeps its registration delay (`registration_ms`).
+pub fn make_quectel(sim: &mut SimConfig) {
+    sim.choose_firmware(FirmwareChoice::Quectel(QuectelModel::default()));
+    if let Some(q) = &mut sim.quectel {
+        q.registration_ms = 0;
     }
 }

@@ -74,14 +74,17 @@ impl ModuleTarget {
     /// A short description for the console and logs.
     pub fn describe(&self) -> String {
         match self {
-            ModuleTarget::Virtual { base } => format!(
-                "virtual ESP8266 ({}, {} baud)",
-                match base.firmware {
-                    Flavour::Nonos => "NonOS AT 1.7",
-                    Flavour::EspAt => "ESP-AT 2.x",
-                },
-                base.baud
-            ),
+            ModuleTarget::Virtual { base } => match &base.quectel {
+                Some(q) => format!("virtual {} ({} baud)", q.model.name(), base.baud),
+                None => format!(
+                    "virtual ESP8266 ({}, {} baud)",
+                    match base.firmware {
+                        Flavour::Nonos => "NonOS AT 1.7",
+                        Flavour::EspAt => "ESP-AT 2.x",
+                    },
+                    base.baud
+                ),
+            },
             ModuleTarget::Serial {
                 path,
                 settings,
@@ -110,6 +113,11 @@ impl ModuleTarget {
                     )
                 })?;
                 let config = virtual_config(base, &overrides, broker, wifi);
+                // The host speaks the dialect of the personality that is started.
+                let dialect = match config.quectel {
+                    Some(_) => DialectKind::Quectel,
+                    None => DialectKind::EspAt,
+                };
                 let handle = sim::spawn(config)?;
                 let settings = SerialSettings {
                     baud: handle.baud(),
@@ -120,7 +128,7 @@ impl ModuleTarget {
                 Ok(Attached {
                     driver: ModuleDriver::new(
                         transport,
-                        DialectKind::EspAt.dialect(),
+                        dialect.dialect(),
                         DriverOptions::default(),
                     ),
                     sim: Some(handle),
