@@ -383,9 +383,20 @@ fn jobs(
             .map(|(id, _)| *id)
             .collect();
         if eligible.is_empty() {
-            let why: Vec<String> = fit
+            // Slots that fail for the same reason are named together: eight virtual modules
+            // of one kind give one reason, not eight copies of it.
+            let mut by_reason: Vec<(String, Vec<String>)> = Vec::new();
+            for (id, f) in &fit {
+                let Err(w) = f else { continue };
+                let w = w.to_string();
+                match by_reason.iter_mut().find(|(r, _)| *r == w) {
+                    Some((_, names)) => names.push(format!("`{}`", name(*id))),
+                    None => by_reason.push((w, vec![format!("`{}`", name(*id))])),
+                }
+            }
+            let why: Vec<String> = by_reason
                 .iter()
-                .filter_map(|(id, f)| f.as_ref().err().map(|w| format!("`{}`: {w}", name(*id))))
+                .map(|(w, names)| format!("{}: {w}", names.join(", ")))
                 .collect();
             let reason = format!("no slot can run it ({})", why.join("; "));
             push(i, None, Vec::new(), Some(reason), est);

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use crate::cloud::Platform;
 use crate::module::dialect::DialectKind;
 use crate::module::SerialSettings;
+use crate::sim::FirmwareChoice;
 
 use super::requires::NetworkKind;
 
@@ -45,6 +46,11 @@ pub struct Rig {
     /// The clouds the module can reach [default: all].
     #[serde(default)]
     pub clouds: Option<Vec<Platform>>,
+    /// A virtual module's firmware, as `athil sim --firmware` names it (`nonos`, `esp-at`,
+    /// `quectel-ec20`, `quectel-bg96`) [default: the run's sim config, or the one `module:`
+    /// implies]. Only for slots without `port:`.
+    #[serde(default)]
+    pub firmware: Option<FirmwareChoice>,
     /// Several modules: each a slot of its own.
     #[serde(default)]
     pub slots: Vec<SlotSpec>,
@@ -65,6 +71,7 @@ pub struct SlotSpec {
     pub network: Option<NetworkKind>,
     pub features: Option<Vec<String>>,
     pub clouds: Option<Vec<Platform>>,
+    pub firmware: Option<FirmwareChoice>,
 }
 
 fn default_dialect() -> DialectKind {
@@ -155,6 +162,7 @@ impl Rig {
             network: None,
             features: Vec::new(),
             clouds: None,
+            firmware: None,
             slots: Vec::new(),
         }
     }
@@ -190,6 +198,7 @@ impl Rig {
                     network: s.network.or(self.network),
                     features: s.features.clone().unwrap_or_else(|| self.features.clone()),
                     clouds: s.clouds.clone().or_else(|| self.clouds.clone()),
+                    firmware: s.firmware.or(self.firmware),
                     slots: Vec::new(),
                 };
                 (s.name.clone(), rig)
@@ -240,6 +249,26 @@ impl Rig {
             return Err(invalid(
                 "`port:` belongs in each slot when the rig lists `slots:`".into(),
             ));
+        }
+        for (name, slot) in rig.slots() {
+            if slot.port.is_some() && slot.firmware.is_some() {
+                return Err(invalid(format!(
+                    "slot `{name}`: `firmware:` chooses a virtual module's firmware; a module \
+                     on `port:` has its own"
+                )));
+            }
+            let quectel = slot.firmware.map(FirmwareChoice::speaks_quectel);
+            if quectel.is_some_and(|q| q != (slot.module == DialectKind::Quectel)) {
+                return Err(invalid(format!(
+                    "slot `{name}`: its firmware speaks {}, but its `module:` is {}",
+                    if quectel == Some(true) {
+                        "quectel"
+                    } else {
+                        "esp-at"
+                    },
+                    slot.module.name()
+                )));
+            }
         }
         let mut names = std::collections::BTreeSet::new();
         for s in &rig.slots {
@@ -334,9 +363,10 @@ mod shipped {
             if path.extension().is_some_and(|e| e == "yaml") {
                 let rig = Rig::load(&path).unwrap_or_else(|e| panic!("{e}"));
                 for (name, slot) in rig.slots() {
+                    // A hardware slot names its port; a virtual one says which firmware.
                     assert!(
-                        slot.port.is_some(),
-                        "{}: slot `{name}` of a shipped rig names its port",
+                        slot.port.is_some() || slot.firmware.is_some(),
+                        "{}: slot `{name}` of a shipped rig names its port or its firmware",
                         path.display()
                     );
                 }

@@ -56,8 +56,18 @@ impl Slot {
             None => {
                 // A rig slot without a port is a virtual module of the slot's dialect.
                 let mut sim = sim.clone();
-                if rig.module == DialectKind::Quectel && sim.quectel.is_none() {
-                    make_quectel(&mut sim);
+                match rig.firmware {
+                    Some(choice @ FirmwareChoice::Esp(_)) => sim.choose_firmware(choice),
+                    Some(FirmwareChoice::Quectel(model)) => {
+                        if sim.quectel.is_none() {
+                            make_quectel(&mut sim);
+                        }
+                        sim.choose_firmware(FirmwareChoice::Quectel(model));
+                    }
+                    None if rig.module == DialectKind::Quectel && sim.quectel.is_none() => {
+                        make_quectel(&mut sim)
+                    }
+                    None => {}
                 }
                 let mut provides = Provides::of_virtual(&sim);
                 if provides.dialect != rig.module {

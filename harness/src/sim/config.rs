@@ -59,6 +59,21 @@ impl std::str::FromStr for FirmwareChoice {
     }
 }
 
+/// Rig files name a virtual slot's firmware as `--firmware` does (`firmware: quectel-ec20`).
+impl<'de> Deserialize<'de> for FirmwareChoice {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl FirmwareChoice {
+    /// The AT dialect a host speaks to this firmware.
+    pub fn speaks_quectel(self) -> bool {
+        matches!(self, FirmwareChoice::Quectel(_))
+    }
+}
+
 impl SimConfig {
     /// Applies a `--firmware` choice: an ESP flavour drops the Quectel personality, a Quectel
     /// model keeps the Quectel settings already configured and changes only the model.

@@ -403,3 +403,25 @@ impl StepFailure {
         std::fs::read_to_string(&files[0]).expect("read the transcript")
     }
 }
+
+pub fn find_transcript(dir: &Path, stem_start: &str) -> PathBuf {
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(stem_start))
+                && p.to_string_lossy().ends_with(".transcript.txt")
+            {
+                return p;
+            }
+        }
+    }
+    panic!(
+        "no transcript starting {stem_start} under {}",
+        dir.display()
+    );
+}
