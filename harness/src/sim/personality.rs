@@ -50,3 +50,16 @@ pub fn describe(config: &SimConfig) -> String {
         None => "virtual ESP8266".to_string(),
     }
 }
+
+/// Appends serial output to a personality's effects, joining it to the serial output just
+/// before it: bytes printed together leave the pty together, as one UART burst.
+pub(super) fn put_serial(out: &mut Vec<Effect>, bytes: &[u8]) {
+    if bytes.is_empty() {
+        return;
+    }
+    if let Some(Effect::Serial(last)) = out.last_mut() {
+        last.extend_from_slice(bytes);
+    } else {
+        out.push(Effect::Serial(bytes.to_vec()));
+    }
+}

@@ -364,21 +364,7 @@ impl JsonSchema for Span {
 impl CloudProfile {
     /// Reads a profile file; absent keys keep their defaults, unknown keys are errors.
     pub fn load(path: &Path) -> Result<CloudProfile, BrokerError> {
-        let fail = |reason: String| BrokerError::Profile {
-            path: path.to_owned(),
-            reason,
-        };
-        let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
-        let profile: CloudProfile = if text.trim().is_empty() {
-            CloudProfile::default()
-        } else {
-            serde_yaml::from_str(&text).map_err(|e| fail(e.to_string()))?
-        };
-        let problems = profile.problems();
-        if !problems.is_empty() {
-            return Err(fail(problems.join("; ")));
-        }
-        Ok(profile)
+        super::load_file(path, CloudProfile::problems)
     }
 
     /// This profile with a scenario's override applied.

@@ -25,3 +25,33 @@ pub use config::{
     RetainRule, Span, Thing, TopicClass, Topics, Violation, WillRule,
 };
 pub use onenet::OneNetProfile;
+
+use std::path::Path;
+
+use super::error::BrokerError;
+
+/// Reads a profile file of either platform: an empty file is the defaults, absent keys keep
+/// theirs, unknown keys are errors, and every problem `problems` finds is reported at once.
+pub(crate) fn load_file<P>(
+    path: &Path,
+    problems: impl Fn(&P) -> Vec<String>,
+) -> Result<P, BrokerError>
+where
+    P: Default + serde::de::DeserializeOwned,
+{
+    let fail = |reason: String| BrokerError::Profile {
+        path: path.to_owned(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
+    let profile: P = if text.trim().is_empty() {
+        P::default()
+    } else {
+        serde_yaml::from_str(&text).map_err(|e| fail(e.to_string()))?
+    };
+    let found = problems(&profile);
+    if !found.is_empty() {
+        return Err(fail(found.join("; ")));
+    }
+    Ok(profile)
+}

@@ -125,21 +125,7 @@ impl Default for OneNetThing {
 impl OneNetProfile {
     /// Reads a OneNET profile file; absent keys keep their defaults, unknown keys are errors.
     pub fn load(path: &Path) -> Result<OneNetProfile, BrokerError> {
-        let fail = |reason: String| BrokerError::Profile {
-            path: path.to_owned(),
-            reason,
-        };
-        let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
-        let profile: OneNetProfile = if text.trim().is_empty() {
-            OneNetProfile::default()
-        } else {
-            serde_yaml::from_str(&text).map_err(|e| fail(e.to_string()))?
-        };
-        let problems = profile.problems();
-        if !problems.is_empty() {
-            return Err(fail(problems.join("; ")));
-        }
-        Ok(profile)
+        super::load_file(path, OneNetProfile::problems)
     }
 
     /// What makes this profile unusable; empty when it is fine.

@@ -316,14 +316,7 @@ impl Firmware {
     // ---- output helpers ----
 
     fn put(&mut self, bytes: &[u8]) {
-        if bytes.is_empty() {
-            return;
-        }
-        if let Some(Effect::Serial(last)) = self.out.last_mut() {
-            last.extend_from_slice(bytes);
-        } else {
-            self.out.push(Effect::Serial(bytes.to_vec()));
-        }
+        super::personality::put_serial(&mut self.out, bytes);
     }
 
     /// An information line: text then CR LF, no leading CR LF (F1/F2 literals).

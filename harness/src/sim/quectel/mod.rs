@@ -161,14 +161,7 @@ impl Quectel {
     // ---- output helpers: every Quectel line is framed `\r\n<text>\r\n` ----
 
     fn put(&mut self, bytes: &[u8]) {
-        if bytes.is_empty() {
-            return;
-        }
-        if let Some(Effect::Serial(last)) = self.out.last_mut() {
-            last.extend_from_slice(bytes);
-        } else {
-            self.out.push(Effect::Serial(bytes.to_vec()));
-        }
+        super::personality::put_serial(&mut self.out, bytes);
     }
 
     /// An information response or URC: `\r\n<text>\r\n`.
