@@ -91,3 +91,28 @@ fn a_rig_slot_whose_firmware_contradicts_its_module_is_refused() {
         ran.both()
     );
 }
+
+/// A scenario's `virtual_module.firmware` picks the model within the slot's personality; a
+/// switch of personality is an error that says how a scenario picks its module instead.
+#[test]
+fn a_scenario_picks_the_quectel_model_but_not_another_personality() {
+    let ran = athil_run(&[
+        "--module",
+        "quectel",
+        "harness/tests/data/run/quectel/bg96.yaml",
+    ]);
+    assert_eq!(ran.code, Some(0), "{}", ran.both());
+    let ran = athil_run(&[
+        "--module",
+        "quectel",
+        "harness/tests/data/run/quectel/esp-on-quectel.yaml",
+    ]);
+    assert_eq!(ran.code, Some(1), "{}", ran.both());
+    assert!(
+        ran.stdout.contains(
+            "virtual_module.firmware asks for an ESP8266, but this slot's virtual module is a Quectel"
+        ),
+        "{}",
+        ran.both()
+    );
+}

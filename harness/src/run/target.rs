@@ -11,7 +11,9 @@ use crate::module::dialect::DialectKind;
 use crate::module::{DriverOptions, ModuleDriver, SerialSettings, SerialTransport};
 use crate::run::EventSink;
 use crate::scenario::{Scenario, ScenarioError};
-use crate::sim::{self, AccessPoint, Faults, Flavour, Quirks, SimConfig, SimHandle, Timing};
+use crate::sim::{
+    self, AccessPoint, Faults, FirmwareChoice, Flavour, Quirks, SimConfig, SimHandle, Timing,
+};
 
 use super::rig::Wifi;
 
@@ -34,7 +36,9 @@ pub enum ModuleTarget {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VirtualOverrides {
-    pub firmware: Option<Flavour>,
+    /// `nonos`, `esp-at`, `quectel-ec20`, `quectel-bg96`: within the slot's personality only
+    /// (an ESP8266 slot cannot become a Quectel; `requires: { dialect: … }` picks the slot).
+    pub firmware: Option<FirmwareChoice>,
     pub echo: Option<bool>,
     pub baud: Option<u32>,
     pub pace: Option<bool>,
@@ -112,6 +116,25 @@ impl ModuleTarget {
                             .join("; "),
                     )
                 })?;
+                if let Some(choice) = overrides.firmware {
+                    if choice.speaks_quectel() != base.quectel.is_some() {
+                        return Err(TargetError::Overrides(format!(
+                            "virtual_module.firmware asks for {}, but this slot's virtual \
+                             module is {}: a scenario picks the module's dialect with \
+                             `requires: {{ dialect: … }}`, not by changing the module",
+                            if choice.speaks_quectel() {
+                                "a Quectel"
+                            } else {
+                                "an ESP8266"
+                            },
+                            if base.quectel.is_some() {
+                                "a Quectel"
+                            } else {
+                                "an ESP8266"
+                            },
+                        )));
+                    }
+                }
                 let config = virtual_config(base, &overrides, broker, wifi);
                 // The host speaks the dialect of the personality that is started.
                 let dialect = match config.quectel {
@@ -173,8 +196,13 @@ pub fn virtual_config(
             .insert(0, AccessPoint::new(&w.ssid, &w.password));
     }
     c.access_points.extend(o.access_points.iter().cloned());
-    if let Some(v) = o.firmware {
-        c.firmware = v;
+    // A personality switch is refused by `attach` (`switches_personality`).
+    match o.firmware {
+        Some(FirmwareChoice::Esp(f)) if c.quectel.is_none() => c.firmware = f,
+        Some(choice @ FirmwareChoice::Quectel(_)) if c.quectel.is_some() => {
+            c.choose_firmware(choice)
+        }
+        _ => {}
     }
     if let Some(v) = o.echo {
         c.echo = v;
