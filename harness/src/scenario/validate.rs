@@ -402,6 +402,17 @@ fn step(
         }
     }
     let link = match raw.link.ok() {
+        Some(l) if matches!(kind, "open" | "close" | "expect_closed") => {
+            ctx.error(
+                l.mark.location,
+                ErrorKind::Value,
+                format!(
+                    "`link` of `{kind}` goes inside it: `{kind}: {{link: {}}}`",
+                    l.value
+                ),
+            );
+            None
+        }
         Some(l) if !matches!(kind, "mqtt" | "receive" | "receive_mqtt") => {
             ctx.error(
                 l.mark.location,
@@ -469,6 +480,10 @@ fn step(
         "wait" => Action::Wait(ctx.duration(raw.wait.ok()?)?),
         "mqtt" => Action::Mqtt(super::packets::send(ctx, raw.mqtt.ok()?)?),
         "receive_mqtt" => Action::ReceiveMqtt(super::packets::expect(ctx, raw.receive_mqtt.ok()?)?),
+        "join" => super::network_steps::join(ctx, raw.join.ok()?)?,
+        "open" => super::network_steps::open(ctx, raw.open.ok()?)?,
+        "close" => super::network_steps::close(raw.close.ok()?),
+        "expect_closed" => super::network_steps::expect_closed(raw.expect_closed.ok()?),
         "broker_saw" => Action::BrokerSaw(super::packets::seen(ctx, raw.broker_saw.ok()?)?),
         "broker_refused" => {
             Action::BrokerRefused(super::packets::refused(ctx, raw.broker_refused.ok()?)?)
