@@ -13,7 +13,11 @@ impl StepContext<'_> {
     /// `join:` the run's Wi-Fi (`{{wifi.*}}`) for a Wi-Fi module, the step's APN for a
     /// cellular one.
     pub(super) async fn join(&mut self, join: &Join, t: Duration) -> Result<(), StepError> {
-        let apn = join.apn.as_ref().map(|a| a.render(&self.lookup())).transpose()?;
+        let apn = join
+            .apn
+            .as_ref()
+            .map(|a| a.render(&self.lookup()))
+            .transpose()?;
         let ssid = self.values.lookup("wifi.ssid");
         let password = self.values.lookup("wifi.password");
         let wifi = match (&ssid, &password) {

@@ -21,8 +21,8 @@ mod limits;
 mod load;
 mod location;
 mod matching;
-mod network_steps;
 mod model;
+mod network_steps;
 mod opaque;
 mod packets;
 mod raw;
@@ -43,8 +43,8 @@ pub use location::Location;
 pub use matching::{json_subset, Mismatch, TextMatch};
 pub use model::{
     Action, BrokerDropped, BrokerRefused, BrokerSaw, Capture, CloudPublish, ConnectSpec,
-    FaultDevice, FilterMatch, FilterSpec, Join, Matcher, MqttExpect, MqttSend, Open, PacketId, Pattern,
-    Payload, PayloadMatch, PublishMatch, PublishSpec, Scenario, SeenPacket, Step,
+    FaultDevice, FilterMatch, FilterSpec, Join, Matcher, MqttExpect, MqttSend, Open, PacketId,
+    Pattern, Payload, PayloadMatch, PublishMatch, PublishSpec, Scenario, SeenPacket, Step,
     DEFAULT_STEP_TIMEOUT,
 };
 pub use opaque::{Opaque, VirtualModule};

@@ -2,9 +2,9 @@
 //! their templates checked, their links read. Which links a module has is known only when a
 //! run picks the module, so the runner checks a link against the dialect.
 
+use super::de::Sp;
 use super::model::{Action, Join, Open};
 use super::raw::{RawJoin, RawLink, RawOpen};
-use super::de::Sp;
 use super::validate::Ctx;
 
 pub(crate) fn join(ctx: &mut Ctx<'_>, sp: &Sp<RawJoin>) -> Option<Action> {

@@ -11,7 +11,10 @@ use super::raw::Text;
 /// `join:` bring the module onto its network: Wi-Fi with the run's `{{wifi.*}}` on an ESP,
 /// a cellular data context on a Quectel.
 #[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema, Default)]
-#[serde(deny_unknown_fields, expecting = "join settings (`{}` for the defaults)")]
+#[serde(
+    deny_unknown_fields,
+    expecting = "join settings (`{}` for the defaults)"
+)]
 pub(crate) struct RawJoin {
     /// The APN a cellular module attaches with (e.g. `CMNET`); the network's own when left
     /// out. A Wi-Fi module has no APN and ignores it.

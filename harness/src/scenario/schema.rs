@@ -7,9 +7,9 @@ use schemars::schema::{InstanceType, RootSchema, Schema, SchemaObject};
 use schemars::JsonSchema;
 
 use super::raw::{
-    DurationText, FaultBlock, HexText, RawCapture, RawCloudPublish, RawDropped, RawJoin, RawLink, RawMatcher,
-    RawMqttExpect, RawMqttSend, RawOpen, RawRefused, RawScenario, RawSeen, RawStep, Text, STEP_EXTRAS,
-    STEP_KINDS,
+    DurationText, FaultBlock, HexText, RawCapture, RawCloudPublish, RawDropped, RawJoin, RawLink,
+    RawMatcher, RawMqttExpect, RawMqttSend, RawOpen, RawRefused, RawScenario, RawSeen, RawStep,
+    Text, STEP_EXTRAS, STEP_KINDS,
 };
 
 /// The JSON Schema of a scenario file.

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use super::{
     backslash_escape, common_final, mask_quoted_arg, parse_len, parse_link, strip_command, Dialect,
-    DialectKind, JoinNeeds, JoinSettings, LineKind, OpenOutcome, ReceiveMode, ReceiveRules, SocketHeader,
+    DialectKind, JoinNeeds, JoinSettings, LineKind, OpenOutcome, ReceiveMode, ReceiveRules,
+    SocketHeader,
 };
 use crate::module::at::{Busy, FinalResult, Urc};
 
@@ -298,6 +299,26 @@ mod tests {
     #[case(Some(0), 4, "AT+CIPSEND=0,4")]
     fn send_commands(#[case] link: Option<u8>, #[case] len: usize, #[case] want: &str) {
         assert_eq!(EspAt.send_command(link, len), want);
+    }
+
+    #[test]
+    fn joins_wifi_in_station_mode_with_escaped_credentials() {
+        let with = JoinSettings {
+            wifi: Some((r"ab\,c", r#"0123456789"\"#)),
+            apn: Some("CMNET"),
+        };
+        assert_eq!(
+            EspAt.join_commands(&with),
+            Ok(vec![
+                "AT+CWMODE=1".to_string(),
+                r#"AT+CWJAP="ab\\\,c","0123456789\"\\""#.to_string()
+            ])
+        );
+        assert_eq!(
+            EspAt.join_commands(&JoinSettings::default()),
+            Err(JoinNeeds::Wifi)
+        );
+        assert_eq!(EspAt.links(), 0..=4);
     }
 
     #[test]

@@ -367,6 +367,25 @@ mod tests {
     }
 
     #[test]
+    fn joins_with_an_apn_or_the_networks_own() {
+        let cmnet = JoinSettings {
+            wifi: Some(("lab", "pass")),
+            apn: Some("CMNET"),
+        };
+        assert_eq!(
+            Quectel.join_commands(&cmnet),
+            Ok(vec![
+                r#"AT+QICSGP=1,1,"CMNET","","",1"#.to_string(),
+                "AT+QIACT=1".to_string()
+            ]),
+            "seed 004's attach; a Wi-Fi network means nothing to a cellular module"
+        );
+        let own = Quectel.join_commands(&JoinSettings::default()).unwrap();
+        assert_eq!(own[0], r#"AT+QICSGP=1,1,"","","",1"#);
+        assert_eq!(Quectel.links(), 0..=11);
+    }
+
+    #[test]
     fn redacts_apn_and_mqtt_passwords() {
         assert_eq!(
             Quectel.redact(r#"AT+QICSGP=1,1,"cmnet","u","p",1"#),

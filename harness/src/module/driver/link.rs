@@ -22,13 +22,13 @@ impl ModuleDriver {
         deadline: Duration,
     ) -> Result<(), DriverError> {
         let until = Instant::now() + deadline;
-        let commands = self
-            .dialect
-            .join_commands(with)
-            .map_err(|needs| DriverError::JoinLacks {
-                dialect: self.dialect.kind(),
-                needs,
-            })?;
+        let commands =
+            self.dialect
+                .join_commands(with)
+                .map_err(|needs| DriverError::JoinLacks {
+                    dialect: self.dialect.kind(),
+                    needs,
+                })?;
         for cmd in commands {
             let left = until.saturating_duration_since(Instant::now());
             self.command(&cmd, left).await?;
