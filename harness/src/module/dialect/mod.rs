@@ -247,6 +247,21 @@ impl FromStr for DialectKind {
     }
 }
 
+/// The send commands that carry `len` bytes on `link` in `dialect`, one per piece of at most
+/// its [`max_send_len`](Dialect::max_send_len), as the driver sends them: what a person types
+/// into a serial terminal (`athil sign`, `athil encode`).
+pub fn send_lines(dialect: &dyn Dialect, link: Option<u8>, len: usize) -> Vec<String> {
+    let max = dialect.max_send_len().max(1);
+    let mut out = Vec::new();
+    let mut left = len;
+    while left > max {
+        out.push(dialect.send_command(link, max));
+        left -= max;
+    }
+    out.push(dialect.send_command(link, left));
+    out
+}
+
 /// The final result `line` is if it is a failure word in any dialect athil knows (`ERROR`,
 /// `FAIL`, `SEND FAIL`, `SEND Canceled`, `+CME ERROR: <n>`, `+CMS ERROR: <n>`, WinnerMicro's
 /// `CMD PARSE ERR`), for readers of serial text that do not know the module's dialect.
@@ -401,6 +416,16 @@ mod tests {
     #[case("+CWJAP:2", None)]
     fn failure_words_of_every_dialect(#[case] line: &str, #[case] want: Option<FinalResult>) {
         assert_eq!(failure_final(line), want);
+    }
+
+    #[test]
+    fn send_lines_split_as_the_driver_sends() {
+        assert_eq!(send_lines(&EspAt, None, 118), ["AT+CIPSEND=118"]);
+        assert_eq!(send_lines(&Quectel, None, 37), ["AT+QISEND=0,37"]);
+        assert_eq!(
+            send_lines(&Quectel, Some(1), 1500),
+            ["AT+QISEND=1,1460", "AT+QISEND=1,40"]
+        );
     }
 
     #[test]
