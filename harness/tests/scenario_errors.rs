@@ -395,8 +395,11 @@ fn neutral_link_steps_place_wrong_keys_and_misplaced_links() {
     );
     assert_eq!(
         shown(&with_steps(
-            "  - open: { host: example.com, port: 70000 }\n"
+            "  - open: { host: example.com, port: 70000 }\n  - open: { host: h, port: \"80x\" }\n  - open: { host: h, port: \"{{broker.port}}\" }\n"
         )),
-        vec!["t.yaml:4:38: expected a number from 0 to 65535, found the number 70000"]
+        vec![
+            "t.yaml:4:38: expected a port from 1 to 65535, found 70000",
+            "t.yaml:5:28: expected a port from 1 to 65535, found `80x`",
+        ]
     );
 }

@@ -37,8 +37,18 @@ impl StepContext<'_> {
     pub(super) async fn open(&mut self, open: &Open, t: Duration) -> Result<(), StepError> {
         self.driver.check_link(open.link)?;
         let host = open.host.render(&self.lookup())?;
+        let port = open.port.render(&self.lookup())?;
+        let port: u16 = match port.trim().parse() {
+            Ok(p) if p > 0 => p,
+            _ => {
+                return Err(StepError::other(format!(
+                    "open a link: the port `{}` is `{port}`, not a number from 1 to 65535",
+                    open.port.source()
+                )))
+            }
+        };
         self.driver
-            .open_tcp(open.link, &host, open.port, ReceiveMode::Push, t)
+            .open_tcp(open.link, &host, port, ReceiveMode::Push, t)
             .await?;
         Ok(())
     }

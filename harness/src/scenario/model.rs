@@ -161,7 +161,8 @@ pub struct Join {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Open {
     pub host: Template,
-    pub port: u16,
+    /// Checked at run time when a template fills it: a number from 1 to 65535.
+    pub port: Template,
     /// The link id; `None` is the module's single or first link.
     pub link: Option<u8>,
 }
