@@ -128,7 +128,7 @@ pub enum DriverError {
     },
 
     /// A step named a link the module's dialect does not have.
-    #[error("use link {link}: a {dialect} module has links {} to {}", links.start(), links.end())]
+    #[error("use link {link}: the {dialect} dialect has links {} to {}", links.start(), links.end())]
     NoSuchLink {
         link: u8,
         dialect: crate::module::dialect::DialectKind,
