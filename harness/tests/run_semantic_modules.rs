@@ -50,3 +50,26 @@ fn every_semantic_scenario_passes(module: &[&str]) {
         );
     }
 }
+
+#[test]
+fn a_link_the_module_has_not_got_fails_the_open_before_anything_is_sent() {
+    let f = expect_step_failure(
+        &data("fail/open-no-such-link.yaml"),
+        "fail: open names a link the ESP has not got",
+        "open {{broker.host}}:{{broker.port}} on link 7",
+        6,
+    );
+    f.shows("use link 7: the esp-at dialect has links 0 to 4");
+    assert!(!f.transcript().contains("CIPSTART"), "nothing was sent");
+}
+
+#[test]
+fn an_open_the_module_refuses_fails_with_its_answer() {
+    let f = expect_step_failure(
+        &data("fail/open-refused.yaml"),
+        "fail: open to a port nobody listens on",
+        "open 127.0.0.1:9",
+        6,
+    );
+    f.shows("run `AT+CIPSTART=\"TCP\",\"127.0.0.1\",9`: the module answered ERROR");
+}
