@@ -66,10 +66,7 @@ async fn an_esp_join_that_fails_says_how() {
 #[tokio::test]
 async fn an_esp_join_without_wifi_sends_nothing() {
     let (mut driver, peer) = driver_with(DialectKind::EspAt, vec![], EventSink::discard());
-    let e = driver
-        .join(&JoinSettings::default(), T)
-        .await
-        .unwrap_err();
+    let e = driver.join(&JoinSettings::default(), T).await.unwrap_err();
     assert!(
         matches!(
             e,
@@ -111,7 +108,10 @@ async fn expect_closed_waits_for_its_own_link_in_each_dialect() {
         EventSink::discard(),
     );
     driver.expect_closed(Some(1), T).await.unwrap();
-    assert!(driver.link_closed(Some(0)), "the other link's CLOSED was read too");
+    assert!(
+        driver.link_closed(Some(0)),
+        "the other link's CLOSED was read too"
+    );
     driver
         .expect_closed(Some(0), Duration::from_millis(50))
         .await
@@ -127,7 +127,10 @@ async fn expect_closed_waits_for_its_own_link_in_each_dialect() {
         .expect_closed(None, Duration::from_millis(300))
         .await
         .unwrap_err();
-    assert!(e.is_timeout(), "link 2 closing is not link 0 closing: {e:?}");
+    assert!(
+        e.is_timeout(),
+        "link 2 closing is not link 0 closing: {e:?}"
+    );
     assert!(driver.link_closed(Some(2)));
     peer.finish();
 }
