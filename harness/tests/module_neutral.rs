@@ -7,7 +7,7 @@ mod module_support;
 use std::time::Duration;
 
 use athil::module::at::FinalResult;
-use athil::module::dialect::{DialectKind, JoinNeeds, JoinSettings};
+use athil::module::dialect::{DialectKind, JoinNeeds, JoinSettings, ReceiveMode};
 use athil::module::DriverError;
 use athil::run::EventSink;
 use module_support::{driver_with, expect, send};
@@ -147,5 +147,28 @@ async fn a_link_the_dialect_has_not_got_is_refused() {
     let (driver, peer) = driver_with(DialectKind::Quectel, vec![], EventSink::discard());
     assert!(driver.check_link(Some(11)).is_ok());
     assert!(driver.check_link(Some(12)).is_err());
+    peer.finish();
+}
+
+#[tokio::test]
+async fn an_esp_open_with_a_link_turns_multi_link_mode_on_once() {
+    let (mut driver, peer) = driver_with(
+        DialectKind::EspAt,
+        vec![
+            expect("AT+CIPMUX=1\r\n"),
+            send("\r\nOK\r\n"),
+            expect("AT+CIPSTART=0,\"TCP\",\"10.0.0.1\",1883\r\n"),
+            send("0,CONNECT\r\n\r\nOK\r\n"),
+            expect("AT+CIPSTART=1,\"TCP\",\"10.0.0.1\",1883\r\n"),
+            send("1,CONNECT\r\n\r\nOK\r\n"),
+        ],
+        EventSink::discard(),
+    );
+    for link in [0, 1] {
+        driver
+            .open_tcp(Some(link), "10.0.0.1", 1883, ReceiveMode::Push, T)
+            .await
+            .unwrap();
+    }
     peer.finish();
 }

@@ -149,6 +149,10 @@ impl Dialect for EspAt {
         }
     }
 
+    fn multi_link_command(&self) -> Option<&'static str> {
+        Some("AT+CIPMUX=1")
+    }
+
     /// `AT+CIPMUX=1` gives five links, 0 to 4, on NonOS and ESP-AT for the ESP8266.
     fn links(&self) -> RangeInclusive<u8> {
         0..=4

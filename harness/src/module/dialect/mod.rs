@@ -138,6 +138,13 @@ pub trait Dialect: Send + Sync + fmt::Debug {
     /// The command that closes `link`.
     fn close_command(&self, link: Option<u8>) -> String;
 
+    /// The command that lets the module hold several numbered links, sent before the first
+    /// open that names a link (ESP `AT+CIPMUX=1`, whose single-connection mode has no link
+    /// ids); `None` when every link is numbered anyway (Quectel connect ids).
+    fn multi_link_command(&self) -> Option<&'static str> {
+        None
+    }
+
     /// The link ids the module has: the `link:` a scenario may name.
     fn links(&self) -> RangeInclusive<u8>;
 

@@ -70,7 +70,8 @@ impl ModuleDriver {
         Ok(())
     }
 
-    /// Opens a TCP link to `host:port` as `link` with the dialect's open command, and waits
+    /// Opens a TCP link to `host:port` as `link` with the dialect's open command (after the
+    /// dialect's multi-link command, once per reset, when `link` is numbered), and waits
     /// for its outcome where the dialect gives it: the command's final result (ESP `CONNECT`
     /// then `OK`), or a later URC (Quectel `OK` then `+QIOPEN: <id>,<err>`, an error code
     /// other than 0 failing with [`DriverError::OpenFailed`]). Afterwards `link` is the
@@ -93,8 +94,15 @@ impl ModuleDriver {
             });
         };
         self.buffered.remove(&key);
+        if let (Some(_), Some(multi), false) =
+            (link, self.dialect.multi_link_command(), self.multi_link)
+        {
+            self.command(multi, deadline).await?;
+            self.multi_link = true;
+        }
+        let left = until.saturating_duration_since(Instant::now());
         let mark = self.urc_mark();
-        self.command(&cmd, deadline).await?;
+        self.command(&cmd, left).await?;
         self.default_link = key;
         let error = match self.dialect.open_outcome() {
             OpenOutcome::FinalResult => {
