@@ -44,7 +44,7 @@ fn every_problem_of_every_file_is_listed_with_exit_2() {
         lines,
         vec![
             format!("ok: {DATA}/good/connect.yaml: cli check fixture, valid (4 steps; reads environment WIFI_PASSWORD)"),
-            format!("{DATA}/bad/nested/unknown_step.yml:5:5: unknown step kind `recieve`; a step is one of `send`, `write`, `expect`, `expect_not`, `receive`, `mqtt`, `receive_mqtt`, `broker_saw`, `broker_refused`, `broker_fault`, `broker_dropped`, `cloud_publish`, `wait` (with optional `name`, `timeout`); did you mean `receive`?"),
+            format!("{DATA}/bad/nested/unknown_step.yml:5:5: unknown step kind `recieve`; a step is one of `send`, `write`, `expect`, `expect_not`, `receive`, `mqtt`, `receive_mqtt`, `join`, `open`, `close`, `expect_closed`, `broker_saw`, `broker_refused`, `broker_fault`, `broker_dropped`, `cloud_publish`, `wait` (with optional `name`, `timeout`); did you mean `receive`?"),
             format!("{DATA}/bad/two_problems.yaml:2:9: unknown device `aliyun/devce2`; did you mean `aliyun/device2`?"),
             format!("{DATA}/bad/two_problems.yaml:6:16: expected hex bytes: `0O` is not hex: 'O' is not a hex digit"),
             "3 problems found; 1 scenario valid".to_string(),
