@@ -106,3 +106,31 @@ fn opaque_blocks_are_checked_by_their_owners() {
     );
     assert_eq!(lines[2], "2 problems found; 0 scenarios valid");
 }
+
+#[test]
+fn with_a_module_every_link_it_has_not_got_is_placed() {
+    let file = format!("{DATA}/links/numbered.yaml");
+    let out = athil(&["check", "--module", "esp-at", &file]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stdout(&out),
+        format!(
+            "{file}:5:49: link 5: the esp-at dialect has links 0 to 4\n\
+             {file}:7:11: link 12: the esp-at dialect has links 0 to 4\n\
+             {file}:10:19: link 12: the esp-at dialect has links 0 to 4\n\
+             3 problems found; 0 scenarios valid\n"
+        )
+    );
+    let out = athil(&["check", "--module", "quectel", &file]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stdout(&out).starts_with(&format!(
+        "{file}:7:11: link 12: the quectel dialect has links 0 to 11\n"
+    )));
+    // Without a module the links are only numbers: the file is valid.
+    assert_eq!(athil(&["check", &file]).status.code(), Some(0));
+    // Every shipped scenario fits the module it is meant for.
+    for module in ["esp-at", "quectel"] {
+        let out = athil(&["check", "--module", module, "scenarios/semantic"]);
+        assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    }
+}

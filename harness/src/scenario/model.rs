@@ -68,6 +68,20 @@ pub struct Step {
     pub link: Option<u8>,
     /// `capture:` what a `receive_mqtt` keeps of the packet it received.
     pub capture: Option<Capture>,
+    /// Where the step's link number is written (its `link:` key's value, or the one inside
+    /// `open`, `close`, `expect_closed`), for placing a link a module has not got.
+    pub link_at: Option<Location>,
+}
+
+impl Step {
+    /// The link the step names, wherever it is written.
+    pub fn named_link(&self) -> Option<u8> {
+        match &self.action {
+            Action::Open(o) => o.link,
+            Action::Close { link } | Action::ExpectClosed { link } => *link,
+            _ => self.link,
+        }
+    }
 }
 
 /// What a `receive_mqtt` keeps for later steps.
@@ -451,6 +465,32 @@ impl Scenario {
     /// dialect its text is written in (ESP-AT unless its `requires:` names another).
     pub fn dialect_neutral(&self) -> bool {
         self.steps.iter().all(|s| !s.action.speaks_at())
+    }
+
+    /// A problem at its place for every link a step names outside `links`, the link ids of
+    /// the module's dialect (`dialect` names it in the message), so `athil check --module`
+    /// finds them before a run.
+    pub fn link_problems(
+        &self,
+        links: std::ops::RangeInclusive<u8>,
+        dialect: &str,
+    ) -> Vec<super::ScenarioError> {
+        self.steps
+            .iter()
+            .filter_map(|step| {
+                let link = step.named_link()?;
+                (!links.contains(&link)).then(|| super::ScenarioError {
+                    file: self.file.clone(),
+                    location: Some(step.link_at.unwrap_or(step.location)),
+                    kind: super::ErrorKind::Value,
+                    message: format!(
+                        "link {link}: the {dialect} dialect has links {} to {}",
+                        links.start(),
+                        links.end()
+                    ),
+                })
+            })
+            .collect()
     }
 
     /// The environment variables the scenario reads (`{{env.NAME}}`), for `check` to list

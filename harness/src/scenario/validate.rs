@@ -510,6 +510,15 @@ fn step(
         Some(c) => Some(super::capture::capture(ctx, c)?),
         None => None,
     };
+    let inner_link = match kind {
+        "open" => raw.open.ok().and_then(|o| o.value.link.as_ref()),
+        "close" => raw.close.ok().and_then(|c| c.value.link.as_ref()),
+        "expect_closed" => raw.expect_closed.ok().and_then(|c| c.value.link.as_ref()),
+        _ => None,
+    };
+    let link_at = inner_link
+        .or(raw.link.ok().filter(|_| link.is_some()))
+        .map(|l| l.mark.location);
     Some(Step {
         index,
         location: at,
@@ -519,5 +528,6 @@ fn step(
         action,
         link,
         capture,
+        link_at,
     })
 }
