@@ -44,7 +44,7 @@ fn every_problem_of_every_file_is_listed_with_exit_2() {
         lines,
         vec![
             format!("ok: {DATA}/good/connect.yaml: cli check fixture, valid (4 steps; reads environment WIFI_PASSWORD)"),
-            format!("{DATA}/bad/nested/unknown_step.yml:5:5: unknown step kind `recieve`; a step is one of `send`, `write`, `expect`, `expect_not`, `receive`, `mqtt`, `receive_mqtt`, `broker_saw`, `broker_refused`, `broker_fault`, `broker_dropped`, `cloud_publish`, `wait` (with optional `name`, `timeout`); did you mean `receive`?"),
+            format!("{DATA}/bad/nested/unknown_step.yml:5:5: unknown step kind `recieve`; a step is one of `send`, `write`, `expect`, `expect_not`, `receive`, `mqtt`, `receive_mqtt`, `join`, `open`, `close`, `expect_closed`, `broker_saw`, `broker_refused`, `broker_fault`, `broker_dropped`, `cloud_publish`, `wait` (with optional `name`, `timeout`); did you mean `receive`?"),
             format!("{DATA}/bad/two_problems.yaml:2:9: unknown device `aliyun/devce2`; did you mean `aliyun/device2`?"),
             format!("{DATA}/bad/two_problems.yaml:6:16: expected hex bytes: `0O` is not hex: 'O' is not a hex digit"),
             "3 problems found; 1 scenario valid".to_string(),
@@ -105,4 +105,32 @@ fn opaque_blocks_are_checked_by_their_owners() {
         "{text}"
     );
     assert_eq!(lines[2], "2 problems found; 0 scenarios valid");
+}
+
+#[test]
+fn with_a_module_every_link_it_has_not_got_is_placed() {
+    let file = format!("{DATA}/links/numbered.yaml");
+    let out = athil(&["check", "--module", "esp-at", &file]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stdout(&out),
+        format!(
+            "{file}:5:49: link 5: the esp-at dialect has links 0 to 4\n\
+             {file}:7:11: link 12: the esp-at dialect has links 0 to 4\n\
+             {file}:10:19: link 12: the esp-at dialect has links 0 to 4\n\
+             3 problems found; 0 scenarios valid\n"
+        )
+    );
+    let out = athil(&["check", "--module", "quectel", &file]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stdout(&out).starts_with(&format!(
+        "{file}:7:11: link 12: the quectel dialect has links 0 to 11\n"
+    )));
+    // Without a module the links are only numbers: the file is valid.
+    assert_eq!(athil(&["check", &file]).status.code(), Some(0));
+    // Every shipped scenario fits the module it is meant for.
+    for module in ["esp-at", "quectel"] {
+        let out = athil(&["check", "--module", module, "scenarios/semantic"]);
+        assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    }
 }

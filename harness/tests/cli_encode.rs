@@ -27,10 +27,9 @@ fn encode_hex(args: &[&str]) -> String {
     assert_eq!(code, 0, "{args:?}: {err}");
     let v: Value = serde_json::from_str(&out).unwrap();
     let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
-    assert_eq!(keys, ["at_qisend", "at_send", "hex", "length", "type"]);
+    assert_eq!(keys, ["at_send", "hex", "length", "type"]);
     let n = v["length"].as_u64().unwrap();
     assert_eq!(v["at_send"], format!("AT+CIPSEND={n}"));
-    assert_eq!(v["at_qisend"], format!("AT+QISEND=0,{n}"));
     let hex = v["hex"].as_str().unwrap().to_string();
     assert_eq!(hex.split(' ').count() as u64, n);
     assert_eq!(v["type"], args[0].to_uppercase());
@@ -68,8 +67,41 @@ fn seed_000_connect_is_rebuilt_byte_for_byte() {
          65 3D 33 2C 73 69 67 6E 6D 65 74 68 6F 64 3D 68 6D 61 63 73 68 61 31 7C 00 10 41 69 72 36 \
          30 31 26 6B 73 66 31 31 34 35 31 34 00 28 65 34 62 39 33 31 66 33 38 30 33 37 65 66 37 32 \
          34 31 34 35 35 37 30 39 34 35 38 62 34 62 36 33 30 62 32 32 65 61 63 32\n\
-         114 bytes\nAT+CIPSEND=114\nAT+QISEND=0,114\n"
+         114 bytes\nAT+CIPSEND=114\n"
     );
+}
+
+#[test]
+fn the_send_line_is_the_chosen_modules() {
+    let (code, out, err) = run(&["encode", "--module", "quectel", "pingreq"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "C0 00\n2 bytes\nAT+QISEND=0,2\n");
+    let (code, out, _) = run(&[
+        "encode", "pingreq", "--module", "esp-at", "--format", "json",
+    ]);
+    assert_eq!(code, 0);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["at_send"], "AT+CIPSEND=2");
+    // Longer than one QISEND (1460 bytes): a line per piece, as the driver sends it.
+    let payload = "x".repeat(1500);
+    let (code, out, _) = run(&[
+        "encode",
+        "--module",
+        "quectel",
+        "publish",
+        "--topic",
+        "t",
+        "--payload",
+        &payload,
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        out.lines().skip(1).collect::<Vec<_>>(),
+        ["1506 bytes", "AT+QISEND=0,1460", "AT+QISEND=0,46"]
+    );
+    let (code, _, err) = run(&["encode", "--module", "sim800", "pingreq"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("unknown module dialect `sim800`"), "{err}");
 }
 
 #[test]

@@ -101,6 +101,28 @@ fn every_seed_connect_is_reproduced_byte_for_byte() {
 }
 
 #[test]
+fn the_send_line_is_the_chosen_modules() {
+    // Seed 004: RT-Thread sends OneNET's 37-byte CONNECT with AT+QISEND=0,37.
+    let args = ["--device", "onenet/657077", "--devices", &devices()];
+    let quectel = [&args[..], &["--module", "quectel"]].concat();
+    let text = ok(&athil(&quectel, None));
+    assert!(text.contains("CONNECT (37 bytes):"), "{text}");
+    assert_eq!(text.lines().last(), Some("AT+QISEND=0,37"));
+    let json = [&quectel[..], &["--format", "json"]].concat();
+    let v: serde_json::Value = serde_json::from_str(&ok(&athil(&json, None))).unwrap();
+    assert_eq!(v["at_send"], "AT+QISEND=0,37");
+    let text = ok(&athil(&args, None));
+    assert_eq!(
+        text.lines().last(),
+        Some("AT+CIPSEND=37"),
+        "esp-at by default"
+    );
+    let bad = [&args[..], &["--module", "ec20"]].concat();
+    let err = usage_error(&athil(&bad, None));
+    assert!(err.contains("unknown module dialect `ec20`"), "{err}");
+}
+
+#[test]
 fn text_output_for_seed_000() {
     let out = athil(
         &["--device", "aliyun/Air601", "--devices", &devices()],

@@ -50,7 +50,8 @@ fn an_unknown_step_kind_lists_the_kinds_and_suggests_the_closest() {
         shown(&with_steps("  - wait: 1s\n  - sned: AT\n")),
         vec![
             "t.yaml:5:5: unknown step kind `sned`; a step is one of `send`, `write`, `expect`, \
-             `expect_not`, `receive`, `mqtt`, `receive_mqtt`, `broker_saw`, `broker_refused`, \
+             `expect_not`, `receive`, `mqtt`, `receive_mqtt`, `join`, `open`, `close`, \
+             `expect_closed`, `broker_saw`, `broker_refused`, \
              `broker_fault`, `broker_dropped`, `cloud_publish`, `wait` (with optional `name`, `timeout`); did you mean `send`?"
         ]
     );
@@ -256,7 +257,8 @@ fn every_problem_of_a_file_is_reported_in_file_order() {
             "t.yaml:2:9: unknown device `aliyun/devce2`; did you mean `aliyun/device2`?",
             "t.yaml:4:16: expected hex bytes: `0G` is not hex: 'G' is not a hex digit",
             "t.yaml:5:5: unknown step kind `sned`; a step is one of `send`, `write`, `expect`, \
-             `expect_not`, `receive`, `mqtt`, `receive_mqtt`, `broker_saw`, `broker_refused`, \
+             `expect_not`, `receive`, `mqtt`, `receive_mqtt`, `join`, `open`, `close`, \
+             `expect_closed`, `broker_saw`, `broker_refused`, \
              `broker_fault`, `broker_dropped`, `cloud_publish`, `wait` (with optional `name`, `timeout`); did you mean `send`?",
             "t.yaml:6:11: expected a duration with a unit such as `500ms`, `2s` or `1m`, found \
              `soon` (expected number at 0)",
@@ -365,5 +367,39 @@ fn a_cipsend_length_that_differs_from_its_write_is_placed_at_the_number() {
         load_str(&fine, Path::new("t.yaml"), &devices()).is_ok(),
         "{:?}",
         load_str(&fine, Path::new("t.yaml"), &devices()).err()
+    );
+}
+
+#[test]
+fn neutral_link_steps_place_wrong_keys_and_misplaced_links() {
+    assert_eq!(
+        shown(&with_steps(
+            "  - open: { host: example.com, prot: 1883 }\n  - close: { lnk: 1 }\n  - join: { apn: CMNET, ssid: lab }\n"
+        )),
+        vec![
+            "t.yaml:4:11: missing `port`",
+            "t.yaml:4:32: unknown key `prot`; expected one of `host`, `port`, `link`; did you \
+             mean `port`?",
+            "t.yaml:5:14: unknown key `lnk`; expected one of `link`; did you mean `link`?",
+            "t.yaml:6:25: unknown key `ssid`; expected one of `apn`",
+        ]
+    );
+    assert_eq!(
+        shown(&with_steps(
+            "  - open: { host: example.com, port: 1883 }\n    link: 1\n  - expect_closed: {}\n    link: 2\n"
+        )),
+        vec![
+            "t.yaml:5:11: `link` of `open` goes inside it: `open: {link: 1}`",
+            "t.yaml:7:11: `link` of `expect_closed` goes inside it: `expect_closed: {link: 2}`",
+        ]
+    );
+    assert_eq!(
+        shown(&with_steps(
+            "  - open: { host: example.com, port: 70000 }\n  - open: { host: h, port: \"80x\" }\n  - open: { host: h, port: \"{{broker.port}}\" }\n"
+        )),
+        vec![
+            "t.yaml:4:38: expected a port from 1 to 65535, found 70000",
+            "t.yaml:5:28: expected a port from 1 to 65535, found `80x`",
+        ]
     );
 }

@@ -435,3 +435,43 @@ fn a_regex_dollar_matches_at_the_end_of_a_crlf_line() {
         .find("AT+CIPSTATUS\r\nSTATUS:4\r\n\r\nOK\r\n");
     assert_eq!(found, Some(22));
 }
+
+#[test]
+fn the_neutral_link_steps_load_with_labels_and_no_dialect_of_their_own() {
+    let s = load(
+        "name: n\ndevice: aliyun/device2\nsteps:\n  - join: {apn: CMNET}\n    timeout: 20s\n  \
+         - open: {host: \"{{broker.host}}\", port: \"{{broker.port}}\", link: 1}\n  \
+         - open: {host: example.com, port: 1883}\n  - close: {link: 1}\n  - expect_closed: {}\n",
+    );
+    let actions: Vec<&Action> = s.steps.iter().map(|s| &s.action).collect();
+    assert!(matches!(actions[0], Action::Join(j) if j.apn == Some(t("CMNET"))));
+    match actions[1] {
+        Action::Open(o) => {
+            assert_eq!(o.host.source(), "{{broker.host}}");
+            assert_eq!(o.port.source(), "{{broker.port}}");
+            assert_eq!(o.link, Some(1));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(actions[2], Action::Open(o) if o.port == t("1883") && o.link.is_none()));
+    assert_eq!(*actions[3], Action::Close { link: Some(1) });
+    assert_eq!(*actions[4], Action::ExpectClosed { link: None });
+    let labels: Vec<&str> = s.steps.iter().map(|s| s.label.as_str()).collect();
+    assert_eq!(
+        labels,
+        [
+            "join (APN CMNET)",
+            "open {{broker.host}}:{{broker.port}} on link 1",
+            "open example.com:1883",
+            "close on link 1",
+            "expect_closed",
+        ]
+    );
+    assert_eq!(s.steps[0].timeout, Duration::from_secs(20));
+    assert!(s.dialect_neutral());
+    let raw = load("name: n\ndevice: aliyun/device2\nsteps:\n  - join: {}\n  - expect: CLOSED\n");
+    assert!(
+        !raw.dialect_neutral(),
+        "`expect` waits for a dialect's words"
+    );
+}

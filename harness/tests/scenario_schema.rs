@@ -70,6 +70,10 @@ fn every_doc_example_is_a_valid_scenario() {
         "receive",
         "mqtt",
         "receive_mqtt",
+        "join",
+        "open",
+        "close",
+        "expect_closed",
         "broker_saw",
         "broker_refused",
         "broker_fault",
@@ -108,6 +112,11 @@ fn the_schema_rejects_what_the_loader_rejects() {
         "name: n\ndevice: d\nsteps:\n  - broker_dropped: {packet: publsh}\n",
         "name: n\ndevice: d\nsteps:\n  - wait: 1s\n    device: all\n",
         "name: n\ndevice: d\ncloud: strict\nsteps:\n  - wait: 1s\n",
+        "name: n\ndevice: d\nsteps:\n  - open: {host: h}\n",
+        "name: n\ndevice: d\nsteps:\n  - open: {host: h, port: 70000}\n",
+        "name: n\ndevice: d\nsteps:\n  - close: {lnk: 1}\n",
+        "name: n\ndevice: d\nsteps:\n  - join: {ssid: lab}\n",
+        "name: n\ndevice: d\nsteps:\n  - expect_closed: {}\n    link: 1\n",
     ];
     for text in bad {
         let doc: Value = serde_yaml::from_str(text).unwrap();

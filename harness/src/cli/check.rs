@@ -1,5 +1,6 @@
 //! `athil check PATHS...`: validates scenario files without running them and lists every
-//! problem of every file at once, as `path:line:column: message`.
+//! problem of every file at once, as `path:line:column: message`; with `--module`, also what
+//! that module's dialect cannot run (a link it has not got).
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -7,6 +8,7 @@ use std::path::PathBuf;
 use crate::broker::CloudProfile;
 use crate::cloud::DeviceRegistry;
 use crate::exit::ExitCode;
+use crate::module::dialect::DialectKind;
 use crate::run::block_problems;
 use crate::scenario::load_paths;
 
@@ -18,6 +20,10 @@ pub struct Args {
     /// The device fixtures directory that `device:` names refer to.
     #[arg(long, default_value = "fixtures/devices")]
     pub devices: PathBuf,
+    /// Also check the scenarios against this module's dialect (esp-at, quectel): every link
+    /// a step names must be one the module has.
+    #[arg(long)]
+    pub module: Option<DialectKind>,
 }
 
 /// Exit 0 when every scenario is valid, 2 when any problem was found (unusable input, per
@@ -37,7 +43,10 @@ pub fn run(args: Args) -> ExitCode {
     // default profile (a run's `--profile` is checked again by `athil run`).
     let profile = CloudProfile::default();
     scenarios.retain(|s| {
-        let problems = block_problems(s, &profile);
+        let mut problems = block_problems(s, &profile);
+        if let Some(kind) = args.module {
+            problems.extend(s.link_problems(kind.dialect().links(), kind.name()));
+        }
         let ok = problems.is_empty();
         errors.extend(problems);
         ok

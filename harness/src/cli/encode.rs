@@ -1,11 +1,13 @@
 //! `athil encode`: builds any of the 14 MQTT 3.1.1 packets from flags and prints it the way the
-//! seeds write packets (upper-case hex, space separated), with its length and the AT lines that
-//! would send it (`AT+CIPSEND=<n>` for ESP-AT and Air601, `AT+QISEND=0,<n>` for Quectel).
+//! seeds write packets (upper-case hex, space separated), with its length and the AT line that
+//! would send it in the `--module`'s dialect (`AT+CIPSEND=<n>` for ESP-AT and Air601,
+//! `AT+QISEND=0,<n>` for Quectel).
 //! Exit 0 with the packet, 2 when the flags do not make a valid packet.
 
 use serde_json::json;
 
 use crate::exit::ExitCode;
+use crate::module::dialect::{send_lines, DialectKind};
 use crate::mqtt::{
     encode, to_hex, Connack, Connect, Packet, Publish, QoS, Suback, Subscribe, SubscribeFilter,
     Unsubscribe, Will,
@@ -22,10 +24,14 @@ use crate::mqtt::{
 pub struct Args {
     #[command(subcommand)]
     pub packet: PacketArgs,
-    /// Output format: hex and AT lines, or one JSON object
-    /// (`type, hex, length, at_send, at_qisend`).
+    /// Output format: hex and the AT send line, or one JSON object
+    /// (`type, hex, length, at_send`).
     #[arg(long, value_enum, default_value_t = Format::Text, global = true)]
     pub format: Format,
+    /// The AT dialect whose send command to print (`AT+CIPSEND=<n>`, `AT+QISEND=0,<n>`); a
+    /// packet longer than one send takes a line per piece.
+    #[arg(long, default_value = "esp-at", global = true)]
+    pub module: DialectKind,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -183,9 +189,9 @@ pub fn run(args: Args) -> ExitCode {
         }
     };
     let (hex, n) = (to_hex(&bytes), bytes.len());
-    let (at_send, at_qisend) = (format!("AT+CIPSEND={n}"), format!("AT+QISEND=0,{n}"));
+    let at_send = send_lines(args.module.dialect().as_ref(), None, n).join("\n");
     match args.format {
-        Format::Text => println!("{hex}\n{n} bytes\n{at_send}\n{at_qisend}"),
+        Format::Text => println!("{hex}\n{n} bytes\n{at_send}"),
         Format::Json => println!(
             "{}",
             json!({
@@ -193,7 +199,6 @@ pub fn run(args: Args) -> ExitCode {
                 "hex": hex,
                 "length": n,
                 "at_send": at_send,
-                "at_qisend": at_qisend,
             })
         ),
     }

@@ -1,6 +1,6 @@
 //! `athil sign`: cloud credentials (client id, username, password) for a device, the MQTT
-//! host, and the complete CONNECT as hex with its `AT+CIPSEND=<n>` line, ready to paste into
-//! a serial terminal. Exit 0 on success, 2 when the input is unusable. The DeviceSecret or
+//! host, and the complete CONNECT as hex with the `--module`'s send line (`AT+CIPSEND=<n>`,
+//! `AT+QISEND=0,<n>`), ready to paste into a serial terminal. Exit 0 on success, 2 when the input is unusable. The DeviceSecret or
 //! access key is never printed.
 
 use std::path::{Path, PathBuf};
@@ -12,6 +12,7 @@ use crate::cloud::{
     SignMethod, TokenError,
 };
 use crate::exit::ExitCode;
+use crate::module::dialect::{send_lines, DialectKind};
 use crate::mqtt::{encode, to_hex, Connect, EncodeError, Packet};
 
 /// Environment form of `--device-secret`, for secrets that should not appear in `ps`.
@@ -112,6 +113,10 @@ pub struct Args {
     /// port, keepalive, connect_hex, connect_len, at_send.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// The AT dialect whose send command to print with the CONNECT (`AT+CIPSEND=<n>`,
+    /// `AT+QISEND=0,<n>`).
+    #[arg(long, default_value = "esp-at")]
+    pub module: DialectKind,
 }
 
 fn parse_sign_method(s: &str) -> Result<SignMethod, String> {
@@ -195,8 +200,8 @@ pub fn run(args: Args) -> ExitCode {
     match sign(&args) {
         Ok(signed) => {
             match args.format {
-                Format::Text => print!("{}", text(&signed)),
-                Format::Json => println!("{}", json(&signed)),
+                Format::Text => print!("{}", text(&signed, args.module)),
+                Format::Json => println!("{}", json(&signed, args.module)),
             }
             ExitCode::Success
         }
@@ -467,11 +472,11 @@ fn expiry(text: &str) -> Result<u64, SignCliError> {
         .ok_or_else(|| SignCliError::BadExpiry(text.to_owned()))
 }
 
-fn at_send(len: usize) -> String {
-    format!("AT+CIPSEND={len}")
+fn at_send(module: DialectKind, len: usize) -> String {
+    send_lines(module.dialect().as_ref(), None, len).join("\n")
 }
 
-fn text(s: &Signed) -> String {
+fn text(s: &Signed, module: DialectKind) -> String {
     let mut out = String::new();
     let mut line = |label: &str, value: &str| out.push_str(&format!("{label:<15}{value}\n"));
     line("client id:", &s.client_id);
@@ -486,12 +491,12 @@ fn text(s: &Signed) -> String {
     out.push_str(&format!("CONNECT ({} bytes):\n", s.connect.len()));
     out.push_str(&to_hex(&s.connect));
     out.push('\n');
-    out.push_str(&at_send(s.connect.len()));
+    out.push_str(&at_send(module, s.connect.len()));
     out.push('\n');
     out
 }
 
-fn json(s: &Signed) -> String {
+fn json(s: &Signed, module: DialectKind) -> String {
     serde_json::json!({
         "client_id": s.client_id,
         "username": s.username,
@@ -501,7 +506,7 @@ fn json(s: &Signed) -> String {
         "keepalive": s.keepalive,
         "connect_hex": to_hex(&s.connect),
         "connect_len": s.connect.len(),
-        "at_send": at_send(s.connect.len()),
+        "at_send": at_send(module, s.connect.len()),
     })
     .to_string()
 }

@@ -120,6 +120,21 @@ pub enum DriverError {
         meaning: Option<&'static str>,
     },
 
+    /// The dialect's join needs something the run did not give (an ESP's Wi-Fi network).
+    #[error("join the network: the {dialect} module needs {needs}, and the run has none")]
+    JoinLacks {
+        dialect: crate::module::dialect::DialectKind,
+        needs: crate::module::dialect::JoinNeeds,
+    },
+
+    /// A step named a link the module's dialect does not have.
+    #[error("use link {link}: the {dialect} dialect has links {} to {}", links.start(), links.end())]
+    NoSuchLink {
+        link: u8,
+        dialect: crate::module::dialect::DialectKind,
+        links: std::ops::RangeInclusive<u8>,
+    },
+
     /// The dialect has no command for what was asked.
     #[error("{action}: the {dialect} dialect has no command for it")]
     Unsupported {

@@ -8,6 +8,7 @@ mod broker_steps;
 pub mod compare;
 pub mod estimate;
 pub mod executor;
+mod network_steps;
 pub mod plan;
 pub mod requires;
 pub mod rig;

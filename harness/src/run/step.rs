@@ -119,6 +119,7 @@ impl StepContext<'_> {
             Action::ExpectNot { matcher, window } => self.expect_absent(matcher, *window).await,
             Action::Receive(bytes) => self.receive(bytes, step.link, t).await,
             Action::Mqtt(send) => {
+                self.driver.check_link(step.link)?;
                 let packet = self.build(send)?;
                 let bytes = encode(&packet).map_err(|e| {
                     StepError::other(format!("encode the {}: {e}", packet.packet_type()))
@@ -131,6 +132,10 @@ impl StepContext<'_> {
                 self.receive_mqtt(expect, step.link, step.capture.as_ref(), t)
                     .await
             }
+            Action::Join(join) => self.join(join, t).await,
+            Action::Open(open) => self.open(open, t).await,
+            Action::Close { link } => self.close(*link, t).await,
+            Action::ExpectClosed { link } => self.expect_closed(*link, t).await,
             Action::BrokerSaw(saw) => self.broker_saw(saw, step.location.line, t).await,
             Action::BrokerRefused(r) => self.broker_refused(r, t).await,
             Action::CloudPublish(p) => {

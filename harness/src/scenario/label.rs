@@ -42,6 +42,13 @@ pub(crate) fn label(action: &Action, raw: &RawStep) -> String {
             None => "broker_dropped".into(),
         },
         Action::CloudPublish(c) => format!("cloud_publish {}", c.topic),
+        Action::Join(j) => match &j.apn {
+            Some(apn) => format!("join (APN {apn})"),
+            None => "join".into(),
+        },
+        Action::Open(o) => with_link(format!("open {}:{}", o.host, o.port), o.link),
+        Action::Close { link } => with_link("close".into(), *link),
+        Action::ExpectClosed { link } => with_link("expect_closed".into(), *link),
         Action::Wait(_) => {
             let d = raw.wait.ok().map(|w| w.value.0.trim()).unwrap_or("");
             format!("wait {d}")
@@ -57,6 +64,13 @@ pub(crate) fn label(action: &Action, raw: &RawStep) -> String {
         format!("{cut}…")
     } else {
         one_line
+    }
+}
+
+fn with_link(text: String, link: Option<u8>) -> String {
+    match link {
+        Some(l) => format!("{text} on link {l}"),
+        None => text,
     }
 }
 

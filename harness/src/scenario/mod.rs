@@ -22,10 +22,12 @@ mod load;
 mod location;
 mod matching;
 mod model;
+mod network_steps;
 mod opaque;
 mod packets;
 mod raw;
 mod raw_broker;
+mod raw_network;
 mod raw_packets;
 pub mod schema;
 mod send_lengths;
@@ -41,8 +43,8 @@ pub use location::Location;
 pub use matching::{json_subset, Mismatch, TextMatch};
 pub use model::{
     Action, BrokerDropped, BrokerRefused, BrokerSaw, Capture, CloudPublish, ConnectSpec,
-    FaultDevice, FilterMatch, FilterSpec, Matcher, MqttExpect, MqttSend, PacketId, Pattern,
-    Payload, PayloadMatch, PublishMatch, PublishSpec, Scenario, SeenPacket, Step,
+    FaultDevice, FilterMatch, FilterSpec, Join, Matcher, MqttExpect, MqttSend, Open, PacketId,
+    Pattern, Payload, PayloadMatch, PublishMatch, PublishSpec, Scenario, SeenPacket, Step,
     DEFAULT_STEP_TIMEOUT,
 };
 pub use opaque::{Opaque, VirtualModule};

@@ -68,6 +68,20 @@ pub struct Step {
     pub link: Option<u8>,
     /// `capture:` what a `receive_mqtt` keeps of the packet it received.
     pub capture: Option<Capture>,
+    /// Where the step's link number is written (its `link:` key's value, or the one inside
+    /// `open`, `close`, `expect_closed`), for placing a link a module has not got.
+    pub link_at: Option<Location>,
+}
+
+impl Step {
+    /// The link the step names, wherever it is written.
+    pub fn named_link(&self) -> Option<u8> {
+        match &self.action {
+            Action::Open(o) => o.link,
+            Action::Close { link } | Action::ExpectClosed { link } => *link,
+            _ => self.link,
+        }
+    }
 }
 
 /// What a `receive_mqtt` keeps for later steps.
@@ -121,6 +135,16 @@ pub enum Action {
     Mqtt(MqttSend),
     /// `receive_mqtt:` the next packet from the socket matches these fields.
     ReceiveMqtt(MqttExpect),
+    /// `join:` bring the module onto its network as its dialect does it (Wi-Fi with the
+    /// run's `{{wifi.*}}`, or a cellular data context).
+    Join(Join),
+    /// `open:` open a TCP link as the module's dialect does it, waiting for the outcome.
+    Open(Open),
+    /// `close:` close a link with the module's close command.
+    Close { link: Option<u8> },
+    /// `expect_closed:` the module reports the link closed (ESP `CLOSED`, Quectel
+    /// `+QIURC: "closed",<id>`), or already has since it was opened.
+    ExpectClosed { link: Option<u8> },
     /// `broker_saw:` the broker received this packet from the device (since the scenario
     /// started), waiting up to the timeout for it.
     BrokerSaw(BrokerSaw),
@@ -138,6 +162,23 @@ pub enum Action {
     BrokerDropped(BrokerDropped),
     /// `wait:` do nothing for this long (serial and broker traffic is still recorded).
     Wait(Duration),
+}
+
+/// `join:` settings; the dialect ignores those that are not its network's.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Join {
+    /// The APN a cellular module attaches with; the network's own when `None`.
+    pub apn: Option<Template>,
+}
+
+/// `open:` a TCP link to `host:port`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Open {
+    pub host: Template,
+    /// Checked at run time when a template fills it: a number from 1 to 65535.
+    pub port: Template,
+    /// The link id; `None` is the module's single or first link.
+    pub link: Option<u8>,
 }
 
 /// Serial text to look for. Text holes are filled at run time (see [`Matcher::render`]).
@@ -418,6 +459,40 @@ impl Scenario {
         out
     }
 
+    /// Whether every step is dialect-neutral: none writes AT text or bytes of its own
+    /// (`send`, `write`) or waits for a dialect's words on the serial line (`expect`,
+    /// `expect_not`), so any module's dialect can run it. A scenario that is not needs the
+    /// dialect its text is written in (ESP-AT unless its `requires:` names another).
+    pub fn dialect_neutral(&self) -> bool {
+        self.steps.iter().all(|s| !s.action.speaks_at())
+    }
+
+    /// A problem at its place for every link a step names outside `links`, the link ids of
+    /// the module's dialect (`dialect` names it in the message), so `athil check --module`
+    /// finds them before a run.
+    pub fn link_problems(
+        &self,
+        links: std::ops::RangeInclusive<u8>,
+        dialect: &str,
+    ) -> Vec<super::ScenarioError> {
+        self.steps
+            .iter()
+            .filter_map(|step| {
+                let link = step.named_link()?;
+                (!links.contains(&link)).then(|| super::ScenarioError {
+                    file: self.file.clone(),
+                    location: Some(step.link_at.unwrap_or(step.location)),
+                    kind: super::ErrorKind::Value,
+                    message: format!(
+                        "link {link}: the {dialect} dialect has links {} to {}",
+                        links.start(),
+                        links.end()
+                    ),
+                })
+            })
+            .collect()
+    }
+
     /// The environment variables the scenario reads (`{{env.NAME}}`), for `check` to list
     /// and the runner to verify before starting.
     pub fn env_names(&self) -> BTreeSet<String> {
@@ -459,12 +534,39 @@ impl Action {
             Action::Receive(_) => "receive",
             Action::Mqtt(_) => "mqtt",
             Action::ReceiveMqtt(_) => "receive_mqtt",
+            Action::Join(_) => "join",
+            Action::Open(_) => "open",
+            Action::Close { .. } => "close",
+            Action::ExpectClosed { .. } => "expect_closed",
             Action::BrokerSaw(_) => "broker_saw",
             Action::BrokerRefused(_) => "broker_refused",
             Action::CloudPublish(_) => "cloud_publish",
             Action::BrokerFault { .. } => "broker_fault",
             Action::BrokerDropped(_) => "broker_dropped",
             Action::Wait(_) => "wait",
+        }
+    }
+
+    /// Whether the step writes or reads AT text in some dialect's words.
+    pub fn speaks_at(&self) -> bool {
+        match self {
+            Action::Send { .. }
+            | Action::Write { .. }
+            | Action::Expect(_)
+            | Action::ExpectNot { .. } => true,
+            Action::Receive(_)
+            | Action::Mqtt(_)
+            | Action::ReceiveMqtt(_)
+            | Action::Join(_)
+            | Action::Open(_)
+            | Action::Close { .. }
+            | Action::ExpectClosed { .. }
+            | Action::BrokerSaw(_)
+            | Action::BrokerRefused(_)
+            | Action::CloudPublish(_)
+            | Action::BrokerFault { .. }
+            | Action::BrokerDropped(_)
+            | Action::Wait(_) => false,
         }
     }
 
@@ -482,7 +584,13 @@ impl Action {
                 }
             }
             Action::Expect(m) | Action::ExpectNot { matcher: m, .. } => m.templates(out),
-            Action::Receive(_) | Action::Wait(_) | Action::BrokerFault { .. } => {}
+            Action::Receive(_)
+            | Action::Wait(_)
+            | Action::BrokerFault { .. }
+            | Action::Close { .. }
+            | Action::ExpectClosed { .. } => {}
+            Action::Join(j) => out.extend(&j.apn),
+            Action::Open(o) => out.push(&o.host),
             Action::Mqtt(p) => p.templates(out),
             Action::ReceiveMqtt(MqttExpect::Publish(p)) => p.templates(out),
             Action::ReceiveMqtt(_) => {}

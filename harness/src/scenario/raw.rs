@@ -25,6 +25,10 @@ pub(crate) const STEP_KINDS: &[&str] = &[
     "receive",
     "mqtt",
     "receive_mqtt",
+    "join",
+    "open",
+    "close",
+    "expect_closed",
     "broker_saw",
     "broker_refused",
     "broker_fault",
@@ -144,6 +148,10 @@ pub(crate) struct RawStep {
     pub receive: Field<Sp<HexText>>,
     pub mqtt: Field<Sp<RawMqttSend>>,
     pub receive_mqtt: Field<Sp<RawMqttExpect>>,
+    pub join: Field<Sp<RawJoin>>,
+    pub open: Field<Sp<RawOpen>>,
+    pub close: Field<Sp<RawLink>>,
+    pub expect_closed: Field<Sp<RawLink>>,
     pub broker_saw: Field<Sp<RawSeen>>,
     pub broker_refused: Field<Sp<RawRefused>>,
     pub cloud_publish: Field<Sp<RawCloudPublish>>,
@@ -169,6 +177,10 @@ impl RawStep {
             !self.receive.is_absent(),
             !self.mqtt.is_absent(),
             !self.receive_mqtt.is_absent(),
+            !self.join.is_absent(),
+            !self.open.is_absent(),
+            !self.close.is_absent(),
+            !self.expect_closed.is_absent(),
             !self.broker_saw.is_absent(),
             !self.broker_refused.is_absent(),
             !self.broker_fault.is_absent(),
@@ -451,4 +463,5 @@ impl JsonSchema for RawFilter {
 }
 
 pub(crate) use super::raw_broker::*;
+pub(crate) use super::raw_network::*;
 pub(crate) use super::raw_packets::*;

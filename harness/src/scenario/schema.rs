@@ -7,9 +7,9 @@ use schemars::schema::{InstanceType, RootSchema, Schema, SchemaObject};
 use schemars::JsonSchema;
 
 use super::raw::{
-    DurationText, FaultBlock, HexText, RawCapture, RawCloudPublish, RawDropped, RawMatcher,
-    RawMqttExpect, RawMqttSend, RawRefused, RawScenario, RawSeen, RawStep, Text, STEP_EXTRAS,
-    STEP_KINDS,
+    DurationText, FaultBlock, HexText, RawCapture, RawCloudPublish, RawDropped, RawJoin, RawLink,
+    RawMatcher, RawMqttExpect, RawMqttSend, RawOpen, RawRefused, RawScenario, RawSeen, RawStep,
+    Text, STEP_EXTRAS, STEP_KINDS,
 };
 
 /// The JSON Schema of a scenario file.
@@ -62,6 +62,26 @@ fn kind_schema(gen: &mut SchemaGenerator, kind: &str) -> (Schema, &'static str) 
         "receive_mqtt" => (
             gen.subschema_for::<RawMqttExpect>(),
             "The next MQTT packet from the socket has these fields.",
+        ),
+        "join" => (
+            gen.subschema_for::<RawJoin>(),
+            "Bring the module onto its network as its dialect does: Wi-Fi with the run's \
+             `{{wifi.*}}` (ESP), a cellular data context (Quectel). `{}` for the defaults.",
+        ),
+        "open" => (
+            gen.subschema_for::<RawOpen>(),
+            "Open a TCP link to a host and port as the module's dialect does (ESP \
+             `AT+CIPSTART`, Quectel `AT+QIOPEN` in direct push), waiting for the outcome.",
+        ),
+        "close" => (
+            gen.subschema_for::<RawLink>(),
+            "Close a link with the module's close command (ESP `AT+CIPCLOSE`, Quectel \
+             `AT+QICLOSE`).",
+        ),
+        "expect_closed" => (
+            gen.subschema_for::<RawLink>(),
+            "The module reports the link closed (ESP `CLOSED`, Quectel \
+             `+QIURC: \"closed\",<id>`) within the timeout.",
         ),
         "broker_saw" => (
             gen.subschema_for::<RawSeen>(),

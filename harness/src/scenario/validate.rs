@@ -402,6 +402,17 @@ fn step(
         }
     }
     let link = match raw.link.ok() {
+        Some(l) if matches!(kind, "open" | "close" | "expect_closed") => {
+            ctx.error(
+                l.mark.location,
+                ErrorKind::Value,
+                format!(
+                    "`link` of `{kind}` goes inside it: `{kind}: {{link: {}}}`",
+                    l.value
+                ),
+            );
+            None
+        }
         Some(l) if !matches!(kind, "mqtt" | "receive" | "receive_mqtt") => {
             ctx.error(
                 l.mark.location,
@@ -469,6 +480,10 @@ fn step(
         "wait" => Action::Wait(ctx.duration(raw.wait.ok()?)?),
         "mqtt" => Action::Mqtt(super::packets::send(ctx, raw.mqtt.ok()?)?),
         "receive_mqtt" => Action::ReceiveMqtt(super::packets::expect(ctx, raw.receive_mqtt.ok()?)?),
+        "join" => super::network_steps::join(ctx, raw.join.ok()?)?,
+        "open" => super::network_steps::open(ctx, raw.open.ok()?)?,
+        "close" => super::network_steps::close(raw.close.ok()?),
+        "expect_closed" => super::network_steps::expect_closed(raw.expect_closed.ok()?),
         "broker_saw" => Action::BrokerSaw(super::packets::seen(ctx, raw.broker_saw.ok()?)?),
         "broker_refused" => {
             Action::BrokerRefused(super::packets::refused(ctx, raw.broker_refused.ok()?)?)
@@ -495,6 +510,15 @@ fn step(
         Some(c) => Some(super::capture::capture(ctx, c)?),
         None => None,
     };
+    let inner_link = match kind {
+        "open" => raw.open.ok().and_then(|o| o.value.link.as_ref()),
+        "close" => raw.close.ok().and_then(|c| c.value.link.as_ref()),
+        "expect_closed" => raw.expect_closed.ok().and_then(|c| c.value.link.as_ref()),
+        _ => None,
+    };
+    let link_at = inner_link
+        .or(raw.link.ok().filter(|_| link.is_some()))
+        .map(|l| l.mark.location);
     Some(Step {
         index,
         location: at,
@@ -504,5 +528,6 @@ fn step(
         action,
         link,
         capture,
+        link_at,
     })
 }

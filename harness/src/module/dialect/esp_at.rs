@@ -1,11 +1,13 @@
 //! The ESP-AT dialect: ESP8266 NonOS AT 1.7, ESP-AT 2.x and look-alikes (Luat Air601,
 //! WinnerMicro-AT). Literal strings follow `at-dialects.md` §2.14 (read out of the firmware).
 
+use std::ops::RangeInclusive;
 use std::sync::Arc;
 
 use super::{
     backslash_escape, common_final, mask_quoted_arg, parse_len, parse_link, strip_command, Dialect,
-    DialectKind, LineKind, OpenOutcome, ReceiveMode, ReceiveRules, SocketHeader,
+    DialectKind, JoinNeeds, JoinSettings, LineKind, OpenOutcome, ReceiveMode, ReceiveRules,
+    SocketHeader,
 };
 use crate::module::at::{Busy, FinalResult, Urc};
 
@@ -147,6 +149,30 @@ impl Dialect for EspAt {
         }
     }
 
+    fn multi_link_command(&self) -> Option<&'static str> {
+        Some("AT+CIPMUX=1")
+    }
+
+    /// `AT+CIPMUX=1` gives five links, 0 to 4, on NonOS and ESP-AT for the ESP8266.
+    fn links(&self) -> RangeInclusive<u8> {
+        0..=4
+    }
+
+    /// Station mode, then `AT+CWJAP` (which answers `WIFI CONNECTED`, `WIFI GOT IP`, then
+    /// `OK`, or `+CWJAP:<n>` then `FAIL`). The current-only `_CUR` forms are NonOS-only, so
+    /// the plain ones serve both firmwares.
+    fn join_commands(&self, with: &JoinSettings<'_>) -> Result<Vec<String>, JoinNeeds> {
+        let (ssid, password) = with.wifi.ok_or(JoinNeeds::Wifi)?;
+        Ok(vec![
+            "AT+CWMODE=1".to_string(),
+            format!(
+                "AT+CWJAP=\"{}\",\"{}\"",
+                backslash_escape(ssid),
+                backslash_escape(password)
+            ),
+        ])
+    }
+
     fn ready_line(&self) -> &'static str {
         "ready"
     }
@@ -277,6 +303,26 @@ mod tests {
     #[case(Some(0), 4, "AT+CIPSEND=0,4")]
     fn send_commands(#[case] link: Option<u8>, #[case] len: usize, #[case] want: &str) {
         assert_eq!(EspAt.send_command(link, len), want);
+    }
+
+    #[test]
+    fn joins_wifi_in_station_mode_with_escaped_credentials() {
+        let with = JoinSettings {
+            wifi: Some((r"ab\,c", r#"0123456789"\"#)),
+            apn: Some("CMNET"),
+        };
+        assert_eq!(
+            EspAt.join_commands(&with),
+            Ok(vec![
+                "AT+CWMODE=1".to_string(),
+                r#"AT+CWJAP="ab\\\,c","0123456789\"\\""#.to_string()
+            ])
+        );
+        assert_eq!(
+            EspAt.join_commands(&JoinSettings::default()),
+            Err(JoinNeeds::Wifi)
+        );
+        assert_eq!(EspAt.links(), 0..=4);
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod esp_at;
 mod quectel;
 
 use std::fmt;
+use std::ops::RangeInclusive;
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -15,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::at::{Busy, FinalResult, Urc};
 
 pub use esp_at::EspAt;
-pub use quectel::Quectel;
+pub use quectel::{Quectel, DEFAULT_APN};
 
 /// How one complete line reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,6 +138,20 @@ pub trait Dialect: Send + Sync + fmt::Debug {
     /// The command that closes `link`.
     fn close_command(&self, link: Option<u8>) -> String;
 
+    /// The command that lets the module hold several numbered links, sent before the first
+    /// open that names a link (ESP `AT+CIPMUX=1`, whose single-connection mode has no link
+    /// ids); `None` when every link is numbered anyway (Quectel connect ids).
+    fn multi_link_command(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// The link ids the module has: the `link:` a scenario may name.
+    fn links(&self) -> RangeInclusive<u8>;
+
+    /// The commands that bring the module onto its network, in order, each done when its
+    /// final result arrives (`OK`; a failure word ends the join), or what the join lacks.
+    fn join_commands(&self, with: &JoinSettings<'_>) -> Result<Vec<String>, JoinNeeds>;
+
     /// The command that reads up to the dialect's most at once from a [`ReceiveMode::Buffered`]
     /// link, whose answer carries the bytes behind a length header the receive rules know
     /// (`AT+QIRD=0,1500` → `+QIRD: <n>`); `None` when the driver cannot read buffered data
@@ -159,6 +174,30 @@ pub trait Dialect: Send + Sync + fmt::Debug {
     /// the module reads back exactly `value` (a Wi-Fi password holding `,` `"` or `\`). The
     /// one place the quoting rule of a dialect lives; scenario templates ask for it.
     fn escape_quoted(&self, value: &str) -> String;
+}
+
+/// What a run knows that a join may use; each dialect takes what its network needs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct JoinSettings<'a> {
+    /// The Wi-Fi network, as SSID and password.
+    pub wifi: Option<(&'a str, &'a str)>,
+    /// The APN of a cellular attach; the network's own when `None`.
+    pub apn: Option<&'a str>,
+}
+
+/// What a dialect's join needs and was not given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinNeeds {
+    /// A Wi-Fi network (SSID and password).
+    Wifi,
+}
+
+impl fmt::Display for JoinNeeds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JoinNeeds::Wifi => f.write_str("a Wi-Fi network to join (SSID and password)"),
+        }
+    }
 }
 
 /// The dialects athil knows, as a rig file names them.
@@ -213,6 +252,21 @@ impl FromStr for DialectKind {
             .find(|k| k.name() == s)
             .ok_or_else(|| format!("unknown module dialect `{s}` (known: esp-at, quectel)"))
     }
+}
+
+/// The send commands that carry `len` bytes on `link` in `dialect`, one per piece of at most
+/// its [`max_send_len`](Dialect::max_send_len), as the driver sends them: what a person types
+/// into a serial terminal (`athil sign`, `athil encode`).
+pub fn send_lines(dialect: &dyn Dialect, link: Option<u8>, len: usize) -> Vec<String> {
+    let max = dialect.max_send_len().max(1);
+    let mut out = Vec::new();
+    let mut left = len;
+    while left > max {
+        out.push(dialect.send_command(link, max));
+        left -= max;
+    }
+    out.push(dialect.send_command(link, left));
+    out
 }
 
 /// The final result `line` is if it is a failure word in any dialect athil knows (`ERROR`,
@@ -369,6 +423,16 @@ mod tests {
     #[case("+CWJAP:2", None)]
     fn failure_words_of_every_dialect(#[case] line: &str, #[case] want: Option<FinalResult>) {
         assert_eq!(failure_final(line), want);
+    }
+
+    #[test]
+    fn send_lines_split_as_the_driver_sends() {
+        assert_eq!(send_lines(&EspAt, None, 118), ["AT+CIPSEND=118"]);
+        assert_eq!(send_lines(&Quectel, None, 37), ["AT+QISEND=0,37"]);
+        assert_eq!(
+            send_lines(&Quectel, Some(1), 1500),
+            ["AT+QISEND=1,1460", "AT+QISEND=1,40"]
+        );
     }
 
     #[test]

@@ -3,11 +3,12 @@
 //! its commands (`AT+QIOPEN`, `AT+QISEND`, `AT+QIRD`, `AT+QICLOSE`). Formats follow Quectel's
 //! TCP/IP AT application notes (EC200U, BG96) and the RT-Thread AT client log of seed 004.
 
+use std::ops::RangeInclusive;
 use std::sync::Arc;
 
 use super::{
     common_final, mask_quoted_arg, parse_len, parse_link, strip_command, Dialect, DialectKind,
-    LineKind, OpenOutcome, ReceiveMode, ReceiveRules, SocketHeader,
+    JoinNeeds, JoinSettings, LineKind, OpenOutcome, ReceiveMode, ReceiveRules, SocketHeader,
 };
 use crate::module::at::Urc;
 
@@ -18,6 +19,11 @@ pub struct Quectel;
 /// The PDP context sockets are opened on: the one every driver in the references activates
 /// (`AT+QICSGP=1,…`, `AT+QIACT=1`).
 const CONTEXT: u8 = 1;
+
+/// The APN a join uses when the scenario names none: empty, so the network assigns its own
+/// (an LTE attach brings a default bearer whatever the APN); a scenario or rig whose SIM needs
+/// one names it (`join: {apn: CMNET}`, seed 004's).
+pub const DEFAULT_APN: &str = "";
 
 /// The most `AT+QIRD` may ask for at once (Quectel's TCP/IP manuals: 1500).
 const MAX_READ: usize = 1500;
@@ -153,6 +159,21 @@ impl Dialect for Quectel {
 
     fn close_command(&self, link: Option<u8>) -> String {
         format!("AT+QICLOSE={}", link.unwrap_or(0))
+    }
+
+    /// Connect ids 0 to 11 (`AT+QIOPEN`'s `<connectID>`).
+    fn links(&self) -> RangeInclusive<u8> {
+        0..=11
+    }
+
+    /// `AT+QICSGP=1,1,"<apn>","","",1` (context 1, IPv4, no user or password) then
+    /// `AT+QIACT=1`, which answers `OK` once the context is up (the manual allows 150 s).
+    fn join_commands(&self, with: &JoinSettings<'_>) -> Result<Vec<String>, JoinNeeds> {
+        let apn = with.apn.unwrap_or(DEFAULT_APN);
+        Ok(vec![
+            format!("AT+QICSGP={CONTEXT},1,\"{apn}\",\"\",\"\",1"),
+            format!("AT+QIACT={CONTEXT}"),
+        ])
     }
 
     fn read_command(&self, link: Option<u8>) -> Option<String> {
@@ -343,6 +364,25 @@ mod tests {
         assert_eq!(Quectel.close_command(Some(0)), "AT+QICLOSE=0");
         assert_eq!(Quectel.socket_error(566), Some("socket connect failed"));
         assert_eq!(Quectel.socket_error(0), None);
+    }
+
+    #[test]
+    fn joins_with_an_apn_or_the_networks_own() {
+        let cmnet = JoinSettings {
+            wifi: Some(("lab", "pass")),
+            apn: Some("CMNET"),
+        };
+        assert_eq!(
+            Quectel.join_commands(&cmnet),
+            Ok(vec![
+                r#"AT+QICSGP=1,1,"CMNET","","",1"#.to_string(),
+                "AT+QIACT=1".to_string()
+            ]),
+            "seed 004's attach; a Wi-Fi network means nothing to a cellular module"
+        );
+        let own = Quectel.join_commands(&JoinSettings::default()).unwrap();
+        assert_eq!(own[0], r#"AT+QICSGP=1,1,"","","",1"#);
+        assert_eq!(Quectel.links(), 0..=11);
     }
 
     #[test]

@@ -118,6 +118,7 @@ impl ModuleDriver {
         for state in self.links.values_mut() {
             *state = super::LinkState::Closed;
         }
+        self.multi_link = false;
         let reset = self.dialect.reset_command();
         self.send_line(reset).await?;
 

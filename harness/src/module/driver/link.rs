@@ -1,5 +1,6 @@
-//! Opening and closing TCP links through the dialect's commands ([`ModuleDriver::open_tcp`],
-//! [`ModuleDriver::close_link`]) and reading bytes a module keeps until asked
+//! Joining the network and opening and closing TCP links through the dialect's commands
+//! ([`ModuleDriver::join`], [`ModuleDriver::open_tcp`], [`ModuleDriver::close_link`],
+//! [`ModuleDriver::expect_closed`]) and reading bytes a module keeps until asked
 //! ([`ModuleDriver::fetch_buffered`], Quectel's `AT+QIRD`).
 
 use std::time::Duration;
@@ -8,11 +9,69 @@ use tokio::time::Instant;
 
 use super::{link_key, LinkState, ModuleDriver};
 use crate::module::at::{FinalResult, Urc};
-use crate::module::dialect::{OpenOutcome, ReceiveMode};
+use crate::module::dialect::{JoinSettings, OpenOutcome, ReceiveMode};
 use crate::module::error::DriverError;
 
 impl ModuleDriver {
-    /// Opens a TCP link to `host:port` as `link` with the dialect's open command, and waits
+    /// Brings the module onto its network with the dialect's join commands (ESP station mode
+    /// and `AT+CWJAP`, Quectel `AT+QICSGP` and `AT+QIACT`), each awaiting its final result,
+    /// all within `deadline`.
+    pub async fn join(
+        &mut self,
+        with: &JoinSettings<'_>,
+        deadline: Duration,
+    ) -> Result<(), DriverError> {
+        let until = Instant::now() + deadline;
+        let commands =
+            self.dialect
+                .join_commands(with)
+                .map_err(|needs| DriverError::JoinLacks {
+                    dialect: self.dialect.kind(),
+                    needs,
+                })?;
+        for cmd in commands {
+            let left = until.saturating_duration_since(Instant::now());
+            self.command(&cmd, left).await?;
+        }
+        Ok(())
+    }
+
+    /// `Ok` when `link` is one of the dialect's links (or `None`, the single or first one).
+    pub fn check_link(&self, link: Option<u8>) -> Result<(), DriverError> {
+        let links = self.dialect.links();
+        match link {
+            Some(l) if !links.contains(&l) => Err(DriverError::NoSuchLink {
+                link: l,
+                dialect: self.dialect.kind(),
+                links,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Waits until the module reports `link` closed (ESP `CLOSED` / `<id>,CLOSED`, Quectel
+    /// `+QIURC: "closed",<id>`); at once if it already has since the link last opened.
+    pub async fn expect_closed(
+        &mut self,
+        link: Option<u8>,
+        deadline: Duration,
+    ) -> Result<(), DriverError> {
+        if self.link_closed(link) {
+            return Ok(());
+        }
+        let key = link_key(link);
+        let what = format!("link {key} closed by the module");
+        self.wait_urc(
+            &what,
+            |u| matches!(u, Urc::Closed { link } if link_key(*link) == key),
+            deadline,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Opens a TCP link to `host:port` as `link` with the dialect's open command (after the
+    /// dialect's multi-link command, once per reset, when `link` is numbered), and waits
     /// for its outcome where the dialect gives it: the command's final result (ESP `CONNECT`
     /// then `OK`), or a later URC (Quectel `OK` then `+QIOPEN: <id>,<err>`, an error code
     /// other than 0 failing with [`DriverError::OpenFailed`]). Afterwards `link` is the
@@ -35,8 +94,15 @@ impl ModuleDriver {
             });
         };
         self.buffered.remove(&key);
+        if let (Some(_), Some(multi), false) =
+            (link, self.dialect.multi_link_command(), self.multi_link)
+        {
+            self.command(multi, deadline).await?;
+            self.multi_link = true;
+        }
+        let left = until.saturating_duration_since(Instant::now());
         let mark = self.urc_mark();
-        self.command(&cmd, deadline).await?;
+        self.command(&cmd, left).await?;
         self.default_link = key;
         let error = match self.dialect.open_outcome() {
             OpenOutcome::FinalResult => {

@@ -105,6 +105,10 @@ pub struct ModuleDriver {
     /// `+QIURC: "recv",<id>`) that have not been read out yet.
     buffered: BTreeSet<u8>,
     default_link: u8,
+    /// Whether this driver put the module in multi-link mode (the dialect's
+    /// [`multi_link_command`](crate::module::dialect::Dialect::multi_link_command)) since its
+    /// last reset.
+    multi_link: bool,
     urcs: VecDeque<SeenUrc>,
     next_urc_seq: u64,
     recent: VecDeque<u8>,
@@ -145,6 +149,7 @@ impl ModuleDriver {
             links: BTreeMap::new(),
             buffered: BTreeSet::new(),
             default_link: 0,
+            multi_link: false,
             urcs: VecDeque::new(),
             next_urc_seq: 0,
             recent: VecDeque::new(),
