@@ -18,8 +18,6 @@ fn every_semantic_scenario_passes_on_esp_at() {
 }
 
 #[test]
-#[ignore = "the plan gives a scenario without `requires:` ESP-AT until run/requires.rs lets \
-            dialect-neutral ones (Scenario::dialect_neutral) fit any dialect"]
 fn every_semantic_scenario_passes_on_quectel_ec20() {
     every_semantic_scenario_passes(&["--module", "quectel"]);
 }
@@ -72,4 +70,26 @@ fn an_open_the_module_refuses_fails_with_its_answer() {
         6,
     );
     f.shows("run `AT+CIPSTART=\"TCP\",\"127.0.0.1\",9`: the module answered ERROR");
+}
+
+/// All three firmwares at once: a rig of one virtual module each, every semantic scenario on
+/// every slot, a JUnit suite per slot with every case passed.
+#[test]
+fn every_semantic_scenario_passes_on_all_three_slots_at_once() {
+    let n = scenario_files("scenarios/semantic").len();
+    let ran = athil_run(&[
+        "--rig",
+        "fixtures/rigs/virtual-firmwares.yaml",
+        "--each-slot",
+        "scenarios/semantic/",
+    ]);
+    assert_eq!(ran.code, Some(0), "{}", ran.both());
+    let summary = format!("athil: {} passed, 0 failed, 0 skipped", 3 * n);
+    assert!(ran.stdout.contains(&summary), "{}", ran.both());
+    let report = ran.junit();
+    let suites: Vec<&str> = report.test_suites.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(suites, ["nonos", "esp-at", "ec20"], "{}", ran.stdout);
+    for suite in &report.test_suites {
+        assert_eq!(suite.test_cases.len(), n, "{}", suite.name.as_str());
+    }
 }

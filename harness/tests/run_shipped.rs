@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use athil::module::dialect::DialectKind;
 use athil::report::text::slug;
+use athil::run::requires::requires;
 use athil::scenario::{Action, MqttExpect};
 use quick_junit::TestCaseStatus;
 use run_support::*;
@@ -23,23 +25,38 @@ fn every_shipped_scenario_passes_with_every_report_written() {
         files.len() >= 9,
         "expected the shipped scenarios, found {files:?}"
     );
-    // The Quectel scenarios (seed 004 and its negatives) need the virtual Quectel; the rest the
-    // virtual ESP8266. Each run skips the other's, with the reason.
-    let (quectel, esp): (Vec<PathBuf>, Vec<PathBuf>) = files.iter().cloned().partition(|f| {
-        std::fs::read_to_string(f)
-            .unwrap()
-            .contains("dialect: quectel")
-    });
+    // Seed 004 and its negatives need the virtual Quectel, the raw ESP scenarios the virtual
+    // ESP8266, and the dialect-neutral ones run on either. Each run skips the other's.
+    let registry =
+        athil::cloud::DeviceRegistry::load_dir(root().join("fixtures/devices")).expect("devices");
+    let known = registry.names().map(str::to_owned).collect();
+    let (scenarios, errors) = athil::scenario::load_paths(&files, &known);
+    assert!(errors.is_empty(), "{errors:?}");
+    let needs = |dialect: DialectKind| -> Vec<PathBuf> {
+        scenarios
+            .iter()
+            .filter(|s| requires(s).expect("requires").dialect == Some(dialect))
+            .map(|s| s.file.clone())
+            .collect()
+    };
+    let (quectel, esp) = (needs(DialectKind::Quectel), needs(DialectKind::EspAt));
+    let neutral: Vec<PathBuf> = files
+        .iter()
+        .filter(|f| !quectel.contains(f) && !esp.contains(f))
+        .cloned()
+        .collect();
     assert!(
         quectel.len() >= 3,
         "seed 004 and its negatives: {quectel:?}"
     );
-    check_suite(&["scenarios/"], &esp, quectel.len(), 7);
+    assert!(neutral.len() >= 3, "the semantic scenarios: {neutral:?}");
+    let with = |a: &[PathBuf]| [a, &neutral].concat();
+    check_suite(&["scenarios/"], &with(&esp), quectel.len(), 7);
     check_suite(
         &["--module", "quectel", "scenarios/"],
-        &quectel,
+        &with(&quectel),
         esp.len(),
-        1,
+        3,
     );
 }
 

@@ -117,24 +117,33 @@ impl Provides {
 }
 
 /// Reads `s`'s `requires:` block (the defaults when it has none).
+///
+/// Raw AT text (`send`, `write`, `expect`) is ESP-AT's unless the block names another
+/// dialect; a scenario of dialect-neutral steps only (`join`, `open`, `mqtt`…) fits any.
 pub fn requires(s: &Scenario) -> Result<Requires, Vec<ScenarioError>> {
-    s.requires
+    let mut need: Requires = s
+        .requires
         .as_ref()
         .map(Opaque::read)
         .transpose()
-        .map(Option::unwrap_or_default)
+        .map(Option::unwrap_or_default)?;
+    if need.dialect.is_none() && !s.dialect_neutral() {
+        need.dialect = Some(DialectKind::EspAt);
+    }
+    Ok(need)
 }
 
 /// Why `slot` cannot run a scenario needing `need` whose device is on `platform`; `Ok` if it
 /// can.
 pub fn fits(need: &Requires, platform: Option<Platform>, slot: &Provides) -> Result<(), Unfit> {
-    let dialect = need.dialect.unwrap_or(DialectKind::EspAt);
-    if dialect != slot.dialect {
-        return Err(Unfit(format!(
-            "it speaks {} and the slot's module {}",
-            dialect.name(),
-            slot.dialect.name()
-        )));
+    if let Some(dialect) = need.dialect {
+        if dialect != slot.dialect {
+            return Err(Unfit(format!(
+                "it speaks {} and the slot's module {}",
+                dialect.name(),
+                slot.dialect.name()
+            )));
+        }
     }
     if let Some(n) = need.network {
         if n != slot.network {
@@ -194,11 +203,17 @@ mod tests {
     }
 
     #[test]
-    fn a_scenario_without_requirements_needs_esp_at() {
-        let need = Requires::default();
-        assert_eq!(fits(&need, None, &Provides::virtual_esp()), Ok(()));
-        let why = fits(&need, None, &quectel()).unwrap_err();
+    fn a_dialect_fits_only_its_own_slots_and_none_fits_any() {
+        let esp = Requires {
+            dialect: Some(DialectKind::EspAt),
+            ..Requires::default()
+        };
+        assert_eq!(fits(&esp, None, &Provides::virtual_esp()), Ok(()));
+        let why = fits(&esp, None, &quectel()).unwrap_err();
         assert_eq!(why.0, "it speaks esp-at and the slot's module quectel");
+        let neutral = Requires::default();
+        assert_eq!(fits(&neutral, None, &Provides::virtual_esp()), Ok(()));
+        assert_eq!(fits(&neutral, None, &quectel()), Ok(()));
     }
 
     #[test]
