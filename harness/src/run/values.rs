@@ -79,6 +79,22 @@ impl Values {
     }
 }
 
+/// The `et` of every OneNET token this process signs: a day after the first one was asked for
+/// (long enough for any run, short enough to be realistic). One value per process, because
+/// the token's sign depends on it: the sign the redactor learns before the run
+/// (`secrets.rs`) must be the very one a step sends later, or a second ticking between the two
+/// would let the sent one through to the reports.
+fn token_expiry() -> u64 {
+    static EXPIRY: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *EXPIRY.get_or_init(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+            + 86_400
+    })
+}
+
 /// Credentials for `device` signed with `secret` (the fixture's, or a scenario's wrong one).
 pub fn credentials(
     device: &Device,
@@ -111,12 +127,7 @@ pub fn credentials(
                     OneNetCredentials::legacy(&device.product_key, &device.device_name, secret)
                 }
                 OneNetAuth::Token => {
-                    // A day ahead: long enough for any run, short enough to be realistic.
-                    let expiry = std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map(|d| d.as_secs())
-                        .unwrap_or(0)
-                        + 86_400;
+                    let expiry = token_expiry();
                     OneNetCredentials::token(
                         &device.product_key,
                         &device.device_name,
@@ -142,5 +153,29 @@ impl DeviceCredentials {
         c.username = Some(self.username.clone());
         c.password = Some(self.password.clone().into_bytes());
         c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cloud::DeviceRegistry;
+
+    /// The redactor learns a secret-backed device's password before the run and a step signs
+    /// it later: a OneNET token signed across a second boundary must still be the same one.
+    #[test]
+    fn a_onenet_token_is_the_same_whenever_it_is_signed_in_one_run() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/devices");
+        let registry = DeviceRegistry::load_dir(dir).expect("the shipped devices");
+        let device = registry
+            .get("onenet/mqtts-test-device")
+            .expect("the token fixture");
+        let secret = device.secret().expect("its secret");
+        let first = credentials(device, &secret).unwrap().password;
+        // Into the next second of the clock, whatever fraction of one this test started at.
+        std::thread::sleep(std::time::Duration::from_millis(1_100));
+        let later = credentials(device, &secret).unwrap().password;
+        assert!(first.contains("&et="), "{first}");
+        assert_eq!(first, later);
     }
 }
