@@ -117,16 +117,6 @@ impl CloudPlatform for Aliyun {
         })
     }
 
-    /// rumqttd's failure (`80`) stands, otherwise the profile's grant whatever was asked
-    /// (`01` even for QoS 0 and 2, seed 002).
-    fn granted(&self, admission: &Admission, upstream_code: u8) -> u8 {
-        if upstream_code & 0x80 != 0 {
-            upstream_code
-        } else {
-            admission.granted_qos
-        }
-    }
-
     /// §2.5, §2.6, §2.7.
     fn uplink(&self, admission: &Admission, publish: &Publish) -> UplinkVerdict {
         let profile = &self.profile;

@@ -52,8 +52,16 @@ pub trait CloudPlatform {
     /// id; the policy numbers it per login.
     fn decide_connect(&self, connect: &Connect, devices: &DeviceRegistry) -> ConnectDecision;
 
-    /// The SUBACK return code for one filter, given rumqttd's (`80` stands).
-    fn granted(&self, admission: &Admission, upstream_code: u8) -> u8;
+    /// The SUBACK return code for one filter, given rumqttd's: its failure (`80`) stands,
+    /// otherwise the grant the login decided whatever was asked (Alibaba Cloud `01` even for
+    /// QoS 0 and 2, seed 002; OneNET per auth form).
+    fn granted(&self, admission: &Admission, upstream_code: u8) -> u8 {
+        if upstream_code & 0x80 != 0 {
+            upstream_code
+        } else {
+            admission.granted_qos
+        }
+    }
 
     /// What becomes of a device's PUBLISH.
     fn uplink(&self, admission: &Admission, publish: &Publish) -> UplinkVerdict;

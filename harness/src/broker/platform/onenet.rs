@@ -112,14 +112,6 @@ impl CloudPlatform for OneNet {
         })
     }
 
-    fn granted(&self, admission: &Admission, upstream_code: u8) -> u8 {
-        if upstream_code & 0x80 != 0 {
-            upstream_code
-        } else {
-            admission.granted_qos
-        }
-    }
-
     fn uplink(&self, admission: &Admission, publish: &Publish) -> UplinkVerdict {
         onenet_topics::uplink(&self.profile, admission, publish)
     }
