@@ -1,12 +1,16 @@
 //! The virtual module over a real pseudo-terminal and real loopback TCP, driven exactly as the
 //! harness drives hardware: open the device path with serialport, type, read with deadlines.
 
+#[path = "data/thirdparty/support.rs"]
+mod support;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
 use athil::sim::{spawn, AccessPoint, SimConfig, SimHandle};
 use serialport::{ClearBuffer, SerialPort, TTYPort};
+use support::{expect_bytes as expect, read_n};
 
 const DEADLINE: Duration = Duration::from_secs(3);
 
@@ -26,31 +30,6 @@ fn open(sim: &SimHandle) -> TTYPort {
         .expect("open the sim's pty like a serial device");
     port.clear(ClearBuffer::Input).unwrap();
     port
-}
-
-/// Reads until exactly `expected.len()` bytes arrived (or the deadline) and compares.
-fn expect(port: &mut TTYPort, expected: &[u8]) {
-    let got = read_n(port, expected.len(), DEADLINE);
-    assert_eq!(
-        String::from_utf8_lossy(&got),
-        String::from_utf8_lossy(expected),
-        "raw: {got:02X?}"
-    );
-}
-
-fn read_n(port: &mut TTYPort, n: usize, within: Duration) -> Vec<u8> {
-    let end = Instant::now() + within;
-    let mut got = Vec::new();
-    let mut buf = [0u8; 512];
-    while got.len() < n && Instant::now() < end {
-        let want = (n - got.len()).min(buf.len());
-        match port.read(&mut buf[..want]) {
-            Ok(k) => got.extend_from_slice(&buf[..k]),
-            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
-            Err(e) => panic!("pty read failed: {e}"),
-        }
-    }
-    got
 }
 
 /// Whatever arrives within `within`.

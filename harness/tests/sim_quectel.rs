@@ -3,6 +3,9 @@
 //! seed 004's RT-Thread log replayed byte for byte against it, a real listener answering the
 //! CONNECT as OneNET did.
 
+#[path = "data/thirdparty/support.rs"]
+mod support;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -10,8 +13,7 @@ use std::time::{Duration, Instant};
 
 use athil::sim::{spawn, QuectelConfig, QuectelModel, SimConfig, Target};
 use serialport::{ClearBuffer, SerialPort, TTYPort};
-
-const DEADLINE: Duration = Duration::from_secs(5);
+use support::{expect_bytes as expect, read_n, DEADLINE};
 
 fn open(path: &str) -> TTYPort {
     let port = serialport::new(path, 115_200)
@@ -20,30 +22,6 @@ fn open(path: &str) -> TTYPort {
         .expect("open the sim's pty like a serial device");
     port.clear(ClearBuffer::Input).unwrap();
     port
-}
-
-fn read_n(port: &mut TTYPort, n: usize) -> Vec<u8> {
-    let end = Instant::now() + DEADLINE;
-    let mut got = Vec::new();
-    let mut buf = [0u8; 512];
-    while got.len() < n && Instant::now() < end {
-        let want = (n - got.len()).min(buf.len());
-        match port.read(&mut buf[..want]) {
-            Ok(k) => got.extend_from_slice(&buf[..k]),
-            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
-            Err(e) => panic!("pty read failed: {e}"),
-        }
-    }
-    got
-}
-
-fn expect(port: &mut TTYPort, expected: &[u8]) {
-    let got = read_n(port, expected.len());
-    assert_eq!(
-        String::from_utf8_lossy(&got),
-        String::from_utf8_lossy(expected),
-        "raw: {got:02X?}"
-    );
 }
 
 fn exchange(port: &mut TTYPort, typed: &[u8], expected: &[u8]) {
@@ -56,7 +34,7 @@ fn wait_registered(port: &mut TTYPort) {
     let end = Instant::now() + DEADLINE;
     loop {
         port.write_all(b"AT+CREG?\r\n").unwrap();
-        let answer = read_n(port, b"\r\n+CREG: 0,1\r\n\r\nOK\r\n".len());
+        let answer = read_n(port, b"\r\n+CREG: 0,1\r\n\r\nOK\r\n".len(), DEADLINE);
         if answer == b"\r\n+CREG: 0,1\r\n\r\nOK\r\n" {
             return;
         }
@@ -228,7 +206,7 @@ fn seed_004_replayed_byte_for_byte_gets_the_module_side_of_its_log_back() {
         match chunk {
             Chunk::Host(bytes) => port.write_all(&bytes).unwrap(),
             Chunk::Module(bytes) => {
-                let got = read_n(&mut port, bytes.len());
+                let got = read_n(&mut port, bytes.len(), DEADLINE);
                 assert_eq!(got, bytes, "module chunk {bytes:02X?}");
                 expected_all.extend(bytes);
                 got_all.extend(got);

@@ -228,3 +228,30 @@ pub fn exchange<P: std::io::Read + std::io::Write>(
     }
     got
 }
+
+/// Reads from a serial port (a pty opened with a short read timeout) until `n` bytes arrived or
+/// `within` passed; returns what arrived.
+pub fn read_n<P: std::io::Read>(port: &mut P, n: usize, within: Duration) -> Vec<u8> {
+    let end = Instant::now() + within;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 512];
+    while got.len() < n && Instant::now() < end {
+        let want = (n - got.len()).min(buf.len());
+        match port.read(&mut buf[..want]) {
+            Ok(k) => got.extend_from_slice(&buf[..k]),
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(e) => panic!("pty read failed: {e}"),
+        }
+    }
+    got
+}
+
+/// Reads exactly `expected.len()` bytes (within [`DEADLINE`]) and asserts they are `expected`.
+pub fn expect_bytes<P: std::io::Read>(port: &mut P, expected: &[u8]) {
+    let got = read_n(port, expected.len(), DEADLINE);
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        String::from_utf8_lossy(expected),
+        "raw: {got:02X?}"
+    );
+}
