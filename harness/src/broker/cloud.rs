@@ -1,27 +1,20 @@
-//! The cloud: an in-process rumqttd link ([`CloudLink`]) that subscribes to every topic,
-//! records each uplink that reaches it, answers property and event posts as the device's
-//! platform does (Alibaba Cloud `…/post_reply`, OneNET `…/post/reply`), and publishes downlinks as the console's
-//! property set does (seed 002).
+//! The cloud: an in-process rumqttd link ([`CloudLink`]) that publishes downlinks as the
+//! console's property set does (seed 002), and [`received`], which the gateway calls for each
+//! device PUBLISH it hands rumqttd: the cloud records it and answers property and event posts
+//! as the device's platform does (Alibaba Cloud `…/post_reply`, OneNET `…/post/reply`).
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
-use tokio::sync::watch;
-use tokio::time::{timeout_at, Instant};
 
 use super::error::BrokerError;
-use super::gateway::{stopped, Shared};
+use super::gateway::Shared;
 use super::namespace::Namespace;
 use super::observed::SeenDirection;
 use super::origins::{Origin, Publisher};
 use super::platform::PostReply;
 use super::profile::config::Implicit;
-use super::rumqttd::{Downward, RouterLink, RouterRx, RouterTx, Upward};
+use super::rumqttd::{RouterLink, RouterTx, Upward};
 use crate::events::{ConnId, RunEvent};
 use crate::mqtt::{Packet, Publish, QoS};
-
-/// How long rumqttd may take to confirm the cloud's subscription to `#`.
-const SUBSCRIBED_WITHIN: Duration = Duration::from_secs(5);
 
 /// The cloud's sending half. Clones share the one link (the replies to posts go out through
 /// the receiving task's clone).
@@ -33,12 +26,6 @@ pub(crate) struct CloudLink {
     namespace: Namespace,
 }
 
-/// The cloud's receiving half, with a way to answer what it receives.
-pub(crate) struct CloudInbox {
-    rx: RouterRx,
-    link: CloudLink,
-}
-
 impl std::fmt::Debug for CloudLink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("CloudLink")
@@ -46,43 +33,17 @@ impl std::fmt::Debug for CloudLink {
 }
 
 impl CloudLink {
-    /// Subscribes the link to every topic of `namespace` and waits until rumqttd confirms, so
-    /// the cloud sees even the first uplink of a run.
-    pub(crate) async fn open(
-        link: RouterLink,
-        namespace: Namespace,
-    ) -> Result<(CloudLink, CloudInbox), BrokerError> {
-        let fail = |reason: String| BrokerError::CloudLink { reason };
-        let RouterLink { mut tx, mut rx } = link;
-        tx.send(Upward::Subscribe {
-            packet_id: 1,
-            filters: vec![namespace.inside("#")],
-        })
-        .map_err(|e| fail(format!("subscribe to `#`: {e}")))?;
-        let deadline = Instant::now() + SUBSCRIBED_WITHIN;
-        loop {
-            match timeout_at(deadline, rx.next()).await {
-                Ok(Some(Downward::Subscribed { .. })) => break,
-                Ok(Some(_)) => continue,
-                Ok(None) => return Err(fail("rumqttd let go of the link".to_owned())),
-                Err(_) => {
-                    return Err(fail(format!(
-                    "rumqttd did not confirm the subscription to `#` within {SUBSCRIBED_WITHIN:?}"
-                )))
-                }
-            }
-        }
-        let link = CloudLink {
+    /// The cloud's link: it publishes downlinks and answers posts. It subscribes to nothing:
+    /// what devices publish reaches the cloud through the gateway ([`received`]), not through
+    /// a `#` subscription of its own (that cost every uplink a second trip through rumqttd's
+    /// router and a wake-up of one more task).
+    pub(crate) fn open(link: RouterLink, namespace: Namespace) -> CloudLink {
+        // The receiving half is dropped: with no subscription, rumqttd sends it nothing.
+        let RouterLink { tx, rx: _ } = link;
+        CloudLink {
             tx: Arc::new(Mutex::new(Some(tx))),
             namespace,
-        };
-        Ok((
-            link.clone(),
-            CloudInbox {
-                rx,
-                link: link.clone(),
-            },
-        ))
+        }
     }
 
     /// Publishes a downlink; devices subscribed to `topic` receive it at `qos`.
@@ -187,77 +148,23 @@ impl CloudLink {
     }
 }
 
-/// Records every PUBLISH the cloud receives until `stop`; the cloud's own downlinks, which
-/// come back through its `#` subscription, are not uplinks and are skipped.
-pub(crate) async fn observe(
-    inbox: CloudInbox,
-    shared: Arc<Shared>,
-    mut stop: watch::Receiver<bool>,
-) {
-    let CloudInbox { mut rx, link } = inbox;
-    loop {
-        let next = tokio::select! {
-            _ = stopped(&mut stop) => return,
-            n = rx.next() => n,
-        };
-        let (topic, payload, retain) = match next {
-            Some(Downward::Message {
-                topic,
-                payload,
-                retain,
-            }) => (topic, payload, retain),
-            Some(Downward::Subscribed { .. }) => continue,
-            None => {
-                shared.events.emit(RunEvent::BrokerNote {
-                    conn: None,
-                    text: "the cloud link to rumqttd closed".to_owned(),
-                });
-                return;
-            }
-        };
-        let Some(topic) = link.namespace.outside(&topic) else {
-            continue;
-        };
-        let topic = topic.to_owned();
-        let payload = payload.to_vec();
-        let (conn, client_id, qos) = match shared.origins.lookup(&topic, &payload) {
-            Some(Origin {
-                publisher: Publisher::Cloud,
-                ..
-            }) => continue,
-            Some(Origin {
-                publisher: Publisher::Device { conn, client_id },
-                qos,
-            }) => (Some(conn), client_id, qos),
-            None => (None, None, QoS::AtMostOnce),
-        };
-        let post = Publish {
-            dup: false,
-            qos,
-            retain,
-            topic,
-            packet_id: None,
-            payload,
-        };
-        // The reply is worked out before the post moves into the record (no copy of it), and
-        // sent after, so the record shows the post before anything answers it.
-        let reply = (client_id.is_some() || conn.is_some())
-            .then(|| {
-                shared
-                    .policy
-                    .reply_to(&post)
-                    .map(|r| (post.topic.clone(), r))
-            })
-            .flatten();
-        shared.observed.record_packet(
-            SeenDirection::AtCloud,
-            conn,
-            client_id,
-            Packet::Publish(post),
-        );
-        if let Some((post_topic, reply)) = reply {
-            link.answer(&shared, conn, &post_topic, reply);
-        }
+/// What the cloud does with a device's PUBLISH that reached it (the gateway calls this once
+/// rumqttd has the message): records it as seen at the cloud, then answers a post as the
+/// device's platform does, so the record shows the post before anything answers it.
+pub(crate) fn received(shared: &Shared, conn: ConnId, client_id: Option<String>, post: Publish) {
+    // The reply is worked out before the post moves into the record (no copy of it).
+    let reply = shared
+        .policy
+        .reply_to(&post)
+        .map(|r| (post.topic.clone(), r));
+    shared.observed.record_packet(
+        SeenDirection::AtCloud,
+        Some(conn),
+        client_id,
+        Packet::Publish(post),
+    );
+    if let Some((post_topic, reply)) = reply {
+        shared.cloud.answer(shared, Some(conn), &post_topic, reply);
     }
 }
 

@@ -16,6 +16,7 @@ use tokio::task::JoinSet;
 use tokio::time::{sleep_until, timeout, Instant};
 
 use super::capacity::{Capacity, Slot};
+use super::cloud::{self, CloudLink};
 use super::error::BrokerError;
 use super::fault::{Action, ConnFaults, FaultBoard, Out, Outbox, Side, Write};
 use super::namespace::Namespace;
@@ -27,7 +28,7 @@ use super::reach::Reach;
 use super::rumqttd::{Downward, RouterLink, Rumqttd, Upward};
 use super::session::{refusal, Context, Session, Step};
 use crate::events::{ConnId, EventSink, RunEvent, TcpDirection};
-use crate::mqtt::{encode, Packet};
+use crate::mqtt::{encode, Packet, Publish};
 
 /// A write to a device or to rumqttd that takes longer than this means the peer stopped
 /// reading; the link is closed rather than left hanging.
@@ -83,6 +84,8 @@ pub(crate) struct Shared {
     pub faults: FaultBoard,
     /// Which filters bring downlinks to each device (for the cloud's notes).
     pub reach: Reach,
+    /// The cloud, which receives what devices publish ([`super::cloud::received`]).
+    pub cloud: CloudLink,
 }
 
 impl Shared {
@@ -430,6 +433,8 @@ impl Link {
         // What goes to rumqttd is handed over once, at the end: one wake-up of its thread for a
         // burst of packets.
         let mut upward: Vec<Upward> = Vec::new();
+        // What the cloud receives once rumqttd has it.
+        let mut at_cloud: Vec<Publish> = Vec::new();
         for action in actions {
             if self.outbox.closing() {
                 break;
@@ -454,6 +459,18 @@ impl Link {
                         return Flow::Close;
                     }
                     upward.push(self.inside(up));
+                }
+                Step::ToCloud(publish) => {
+                    if self.upstream.is_none() {
+                        self.note("no link to rumqttd to forward to; closing");
+                        return Flow::Close;
+                    }
+                    upward.push(self.inside(Upward::Publish {
+                        topic: publish.topic.clone(),
+                        payload: bytes::Bytes::copy_from_slice(&publish.payload),
+                        retain: publish.retain,
+                    }));
+                    at_cloud.push(publish);
                 }
                 Step::OpenUpstream { client_id } => {
                     if !self.shared.capacity.admits() {
@@ -499,6 +516,9 @@ impl Link {
                 self.note(format!("failed to {e}; closing"));
                 return Flow::Close;
             }
+        }
+        for publish in at_cloud {
+            self.to_cloud(publish);
         }
         Flow::Continue
     }
@@ -620,14 +640,17 @@ impl Link {
             );
             let topic = will.topic.clone();
             let up = self.inside(Upward::Publish {
-                topic: will.topic,
-                payload: will.payload.into(),
+                topic: will.topic.clone(),
+                payload: bytes::Bytes::copy_from_slice(&will.payload),
                 retain: will.retain,
             });
             match link.send(up) {
-                Ok(()) => self.note(format!(
-                    "the link ended without DISCONNECT; published its will on {topic}"
-                )),
+                Ok(()) => {
+                    self.note(format!(
+                        "the link ended without DISCONNECT; published its will on {topic}"
+                    ));
+                    self.to_cloud(will);
+                }
                 Err(e) => self.note(format!("failed to {e} (the will)")),
             }
         }
@@ -665,6 +688,18 @@ impl Link {
 
     fn note(&self, text: impl Into<String>) {
         self.shared.note(Some(self.conn), text);
+    }
+
+    /// The cloud receives a PUBLISH of the device's that rumqttd now has (as the cloud sees it:
+    /// no packet id of the device's).
+    fn to_cloud(&self, publish: Publish) {
+        let post = Publish {
+            dup: false,
+            packet_id: None,
+            ..publish
+        };
+        let client_id = self.session.client_id().map(str::to_owned);
+        cloud::received(&self.shared, self.conn, client_id, post);
     }
 }
 

@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::capacity::{raise_fd_limit, Capacity};
-use super::cloud::{self, CloudLink};
+use super::cloud::CloudLink;
 use super::cloud_api::{self, CloudApiConfig};
 use super::error::BrokerError;
 use super::fault::{Fault, FaultBoard, FaultTarget, Placement};
@@ -102,7 +102,7 @@ impl Broker {
         let rumqttd = Rumqttd::shared();
         let namespace = Namespace::next();
         let link = rumqttd.link(namespace.client_id("athil-cloud")).await?;
-        let (cloud, cloud_rx) = CloudLink::open(link, namespace.clone()).await?;
+        let cloud = CloudLink::open(link, namespace.clone());
         let mut policy = config.policy;
         policy.install(config.profile);
         let shared = Arc::new(Shared {
@@ -117,12 +117,14 @@ impl Broker {
             next_conn: AtomicU64::new(1),
             faults: FaultBoard::default(),
             reach: Reach::default(),
+            cloud: cloud.clone(),
         });
         let (stop, stopped) = watch::channel(false);
-        let mut tasks = vec![
-            tokio::spawn(gateway::run(listener, shared.clone(), stopped.clone())),
-            tokio::spawn(cloud::observe(cloud_rx, shared.clone(), stopped.clone())),
-        ];
+        let mut tasks = vec![tokio::spawn(gateway::run(
+            listener,
+            shared.clone(),
+            stopped.clone(),
+        ))];
         let cloud_api_addr = cloud_side.as_ref().map(|((_, a), _)| *a);
         if let Some(((api_listener, _), credential)) = cloud_side {
             let api = cloud_api::run(api_listener, credential, shared.clone(), stopped);

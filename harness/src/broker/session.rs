@@ -69,6 +69,9 @@ pub enum Step {
     ToDevice { bytes: Vec<u8>, packet: Packet },
     /// Hand this to rumqttd through the connection's link.
     ToUpstream(Upward),
+    /// Hand this PUBLISH of the device's to rumqttd: the cloud receives it (the gateway records
+    /// it as seen at the cloud and lets the cloud answer a post), and subscribers get it.
+    ToCloud(Publish),
     /// Open the connection's link into rumqttd now, under this client id; the `ToUpstream`
     /// steps that follow need it.
     OpenUpstream { client_id: String },
@@ -402,11 +405,7 @@ impl Session {
                     (QoS::AtLeastOnce, Some(id)) => Some(id),
                     _ => None,
                 };
-                steps.push(Step::ToUpstream(Upward::Publish {
-                    topic: forwarded.topic,
-                    payload: forwarded.payload.into(),
-                    retain: forwarded.retain,
-                }));
+                steps.push(Step::ToCloud(forwarded));
                 if let Some(id) = ack {
                     self.encode_to_device(Packet::Puback { packet_id: id }, steps);
                 }

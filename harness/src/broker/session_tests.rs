@@ -93,6 +93,11 @@ fn to_upstream(steps: &[Step]) -> Vec<Upward> {
         .iter()
         .filter_map(|s| match s {
             Step::ToUpstream(up) => Some(up.clone()),
+            Step::ToCloud(p) => Some(Upward::Publish {
+                topic: p.topic.clone(),
+                payload: p.payload.clone().into(),
+                retain: p.retain,
+            }),
             _ => None,
         })
         .collect()

@@ -308,7 +308,10 @@ impl ConnFaults {
                     }
                 }
                 // The cloud never got the packet: nothing goes on, and nothing answers it.
-                Step::ToUpstream(_) | Step::OpenUpstream { .. } | Step::ToDevice { .. }
+                Step::ToUpstream(_)
+                | Step::ToCloud(_)
+                | Step::OpenUpstream { .. }
+                | Step::ToDevice { .. }
                     if swallowing => {}
                 // The packet went through, and the link drops before any answer to it.
                 Step::ToDevice { .. } if close_after.is_some() => {}
