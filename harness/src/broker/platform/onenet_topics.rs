@@ -154,7 +154,8 @@ pub(super) fn subscription(
 /// `{"id","code","msg"}`; the MQTT suite's `dp/post/json` gets `…/accepted` (`{"id"}`) or
 /// `…/rejected` (`{"id","err_code":98,"err_msg":"illegal data"}`). QoS 0.
 pub(super) fn reply_to(rules: &OneNetThing, post: &Publish) -> Option<PostReply> {
-    if !rules.replies {
+    // Most uplinks are not posts: turned away before the topic is split.
+    if !rules.replies || !post.topic.starts_with("$sys/") {
         return None;
     }
     let levels: Vec<&str> = post.topic.split('/').collect();

@@ -42,6 +42,10 @@ pub fn reply_to(rules: &Thing, topic: &str, payload: &[u8]) -> Option<Reply> {
 
 /// `property` or the event identifier of `/sys/{pk}/{dn}/thing/event/{identifier}/post`.
 fn post_identifier(topic: &str) -> Option<&str> {
+    // Most uplinks are not posts: turned away before the topic is split.
+    if !(topic.starts_with("/sys/") && topic.ends_with("/post")) {
+        return None;
+    }
     let levels: Vec<&str> = topic.split('/').collect();
     match levels.as_slice() {
         ["", "sys", pk, dn, "thing", "event", identifier, "post"]
