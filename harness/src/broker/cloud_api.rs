@@ -31,7 +31,7 @@ use super::origins::{Origin, Publisher};
 use super::profile::topics::covers;
 use super::rumqttd::{Downward, RouterLink, Upward};
 use crate::mqtt::framer::Framer;
-use crate::mqtt::{decode, encode, Connack, Connect, Packet, Publish, QoS, Suback};
+use crate::mqtt::{decode, encode, encode_into, Connack, Connect, Packet, Publish, QoS, Suback};
 
 /// A client that sends no CONNECT within this is closed.
 const CONNECT_WITHIN: Duration = Duration::from_secs(10);
@@ -202,13 +202,7 @@ impl Client {
     /// Adds a packet to what the client gets at the end of this turn; `false` if it cannot
     /// be encoded (the connection ends).
     fn queue(&mut self, packet: Packet) -> bool {
-        match encode(&packet) {
-            Ok(bytes) => {
-                self.out.extend_from_slice(&bytes);
-                true
-            }
-            Err(_) => false,
-        }
+        encode_into(&packet, &mut self.out).is_ok()
     }
 
     fn note(&self, text: impl std::fmt::Display) {
@@ -443,31 +437,33 @@ impl Client {
                 let Some(topic) = self.shared.namespace.outside(&topic) else {
                     return true;
                 };
-                let matching: Vec<QoS> = self
+                let (matching, granted) = self
                     .filters
                     .iter()
                     .filter(|(f, _)| covers(f, topic))
-                    .map(|(_, q)| *q)
-                    .collect();
-                let key = (topic.to_owned(), payload.to_vec());
-                if let Some(owed) = self.duplicates.get_mut(&key) {
-                    *owed -= 1;
-                    if *owed == 0 {
-                        self.duplicates.remove(&key);
+                    .fold((0, None), |(n, max), (_, q)| (n + 1, max.max(Some(*q))));
+                // The (topic, payload) key is built only when copies are owed or expected:
+                // one filter per client is the usual case, and it costs a copy of each message.
+                if !self.duplicates.is_empty() || matching > 1 {
+                    let key = (topic.to_owned(), payload.to_vec());
+                    if let Some(owed) = self.duplicates.get_mut(&key) {
+                        *owed -= 1;
+                        if *owed == 0 {
+                            self.duplicates.remove(&key);
+                        }
+                        return true;
                     }
-                    return true;
+                    if matching > 1 {
+                        self.duplicates.insert(key, matching - 1);
+                    }
                 }
-                if matching.len() > 1 {
-                    self.duplicates.insert(key.clone(), matching.len() - 1);
-                }
-                let Some(granted) = matching.into_iter().max() else {
+                let Some(granted) = granted else {
                     return true;
                 };
-                let (topic, payload) = key;
                 let published = self
                     .shared
                     .origins
-                    .lookup(&topic, &payload)
+                    .lookup(topic, &payload)
                     .map_or(QoS::AtMostOnce, |o| o.qos);
                 let qos = published.min(granted);
                 let packet_id = (qos != QoS::AtMostOnce).then(|| {
@@ -478,9 +474,9 @@ impl Client {
                     dup: false,
                     qos,
                     retain: false,
-                    topic,
+                    topic: topic.to_owned(),
                     packet_id,
-                    payload,
+                    payload: payload.to_vec(),
                 };
                 self.queue(Packet::Publish(publish))
             }

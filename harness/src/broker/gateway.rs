@@ -631,10 +631,7 @@ impl Link {
                 &will.topic,
                 &will.payload,
                 Origin {
-                    publisher: Publisher::Device {
-                        conn: self.conn,
-                        client_id: self.session.client_id().map(str::to_owned),
-                    },
+                    publisher: Publisher::Device { conn: self.conn },
                     qos: will.qos,
                 },
             );

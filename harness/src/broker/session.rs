@@ -264,8 +264,11 @@ impl Session {
                 Err(e) => self.malformed(&mut steps, "uplink", e),
                 Ok(Some((at, raw))) => match decode(&raw) {
                     Ok((packet, _)) => {
-                        steps.push(Step::FromDevice(packet.clone()));
-                        self.on_device_packet(packet, cx, &mut steps);
+                        // Answered by reference, so the step that records it owns the only copy.
+                        let mut answer = Vec::new();
+                        self.on_device_packet(&packet, cx, &mut answer);
+                        steps.push(Step::FromDevice(packet));
+                        steps.append(&mut answer);
                     }
                     Err(_) if self.connect_of_another_protocol(&raw, cx, &mut steps) => {}
                     Err(e) => {
@@ -334,9 +337,9 @@ impl Session {
         }
     }
 
-    fn on_device_packet(&mut self, packet: Packet, cx: &Context, steps: &mut Vec<Step>) {
+    fn on_device_packet(&mut self, packet: &Packet, cx: &Context, steps: &mut Vec<Step>) {
         if matches!(self.state, State::AwaitingConnect) {
-            return self.on_connect(packet, cx, steps);
+            return self.on_connect(packet.clone(), cx, steps);
         }
         if self.is_closed() {
             return;
@@ -365,7 +368,7 @@ impl Session {
                 self.heard = true;
                 self.encode_to_device(Packet::Pingresp, steps);
             }
-            Packet::Puback { packet_id } => {
+            &Packet::Puback { packet_id } => {
                 self.heard = true;
                 let known = self.proxy().is_some_and(|p| p.downlinks.acked(packet_id));
                 if !known {
@@ -382,9 +385,9 @@ impl Session {
         }
     }
 
-    fn uplink(&mut self, publish: Publish, cx: &Context, steps: &mut Vec<Step>) {
+    fn uplink(&mut self, publish: &Publish, cx: &Context, steps: &mut Vec<Step>) {
         let Some(p) = self.proxy() else { return };
-        match cx.policy.uplink(&p.admission, &publish) {
+        match cx.policy.uplink(&p.admission, publish) {
             UplinkVerdict::Forward {
                 publish: forwarded,
                 note,
@@ -394,10 +397,7 @@ impl Session {
                     &forwarded.topic,
                     &forwarded.payload,
                     Origin {
-                        publisher: Publisher::Device {
-                            conn: self.conn,
-                            client_id: self.client_id.clone(),
-                        },
+                        publisher: Publisher::Device { conn: self.conn },
                         qos: forwarded.qos,
                     },
                 );
@@ -428,7 +428,7 @@ impl Session {
         }
     }
 
-    fn subscribe(&mut self, subscribe: Subscribe, cx: &Context, steps: &mut Vec<Step>) {
+    fn subscribe(&mut self, subscribe: &Subscribe, cx: &Context, steps: &mut Vec<Step>) {
         let limits = cx.policy.profile().limits.clone();
         let Some(p) = self.proxy() else { return };
         let local_grant = cx.policy.granted(&p.admission, 0);
@@ -510,7 +510,7 @@ impl Session {
     /// Answered here, always with exactly one UNSUBACK (MQTT 3.1.1 §3.10.4). Only the filters
     /// really subscribed in rumqttd go there (none covered by an implicit filter, so rumqttd
     /// never loses an implicit filter of the same name).
-    fn unsubscribe(&mut self, unsubscribe: Unsubscribe, steps: &mut Vec<Step>) {
+    fn unsubscribe(&mut self, unsubscribe: &Unsubscribe, steps: &mut Vec<Step>) {
         let Some(p) = self.proxy() else { return };
         let subs = &mut p.subs;
         let mut ask: Vec<String> = Vec::new();

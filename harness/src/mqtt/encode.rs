@@ -54,8 +54,49 @@ pub enum EncodeError {
 
 /// Encodes `packet` as MQTT 3.1.1 bytes.
 pub fn encode(packet: &Packet) -> Result<Vec<u8>, EncodeError> {
+    let mut out = Vec::with_capacity(size_hint(packet));
+    encode_into(packet, &mut out)?;
+    Ok(out)
+}
+
+/// Appends `packet`'s bytes to `out` (a broker writing a burst encodes it straight into its
+/// write buffer, with no allocation per packet). On an error `out` is left as it was.
+pub fn encode_into(packet: &Packet, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+    let start = out.len();
+    let encoded = encode_at(packet, out, start);
+    if encoded.is_err() {
+        out.truncate(start);
+    }
+    encoded
+}
+
+/// Room for the fixed header: the first byte and up to four of remaining length.
+const HEADER_ROOM: usize = 5;
+
+/// A capacity that holds the packet without growing (bodies are small but for PUBLISH and
+/// CONNECT).
+fn size_hint(packet: &Packet) -> usize {
+    HEADER_ROOM
+        + 16
+        + match packet {
+            Packet::Publish(p) => p.topic.len() + p.payload.len(),
+            Packet::Connect(c) => {
+                c.client_id.len()
+                    + c.username.as_ref().map_or(0, String::len)
+                    + c.password.as_ref().map_or(0, Vec::len)
+                    + 64
+            }
+            _ => 16,
+        }
+}
+
+/// Writes the body after room for the header, then the header just before the body, and
+/// closes the gap the header did not use.
+fn encode_at(packet: &Packet, out: &mut Vec<u8>, start: usize) -> Result<(), EncodeError> {
     let t = packet.packet_type();
-    let mut body = Body { t, out: Vec::new() };
+    out.extend_from_slice(&[0; HEADER_ROOM]);
+    let body_at = out.len();
+    let mut body = Body { t, out };
     let first: u8 = match packet {
         Packet::Connect(c) => {
             body.connect(c)?;
@@ -122,22 +163,23 @@ pub fn encode(packet: &Packet) -> Result<Vec<u8>, EncodeError> {
         Packet::Pingresp => 0xD0,
         Packet::Disconnect => 0xE0,
     };
-    let len = body.out.len();
+    let len = out.len() - body_at;
     let rl = encode_remaining_length(len).map_err(|_| EncodeError::TooLong { packet: t, len })?;
-    let mut out = Vec::with_capacity(1 + rl.len() + len);
-    out.push(first);
-    out.extend_from_slice(&rl);
-    out.extend_from_slice(&body.out);
-    Ok(out)
+    let header_at = body_at - 1 - rl.len();
+    out[header_at] = first;
+    out[header_at + 1..body_at].copy_from_slice(&rl);
+    out.drain(start..header_at);
+    Ok(())
 }
 
-/// The variable header and payload under construction, for one packet type.
-struct Body {
+/// The variable header and payload under construction, for one packet type, appended to the
+/// output.
+struct Body<'a> {
     t: PacketType,
-    out: Vec<u8>,
+    out: &'a mut Vec<u8>,
 }
 
-impl Body {
+impl Body<'_> {
     fn bytes(&mut self, field: &'static str, b: &[u8]) -> Result<(), EncodeError> {
         let len = u16::try_from(b.len()).map_err(|_| EncodeError::StringTooLong {
             packet: self.t,

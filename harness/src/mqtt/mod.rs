@@ -17,7 +17,7 @@ pub use decode::{
     decode, dissect_packet, DecodeError, Diagnostic, Field, PacketDissection, Severity,
 };
 pub use dissect::{dissect, Dissection};
-pub use encode::{encode, EncodeError};
+pub use encode::{encode, encode_into, EncodeError};
 pub use framer::{frame_len, FrameError, Framer};
 pub use hex::{parse_hex, to_hex, HexError, HexErrorKind};
 pub use packet::*;
