@@ -96,7 +96,11 @@ fn encode_at(packet: &Packet, out: &mut Vec<u8>, start: usize) -> Result<(), Enc
     let t = packet.packet_type();
     out.extend_from_slice(&[0; HEADER_ROOM]);
     let body_at = out.len();
-    let mut body = Body { t, out };
+    let mut body = Body {
+        t,
+        out,
+        start: body_at,
+    };
     let first: u8 = match packet {
         Packet::Connect(c) => {
             body.connect(c)?;
@@ -177,6 +181,8 @@ fn encode_at(packet: &Packet, out: &mut Vec<u8>, start: usize) -> Result<(), Enc
 struct Body<'a> {
     t: PacketType,
     out: &'a mut Vec<u8>,
+    /// Where this packet's body starts in `out`.
+    start: usize,
 }
 
 impl Body<'_> {
@@ -290,7 +296,7 @@ impl Body<'_> {
             (_, Some(id)) => self.packet_id(id)?,
         }
         // Checked before copying, so an oversized payload is refused without touching it.
-        let len = self.out.len() + p.payload.len();
+        let len = self.out.len() - self.start + p.payload.len();
         if len > MAX_REMAINING_LENGTH {
             return Err(EncodeError::TooLong {
                 packet: self.t,
