@@ -16,8 +16,8 @@ use super::rumqttd::{RouterLink, RouterTx, Upward};
 use crate::events::{ConnId, RunEvent};
 use crate::mqtt::{Packet, Publish, QoS};
 
-/// The cloud's sending half. Clones share the one link (the replies to posts go out through
-/// the receiving task's clone).
+/// The cloud's link into rumqttd, for sending only. Clones share it: the handle publishes
+/// downlinks through one, the gateway's sessions answer posts through another.
 #[derive(Clone)]
 pub(crate) struct CloudLink {
     /// `None` once closed.

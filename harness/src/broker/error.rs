@@ -12,9 +12,6 @@ pub enum BrokerError {
     #[error("serve plain rumqttd: {reason}")]
     PlainRumqttd { reason: String },
 
-    #[error("open rumqttd's in-process cloud link: {reason}")]
-    CloudLink { reason: String },
-
     /// A gateway connection's in-process link into rumqttd could not be opened.
     #[error("open an in-process link into rumqttd as `{client_id}`: {reason}")]
     Link { client_id: String, reason: String },

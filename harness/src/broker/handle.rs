@@ -81,7 +81,7 @@ impl BrokerConfig {
 pub struct Broker;
 
 impl Broker {
-    /// Starts rumqttd, subscribes the cloud link, binds the gateway, and returns once modules
+    /// Starts rumqttd, opens the cloud link, binds the gateway, and returns once modules
     /// can connect. Events go to `events`.
     pub async fn start(
         config: BrokerConfig,

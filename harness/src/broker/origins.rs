@@ -9,7 +9,7 @@
 //! within the window, the later one wins.
 
 use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+use std::hash::{BuildHasher, Hasher};
 use std::sync::{Mutex, OnceLock};
 
 use crate::events::ConnId;
@@ -33,27 +33,9 @@ pub struct Origin {
     pub qos: QoS,
 }
 
-/// The table's keys are already hashes: used as they are.
-#[derive(Default)]
-struct AsIs(u64);
-
-impl Hasher for AsIs {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
 #[derive(Debug, Default)]
 struct Table {
-    by_key: HashMap<u64, Origin, BuildHasherDefault<AsIs>>,
+    by_key: HashMap<u64, Origin, ahash::RandomState>,
     order: VecDeque<u64>,
 }
 
