@@ -7,6 +7,7 @@ mod broker_support;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
 use athil::broker::{CloudApiConfig, CloudCredential};
 use athil::mqtt::{encode, Connect, Packet, Publish, QoS, Subscribe, SubscribeFilter};
@@ -434,4 +435,67 @@ async fn a_flood_is_logged_within_the_budget_and_counted() {
         log.iter().any(|l| l.contains("closed by the broker")),
         "{log:#?}"
     );
+}
+
+/// A flood that stops on a connection that stays up is still summed up, within about a second:
+/// the count does not wait for the next packet or the close.
+#[tokio::test]
+async fn a_flood_that_stops_is_counted_while_the_link_stays_up() {
+    let gateway = SocketAddr::from(([127, 61, 7, 4], 1883));
+    let child = Command::new(env!("CARGO_BIN_EXE_athil"))
+        .args([
+            "broker",
+            "--listen",
+            &gateway.to_string(),
+            "--log-packets",
+            "2",
+        ])
+        .args(["--devices", devices_dir().to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut guard = Guard(child);
+    let stdout = guard.0.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let first = rx.recv_timeout(DEADLINE).unwrap();
+    assert!(first.contains("listening on"), "{first}");
+    let mut device = RawClient::connect_002(gateway).await;
+    let pings = 50;
+    device.send(&hex("C0 00").repeat(pings)).await;
+    for _ in 0..pings {
+        assert_eq!(device.recv().await, hex("D0 00"));
+    }
+    // CONNECT and CONNACK take the budget of 2; the pings and their answers are counted (a
+    // slow machine may spread them over two seconds, each with a budget of its own). Every
+    // packet is accounted for while the link stays up.
+    let until = std::time::Instant::now() + Duration::from_secs(5);
+    let (mut shown, mut counted, mut log) = (0, 0, Vec::new());
+    while shown + counted < 2 + 2 * pings as u64 {
+        let left = until.saturating_duration_since(std::time::Instant::now());
+        let Ok(line) = rx.recv_timeout(left) else {
+            panic!("{shown} shown and {counted} counted within 5 s: {log:#?}");
+        };
+        if line.contains("device -> broker") || line.contains("broker -> device") {
+            shown += 1;
+        }
+        if let Some(i) = line.find(" more packets not shown (PINGREQ ") {
+            counted += line[..i]
+                .rsplit(' ')
+                .next()
+                .unwrap()
+                .parse::<u64>()
+                .unwrap();
+        }
+        log.push(line);
+    }
+    assert!(counted >= 2 * pings as u64 - 4, "{log:#?}");
+    drop(device);
 }

@@ -151,7 +151,12 @@ impl CloudLink {
 /// What the cloud does with a device's PUBLISH that reached it (the gateway calls this once
 /// rumqttd has the message): records it as seen at the cloud, then answers a post as the
 /// device's platform does, so the record shows the post before anything answers it.
-pub(crate) fn received(shared: &Shared, conn: ConnId, client_id: Option<String>, post: Publish) {
+pub(crate) fn received(
+    shared: &Shared,
+    conn: ConnId,
+    client_id: Option<std::sync::Arc<str>>,
+    post: Publish,
+) {
     // The reply is worked out before the post moves into the record (no copy of it).
     let reply = shared
         .policy

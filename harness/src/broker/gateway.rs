@@ -22,6 +22,7 @@ use super::fault::{Action, ConnFaults, FaultBoard, Out, Outbox, Side, Write};
 use super::namespace::Namespace;
 use super::observed::{Observed, SeenDirection};
 use super::origins::{Origin, Origins, Publisher};
+use super::packet_budget::PacketBudget;
 use super::policy::CloudPolicy;
 use super::profile::timers::Timers;
 use super::reach::Reach;
@@ -79,6 +80,8 @@ pub(crate) struct Shared {
     /// Whether the raw bytes of each read and write are events too (transcripts and pcaps need
     /// them; the stand-alone broker's log shows whole packets and does not).
     pub byte_events: bool,
+    /// Each connection's packet events a second (`None`: all); see [`PacketBudget`].
+    pub packet_events_per_second: Option<u32>,
     pub next_conn: AtomicU64,
     /// Injected faults (broker/fault).
     pub faults: FaultBoard,
@@ -228,6 +231,10 @@ struct Link {
     /// This connection's armed faults, and the server→module queue they shape.
     faults: ConnFaults,
     outbox: Outbox,
+    /// Which packets become events (a stand-alone broker's flood is counted instead).
+    budget: Option<PacketBudget>,
+    /// The session's client id as records share it ([`Link::client_id`]).
+    client_id: std::cell::RefCell<Option<Arc<str>>>,
 }
 
 async fn serve(
@@ -255,6 +262,10 @@ async fn serve(
         upstream: None,
         faults: ConnFaults::new(conn, &shared.faults),
         outbox: Outbox::default(),
+        budget: shared
+            .packet_events_per_second
+            .map(|n| PacketBudget::new(n, std::time::Instant::now())),
+        client_id: Default::default(),
     };
     let end = link.pump(&mut device_r, &mut stop).await;
     link.leave_upstream();
@@ -264,6 +275,7 @@ async fn serve(
         link.linger(&mut device_r).await;
     }
     let by_broker = end != End::Device;
+    link.tell_hidden(std::time::Instant::now());
     drop(link);
     shared.events.emit(RunEvent::TcpClosed { conn, by_broker });
 }
@@ -281,6 +293,11 @@ impl Link {
         let mut faults_changed = self.shared.faults.subscribe();
         loop {
             let due = self.outbox.next_due().map(Instant::from_std);
+            let hidden_due = self
+                .budget
+                .as_ref()
+                .and_then(PacketBudget::due)
+                .map(Instant::from_std);
             let actions = tokio::select! {
                 _ = stopped(stop) => {
                     self.note("the broker is shutting down; closing");
@@ -329,6 +346,11 @@ impl Link {
                     self.faults.take_delivered(&self.shared.faults, std::time::Instant::now())
                 }
                 _ = sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => Vec::new(),
+                // A flood that stopped: what its last second hid is told now.
+                _ = sleep_until(hidden_due.unwrap_or_else(Instant::now)), if hidden_due.is_some() => {
+                    self.tell_hidden(std::time::Instant::now());
+                    Vec::new()
+                }
                 fired = timers.fired(&self.shared.policy, self.session.is_connected()) => {
                     self.session.on_timer(fired).into_iter().map(Action::Step).collect()
                 }
@@ -609,7 +631,10 @@ impl Link {
                 payload,
                 retain,
             } => {
-                let topic = self.shared.namespace.outside(&topic)?.to_owned();
+                let mut topic = topic;
+                // In place: the forwarded topic was already copied once out of rumqttd.
+                let inside = topic.len() - self.shared.namespace.outside(&topic)?.len();
+                topic.drain(..inside);
                 Some(Downward::Message {
                     topic,
                     payload,
@@ -665,22 +690,61 @@ impl Link {
         });
     }
 
-    fn record(&self, direction: TcpDirection, packet: Packet) {
-        self.shared.events.emit(RunEvent::MqttPacket {
-            conn: self.conn,
-            direction,
-            packet: packet.clone(),
-        });
+    fn record(&mut self, direction: TcpDirection, packet: Packet) {
+        let shown = match &mut self.budget {
+            None => true,
+            Some(budget) => {
+                let (shown, ended) = budget.admit(packet.packet_type(), std::time::Instant::now());
+                if let Some(hidden) = ended {
+                    self.shared.events.emit(RunEvent::PacketsNotShown {
+                        conn: self.conn,
+                        shown: hidden.shown,
+                        counts: hidden.counts,
+                    });
+                }
+                shown
+            }
+        };
+        if shown {
+            self.shared.events.emit(RunEvent::MqttPacket {
+                conn: self.conn,
+                direction,
+                packet: packet.clone(),
+            });
+        }
         let seen = match direction {
             TcpDirection::Uplink => SeenDirection::FromDevice,
             TcpDirection::Downlink => SeenDirection::ToDevice,
         };
-        self.shared.observed.record_packet(
-            seen,
-            Some(self.conn),
-            self.session.client_id().map(str::to_owned),
-            packet,
-        );
+        self.shared
+            .observed
+            .record_packet(seen, Some(self.conn), self.client_id(), packet);
+    }
+
+    /// The session's client id, shared by every record of this connection.
+    fn client_id(&self) -> Option<Arc<str>> {
+        let id = self.session.client_id()?;
+        let mut cached = self.client_id.borrow_mut();
+        match &*cached {
+            Some(c) if **c == *id => Some(c.clone()),
+            _ => {
+                let c: Arc<str> = id.into();
+                *cached = Some(c.clone());
+                Some(c)
+            }
+        }
+    }
+
+    /// Tells what the budget's current period hid so far, and starts a new period.
+    fn tell_hidden(&mut self, now: std::time::Instant) {
+        let Some(hidden) = self.budget.as_mut().and_then(|b| b.renew(now)) else {
+            return;
+        };
+        self.shared.events.emit(RunEvent::PacketsNotShown {
+            conn: self.conn,
+            shown: hidden.shown,
+            counts: hidden.counts,
+        });
     }
 
     fn note(&self, text: impl Into<String>) {
@@ -695,7 +759,7 @@ impl Link {
             packet_id: None,
             ..publish
         };
-        let client_id = self.session.client_id().map(str::to_owned);
+        let client_id = self.client_id();
         cloud::received(&self.shared, self.conn, client_id, post);
     }
 }

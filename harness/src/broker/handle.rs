@@ -51,6 +51,9 @@ pub struct BrokerConfig {
     /// and pcaps are built from them); the stand-alone broker, whose log shows whole packets,
     /// turns them off.
     pub byte_events: bool,
+    /// How many of each connection's packets a second become events of their own; the rest
+    /// are counted by type (`packet_budget.rs`). `None`, as in a run: every packet.
+    pub packet_events_per_second: Option<u32>,
 }
 
 impl BrokerConfig {
@@ -64,6 +67,7 @@ impl BrokerConfig {
             max_devices: None,
             cloud_api: None,
             byte_events: true,
+            packet_events_per_second: None,
         }
     }
 
@@ -114,6 +118,7 @@ impl Broker {
             namespace,
             capacity: Arc::new(capacity),
             byte_events: config.byte_events,
+            packet_events_per_second: config.packet_events_per_second,
             next_conn: AtomicU64::new(1),
             faults: FaultBoard::default(),
             reach: Reach::default(),

@@ -17,6 +17,7 @@ mod handle;
 mod namespace;
 pub mod observed;
 pub mod origins;
+mod packet_budget;
 mod plain;
 pub mod platform;
 pub mod policy;

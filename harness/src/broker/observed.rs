@@ -7,7 +7,7 @@
 //! kept since (a stand-alone broker, which nobody marks, keeps only its most recent traffic).
 
 use std::collections::VecDeque;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 #[cfg(test)]
 use std::time::Duration;
 use std::time::{Instant, SystemTime};
@@ -39,8 +39,9 @@ pub struct SeenPacket {
     pub direction: SeenDirection,
     /// The device's connection; for `AtCloud`, the connection that published it, if known.
     pub conn: Option<ConnId>,
-    /// The MQTT client id of that connection, once its CONNECT was read.
-    pub client_id: Option<String>,
+    /// The MQTT client id of that connection, once its CONNECT was read (shared by all the
+    /// connection's packets: a copy per packet was an allocation per message).
+    pub client_id: Option<Arc<str>>,
     pub packet: Packet,
 }
 
@@ -225,7 +226,7 @@ impl Observed {
         &self,
         direction: SeenDirection,
         conn: Option<ConnId>,
-        client_id: Option<String>,
+        client_id: Option<Arc<str>>,
         packet: Packet,
     ) {
         let seq = {
@@ -399,13 +400,12 @@ fn describe(p: &SeenPacket) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
 
     fn ping(o: &Observed, client: &str) {
         o.record_packet(
             SeenDirection::FromDevice,
             Some(1),
-            Some(client.to_owned()),
+            Some(client.into()),
             Packet::Pingreq,
         );
     }

@@ -157,6 +157,8 @@ async fn serve(args: Args) -> ExitCode {
     config.window = Window::recent();
     // The log shows whole packets; raw reads and writes would only cost a copy each.
     config.byte_events = false;
+    // A flood's packets beyond each connection's budget are only counted, at the source.
+    config.packet_events_per_second = (args.log_packets > 0).then_some(args.log_packets);
     match cloud_api(&args) {
         Ok(api) => config.cloud_api = api,
         Err(e) => {
@@ -228,7 +230,7 @@ async fn serve(args: Args) -> ExitCode {
     // futex wake and a task switch (perf: a tenth of the broker's CPU under a flood), while
     // one that looks in on a timer is never woken. Lines go out in one write per drain, and a
     // flood's packets beyond the per-connection budget are only counted (`broker_log.rs`).
-    let mut log = BrokerLog::new(args.log_packets);
+    let mut log = BrokerLog;
     let mut lines = Vec::new();
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut write = |lines: &mut Vec<String>| {
@@ -238,20 +240,14 @@ async fn serve(args: Args) -> ExitCode {
         }
         let _ = out.flush();
     };
-    let started = tokio::time::Instant::now();
     let mut drain = tokio::time::interval(LOG_EVERY);
     drain.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut summaries = tokio::time::interval(Duration::from_millis(250));
     loop {
         tokio::select! {
             _ = drain.tick() => {
                 while let Ok(stamped) = rx.try_recv() {
                     log.lines(&stamped, &mut lines);
                 }
-                write(&mut lines);
-            }
-            _ = summaries.tick() => {
-                log.tick(started.elapsed(), &mut lines);
                 write(&mut lines);
             }
             signal = signals.next() => {
@@ -266,7 +262,6 @@ async fn serve(args: Args) -> ExitCode {
     while let Ok(stamped) = rx.try_recv() {
         log.lines(&stamped, &mut lines);
     }
-    log.finish(started.elapsed(), &mut lines);
     write(&mut lines);
     match result {
         Ok(()) => ExitCode::Success,

@@ -1,53 +1,26 @@
-//! The stand-alone broker's log: one line per connection, refusal, note and packet, with a
-//! per-connection budget of packet lines ([`BrokerLog`]).
+//! The stand-alone broker's log: one line per connection, refusal, note and packet event
+//! ([`BrokerLog`]).
 //!
-//! Why a budget: a device flooding 100,000 PUBLISHes a second would otherwise get as many
-//! lines, which nobody reads and which cost the broker a quarter of its CPU (dissecting,
-//! formatting and printing each one). Each connection shows its first `per_second` packets of
-//! every second in full; the rest of that second are counted and summed up in one line by
-//! packet type. Connections, refusals and notes are never counted away. `--log-packets 0`
-//! shows every packet.
+//! A flood does not get a line per packet: the broker itself makes events of only each
+//! connection's first `--log-packets` packets of every second and counts the rest by type
+//! (`broker/packet_budget.rs`), which this log shows as one line. Connections, refusals and
+//! notes are never counted away.
 
-use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use crate::events::ConnId;
 use crate::mqtt::{encode, to_hex, Packet};
 use crate::run::{RunEvent, Stamped, TcpDirection};
 
-/// How long a connection's budget lasts before it is renewed.
-const BUDGET_PERIOD: Duration = Duration::from_secs(1);
-
-/// Packet lines each connection may print per period by default.
+/// Packet lines each connection may print per second by default.
 pub const DEFAULT_PACKETS_PER_SECOND: u32 = 100;
 
-/// The log's state: each connection's budget for the current period.
-#[derive(Debug)]
-pub struct BrokerLog {
-    /// `None`: every packet is shown.
-    per_period: Option<u32>,
-    budgets: HashMap<ConnId, Budget>,
-}
-
-#[derive(Debug)]
-struct Budget {
-    /// When the current period began (time since the broker started).
-    since: Duration,
-    shown: u32,
-    /// Packets not shown this period, by packet type name.
-    hidden: BTreeMap<&'static str, u64>,
-}
+/// Renders the broker's events as log lines.
+#[derive(Debug, Default)]
+pub struct BrokerLog;
 
 impl BrokerLog {
-    /// `per_second` packet lines per connection per second; 0 shows every packet.
-    pub fn new(per_second: u32) -> BrokerLog {
-        BrokerLog {
-            per_period: (per_second > 0).then_some(per_second),
-            budgets: HashMap::new(),
-        }
-    }
-
-    /// The lines `s` adds to the log (none, one, or a summary of what a period hid first).
+    /// The line `s` adds to the log, if any.
     pub fn lines(&mut self, s: &Stamped, out: &mut Vec<String>) {
         let at = s.since_start;
         match &s.event {
@@ -55,16 +28,19 @@ impl BrokerLog {
                 conn,
                 direction,
                 packet,
-            } => {
-                if self.admits(*conn, at, packet, out) {
-                    out.push(stamp(at, packet_line(*conn, *direction, packet)));
-                }
-            }
+            } => out.push(stamp(at, packet_line(*conn, *direction, packet))),
+            RunEvent::PacketsNotShown {
+                conn,
+                shown,
+                counts,
+            } => out.push(stamp(
+                at,
+                format!(
+                    "conn {conn} {} (--log-packets sets how many)",
+                    crate::events::packets_not_shown(*shown, counts)
+                ),
+            )),
             RunEvent::TcpClosed { conn, by_broker } => {
-                // What the connection's last period hid is told before it closes.
-                if let Some(budget) = self.budgets.remove(conn) {
-                    budget.summary(*conn, at, out);
-                }
                 let by = if *by_broker {
                     "the broker"
                 } else {
@@ -96,94 +72,6 @@ impl BrokerLog {
             | RunEvent::ScenarioFinished { .. }
             | RunEvent::RunFinished { .. } => {}
         }
-    }
-
-    /// The summaries of periods that ended by `now` with packets hidden, so a flood that
-    /// stops is still summed up within about a period (called on a timer).
-    pub fn tick(&mut self, now: Duration, out: &mut Vec<String>) {
-        let mut ended: Vec<ConnId> = self
-            .budgets
-            .iter()
-            .filter(|(_, b)| now.saturating_sub(b.since) >= BUDGET_PERIOD)
-            .map(|(c, _)| *c)
-            .collect();
-        ended.sort_unstable();
-        for conn in ended {
-            if let Some(budget) = self.budgets.remove(&conn) {
-                budget.summary(conn, now, out);
-            }
-        }
-    }
-
-    /// Every summary still owed, when the broker stops.
-    pub fn finish(&mut self, now: Duration, out: &mut Vec<String>) {
-        let mut conns: Vec<ConnId> = self.budgets.keys().copied().collect();
-        conns.sort_unstable();
-        for conn in conns {
-            if let Some(budget) = self.budgets.remove(&conn) {
-                budget.summary(conn, now, out);
-            }
-        }
-    }
-
-    /// Whether this packet gets a line of its own; renews the connection's budget when its
-    /// period is over (summing up the one that ended).
-    fn admits(
-        &mut self,
-        conn: ConnId,
-        at: Duration,
-        packet: &Packet,
-        out: &mut Vec<String>,
-    ) -> bool {
-        let Some(limit) = self.per_period else {
-            return true;
-        };
-        let budget = self.budgets.entry(conn).or_insert_with(|| Budget::new(at));
-        if at.saturating_sub(budget.since) >= BUDGET_PERIOD {
-            let ended = std::mem::replace(budget, Budget::new(at));
-            ended.summary(conn, at, out);
-        }
-        if budget.shown < limit {
-            budget.shown += 1;
-            return true;
-        }
-        *budget
-            .hidden
-            .entry(packet.packet_type().name())
-            .or_insert(0) += 1;
-        false
-    }
-}
-
-impl Budget {
-    fn new(since: Duration) -> Budget {
-        Budget {
-            since,
-            shown: 0,
-            hidden: BTreeMap::new(),
-        }
-    }
-
-    fn summary(self, conn: ConnId, at: Duration, out: &mut Vec<String>) {
-        let total: u64 = self.hidden.values().sum();
-        if total == 0 {
-            return;
-        }
-        let kinds: Vec<String> = self
-            .hidden
-            .iter()
-            .map(|(name, n)| format!("{name} {n}"))
-            .collect();
-        out.push(stamp(
-            at,
-            format!(
-                "conn {conn} {total} more packets not shown ({}) after the first {} of the \
-                 second from {:.3}s (--log-packets sets how many)",
-                kinds.join(", "),
-                self.shown,
-                self.since.as_secs_f64()
-            ),
-        ));
     }
 }
 
@@ -266,7 +154,7 @@ fn summary(packet: &Packet) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mqtt::Connect;
+    use crate::mqtt::{Connect, PacketType};
 
     #[test]
     fn connect_password_is_masked_byte_for_byte() {
@@ -289,90 +177,20 @@ mod tests {
         assert_eq!(redacted_hex(&p), "D0 00");
     }
 
-    fn at(ms: u64, event: RunEvent) -> Stamped {
-        Stamped::new(
-            std::time::SystemTime::now(),
-            Duration::from_millis(ms),
-            event,
-        )
-    }
-
-    fn pingreq(conn: ConnId, ms: u64) -> Stamped {
-        at(
-            ms,
-            RunEvent::MqttPacket {
-                conn,
-                direction: TcpDirection::Uplink,
-                packet: Packet::Pingreq,
-            },
-        )
-    }
-
     #[test]
-    fn a_flood_shows_the_budget_then_one_summary_per_period() {
-        let mut log = BrokerLog::new(3);
+    fn a_count_of_packets_not_shown_is_one_line() {
         let mut out = Vec::new();
-        for i in 0..10 {
-            log.lines(&pingreq(7, i), &mut out);
-        }
-        // Another connection has a budget of its own.
-        log.lines(&pingreq(8, 20), &mut out);
-        assert_eq!(out.len(), 4, "{out:#?}");
-        log.tick(Duration::from_millis(500), &mut out);
-        assert_eq!(out.len(), 4, "nothing is summed up before the period ends");
-        log.tick(Duration::from_millis(1_000), &mut out);
-        assert_eq!(out.len(), 5, "{out:#?}");
-        assert!(
-            out[4].contains("conn 7 7 more packets not shown (PINGREQ 7) after the first 3"),
-            "{}",
-            out[4]
+        let event = RunEvent::PacketsNotShown {
+            conn: 7,
+            shown: 3,
+            counts: vec![(PacketType::Publish, 5), (PacketType::Puback, 2)],
+        };
+        let stamped = Stamped::new(std::time::SystemTime::now(), Duration::from_secs(2), event);
+        BrokerLog.lines(&stamped, &mut out);
+        assert_eq!(
+            out,
+            ["[    2.000s] conn 7 7 more packets not shown (PUBLISH 5, PUBACK 2) after the first \
+              3 of the second (--log-packets sets how many)"]
         );
-        // A new period has a fresh budget.
-        log.lines(&pingreq(7, 1_200), &mut out);
-        assert!(
-            out[5].contains("conn 7 device -> broker C0 00"),
-            "{}",
-            out[5]
-        );
-    }
-
-    #[test]
-    fn a_close_tells_what_was_hidden_before_the_close() {
-        let mut log = BrokerLog::new(1);
-        let mut out = Vec::new();
-        log.lines(&pingreq(3, 0), &mut out);
-        log.lines(&pingreq(3, 1), &mut out);
-        log.lines(
-            &at(
-                2,
-                RunEvent::TcpClosed {
-                    conn: 3,
-                    by_broker: false,
-                },
-            ),
-            &mut out,
-        );
-        assert_eq!(out.len(), 3, "{out:#?}");
-        assert!(
-            out[1].contains("1 more packets not shown (PINGREQ 1)"),
-            "{}",
-            out[1]
-        );
-        assert!(
-            out[2].ends_with("conn 3 closed by the device"),
-            "{}",
-            out[2]
-        );
-    }
-
-    #[test]
-    fn zero_shows_every_packet() {
-        let mut log = BrokerLog::new(0);
-        let mut out = Vec::new();
-        for i in 0..500 {
-            log.lines(&pingreq(1, i), &mut out);
-        }
-        log.tick(Duration::from_secs(5), &mut out);
-        assert_eq!(out.len(), 500);
     }
 }

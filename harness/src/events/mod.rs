@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use crate::mqtt::Packet;
+use crate::mqtt::{Packet, PacketType};
 
 /// A slot of the rig: one module position (a serial port, or one virtual module). Slot 0 is
 /// the only slot of a one-module run.
@@ -168,6 +168,13 @@ pub enum RunEvent {
         direction: TcpDirection,
         packet: Packet,
     },
+    /// A connection's packets over the stand-alone broker's per-second budget of packet
+    /// events, counted by type instead of sent one by one (`shown` of that second came first).
+    PacketsNotShown {
+        conn: ConnId,
+        shown: u32,
+        counts: Vec<(PacketType, u64)>,
+    },
     /// Something the broker decided (refusal and its reason, a fault injected, a drop).
     BrokerNote {
         conn: Option<ConnId>,
@@ -190,6 +197,20 @@ pub enum RunEvent {
         elapsed: Duration,
         interrupted: bool,
     },
+}
+
+/// What a [`RunEvent::PacketsNotShown`] says: `12 more packets not shown (PUBLISH 6, PUBACK 6)
+/// after the first 100 of the second`.
+pub fn packets_not_shown(shown: u32, counts: &[(PacketType, u64)]) -> String {
+    let total: u64 = counts.iter().map(|(_, n)| n).sum();
+    let kinds: Vec<String> = counts
+        .iter()
+        .map(|(kind, n)| format!("{} {n}", kind.name()))
+        .collect();
+    format!(
+        "{total} more packets not shown ({}) after the first {shown} of the second",
+        kinds.join(", ")
+    )
 }
 
 /// Where layers send their events. Cheap to clone; stamping happens here so every layer shares

@@ -290,10 +290,18 @@ impl Console {
             }
             // Interleaved notes of many slots are noise on a console; they are in each
             // scenario's transcript.
-            RunEvent::BrokerNote { .. } if parallel => {}
+            RunEvent::BrokerNote { .. } | RunEvent::PacketsNotShown { .. } if parallel => {}
             RunEvent::BrokerNote { conn, text } => {
                 let who = conn.map_or("broker".to_string(), |c| format!("broker #{c}"));
                 self.put(Style::Warn, &format!("{p}  note  {who}: {text}"));
+            }
+            RunEvent::PacketsNotShown {
+                conn,
+                shown,
+                counts,
+            } => {
+                let text = crate::events::packets_not_shown(*shown, counts);
+                self.put(Style::Plain, &format!("{p}  note  broker #{conn}: {text}"));
             }
             RunEvent::ScenarioFinished {
                 name,

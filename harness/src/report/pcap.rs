@@ -119,6 +119,7 @@ impl PcapBuilder {
                 | RunEvent::SerialIn { .. }
                 | RunEvent::MqttPacket { .. }
                 | RunEvent::BrokerNote { .. }
+                | RunEvent::PacketsNotShown { .. }
                 | RunEvent::StepFinished { .. }
                 | RunEvent::ScenarioFinished { .. }
                 | RunEvent::RunFinished { .. } => {}

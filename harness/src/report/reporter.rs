@@ -200,6 +200,7 @@ impl Reporter {
             | RunEvent::TcpClosed { .. }
             | RunEvent::MqttPacket { .. }
             | RunEvent::BrokerNote { .. }
+            | RunEvent::PacketsNotShown { .. }
             | RunEvent::StepFinished { .. }
             | RunEvent::RunFinished { .. } => {
                 self.batches.entry(slot).or_default().push(ev.clone())
@@ -405,7 +406,8 @@ impl Reporter {
             | RunEvent::TcpData { .. }
             | RunEvent::TcpClosed { .. }
             | RunEvent::MqttPacket { .. }
-            | RunEvent::BrokerNote { .. } => true,
+            | RunEvent::BrokerNote { .. }
+            | RunEvent::PacketsNotShown { .. } => true,
             RunEvent::RunStarted { .. }
             | RunEvent::ScenarioStarted { .. }
             | RunEvent::StepStarted { .. }

@@ -263,7 +263,8 @@ impl SummaryBuilder {
             | RunEvent::TcpData { .. }
             | RunEvent::TcpClosed { .. }
             | RunEvent::MqttPacket { .. }
-            | RunEvent::BrokerNote { .. } => {}
+            | RunEvent::BrokerNote { .. }
+            | RunEvent::PacketsNotShown { .. } => {}
         }
     }
 }

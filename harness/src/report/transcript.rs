@@ -169,6 +169,16 @@ fn entry(out: &mut String, origin: Duration, ev: &Stamped) {
             let who = conn.map_or("broker".to_string(), |c| format!("broker #{c}"));
             head(out, t, &who, text);
         }
+        RunEvent::PacketsNotShown {
+            conn,
+            shown,
+            counts,
+        } => head(
+            out,
+            t,
+            &format!("broker #{conn}"),
+            &crate::events::packets_not_shown(*shown, counts),
+        ),
         RunEvent::StepFinished {
             outcome, elapsed, ..
         } => outcome_lines(out, t, "step", outcome, *elapsed),

@@ -84,6 +84,8 @@ impl EventRedactor {
                 }
                 RunEvent::MqttPacket { packet, .. } => r.redact_packet(packet),
                 RunEvent::BrokerNote { text, .. } => *text = r.redact_text(text),
+                // Packet types and counts: nothing secret.
+                RunEvent::PacketsNotShown { .. } => {}
                 RunEvent::StepFinished { outcome, .. } => r.redact_outcome(outcome),
                 RunEvent::ScenarioFinished { name, outcome, .. } => {
                     *name = r.redact_text(name);
