@@ -49,8 +49,8 @@ fn covers_template(template: &str, inner: &str, product_key: &str, device_name: 
 }
 
 fn covers_with(outer: &str, inner: &str, same_level: impl Fn(&str, &str) -> bool) -> bool {
-    let mut o = outer.split('/');
-    let mut i = inner.split('/');
+    let mut o = Levels(Some(outer));
+    let mut i = Levels(Some(inner));
     loop {
         match (o.next(), i.next()) {
             // `#` matches the rest, the parent level included (`a/#` matches `a`).
@@ -64,6 +64,29 @@ fn covers_with(outer: &str, inner: &str, same_level: impl Fn(&str, &str) -> bool
             }
             (None, None) => return true,
             (Some(_), None) | (None, Some(_)) => return false,
+        }
+    }
+}
+
+/// A topic's or filter's levels, as `split('/')` gives them. Levels are short, and a plain
+/// byte loop finds the next `/` sooner than `str::split`'s searcher, which every uplink paid
+/// for several times (perf: 3 % of the broker's CPU under a flood).
+struct Levels<'a>(Option<&'a str>);
+
+impl<'a> Iterator for Levels<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let rest = self.0?;
+        match rest.bytes().position(|b| b == b'/') {
+            Some(at) => {
+                self.0 = Some(&rest[at + 1..]);
+                Some(&rest[..at])
+            }
+            None => {
+                self.0 = None;
+                Some(rest)
+            }
         }
     }
 }
@@ -170,6 +193,15 @@ impl<'a> Permissions<'a> {
 mod tests {
     use super::*;
     use rstest::rstest;
+
+    proptest::proptest! {
+        #[test]
+        fn levels_are_what_split_gives(topic in "[a-z/+#é]{0,12}") {
+            let levels: Vec<&str> = Levels(Some(&topic)).collect();
+            let split: Vec<&str> = topic.split('/').collect();
+            proptest::prop_assert_eq!(levels, split);
+        }
+    }
 
     #[rstest]
     #[case("/a/#", "/a", true)]
