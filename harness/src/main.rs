@@ -3,12 +3,6 @@
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-/// The broker allocates a few small buffers per message (a decoded packet, its topic, a queued
-/// write); glibc's allocator spent about a quarter of the broker's CPU on them under a flood
-/// (issue 7's profile), mimalloc a fraction of that.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> std::process::ExitCode {
     let cli = athil::cli::Cli::parse();
     // rumqttd logs its own internals (a client that left, a router detail) at error level;
