@@ -370,26 +370,26 @@ async fn sigterm_and_sighup_stop_athil_broker_cleanly() {
     }
 }
 
+/// `athil broker` on `gateway` with a packet budget of `log_packets`, its log on a pipe.
+fn logging_broker(gateway: SocketAddr, log_packets: u32) -> Guard {
+    let child = Command::new(env!("CARGO_BIN_EXE_athil"))
+        .args(["broker", "--listen", &gateway.to_string()])
+        .args(["--log-packets", &log_packets.to_string()])
+        .args(["--devices", devices_dir().to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    Guard(child)
+}
+
 /// A flood gets its connection's budget of packet lines a second and then one line that counts
 /// the rest by type; the connection's open and close are always logged. (The log used to print
 /// every packet: a quarter of the broker's CPU under a flood went to it.)
 #[tokio::test]
 async fn a_flood_is_logged_within_the_budget_and_counted() {
     let gateway = SocketAddr::from(([127, 61, 7, 3], 1883));
-    let child = Command::new(env!("CARGO_BIN_EXE_athil"))
-        .args([
-            "broker",
-            "--listen",
-            &gateway.to_string(),
-            "--log-packets",
-            "5",
-        ])
-        .args(["--devices", devices_dir().to_str().unwrap()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut guard = Guard(child);
+    let mut guard = logging_broker(gateway, 5);
     let mut lines = BufReader::new(guard.0.stdout.take().unwrap()).lines();
     let first = lines.next().unwrap().unwrap();
     assert!(first.contains("listening on"), "{first}");
@@ -442,20 +442,7 @@ async fn a_flood_is_logged_within_the_budget_and_counted() {
 #[tokio::test]
 async fn a_flood_that_stops_is_counted_while_the_link_stays_up() {
     let gateway = SocketAddr::from(([127, 61, 7, 4], 1883));
-    let child = Command::new(env!("CARGO_BIN_EXE_athil"))
-        .args([
-            "broker",
-            "--listen",
-            &gateway.to_string(),
-            "--log-packets",
-            "2",
-        ])
-        .args(["--devices", devices_dir().to_str().unwrap()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut guard = Guard(child);
+    let mut guard = logging_broker(gateway, 2);
     let stdout = guard.0.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
