@@ -22,7 +22,7 @@ use super::fault::{Action, ConnFaults, FaultBoard, Out, Outbox, Side, Write};
 use super::namespace::Namespace;
 use super::observed::{Observed, SeenDirection};
 use super::origins::{Origin, Origins, Publisher};
-use super::packet_budget::PacketBudget;
+use super::packet_budget::{Hidden, PacketBudget};
 use super::policy::CloudPolicy;
 use super::profile::timers::Timers;
 use super::reach::Reach;
@@ -234,7 +234,7 @@ struct Link {
     /// Which packets become events (a stand-alone broker's flood is counted instead).
     budget: Option<PacketBudget>,
     /// The session's client id as records share it ([`Link::client_id`]).
-    client_id: std::cell::RefCell<Option<Arc<str>>>,
+    client_id: Option<Arc<str>>,
 }
 
 async fn serve(
@@ -265,7 +265,7 @@ async fn serve(
         budget: shared
             .packet_events_per_second
             .map(|n| PacketBudget::new(n, std::time::Instant::now())),
-        client_id: Default::default(),
+        client_id: None,
     };
     let end = link.pump(&mut device_r, &mut stop).await;
     link.leave_upstream();
@@ -540,7 +540,7 @@ impl Link {
             }
         }
         for publish in at_cloud {
-            self.to_cloud(publish);
+            self.hand_to_cloud(publish);
         }
         Flow::Continue
     }
@@ -671,7 +671,7 @@ impl Link {
                     self.note(format!(
                         "the link ended without DISCONNECT; published its will on {topic}"
                     ));
-                    self.to_cloud(will);
+                    self.hand_to_cloud(will);
                 }
                 Err(e) => self.note(format!("failed to {e} (the will)")),
             }
@@ -696,11 +696,7 @@ impl Link {
             Some(budget) => {
                 let (shown, ended) = budget.admit(packet.packet_type(), std::time::Instant::now());
                 if let Some(hidden) = ended {
-                    self.shared.events.emit(RunEvent::PacketsNotShown {
-                        conn: self.conn,
-                        shown: hidden.shown,
-                        counts: hidden.counts,
-                    });
+                    self.emit_hidden(hidden);
                 }
                 shown
             }
@@ -716,20 +712,20 @@ impl Link {
             TcpDirection::Uplink => SeenDirection::FromDevice,
             TcpDirection::Downlink => SeenDirection::ToDevice,
         };
+        let client_id = self.client_id();
         self.shared
             .observed
-            .record_packet(seen, Some(self.conn), self.client_id(), packet);
+            .record_packet(seen, Some(self.conn), client_id, packet);
     }
 
     /// The session's client id, shared by every record of this connection.
-    fn client_id(&self) -> Option<Arc<str>> {
+    fn client_id(&mut self) -> Option<Arc<str>> {
         let id = self.session.client_id()?;
-        let mut cached = self.client_id.borrow_mut();
-        match &*cached {
+        match &self.client_id {
             Some(c) if **c == *id => Some(c.clone()),
             _ => {
                 let c: Arc<str> = id.into();
-                *cached = Some(c.clone());
+                self.client_id = Some(c.clone());
                 Some(c)
             }
         }
@@ -737,9 +733,12 @@ impl Link {
 
     /// Tells what the budget's current period hid so far, and starts a new period.
     fn tell_hidden(&mut self, now: std::time::Instant) {
-        let Some(hidden) = self.budget.as_mut().and_then(|b| b.renew(now)) else {
-            return;
-        };
+        if let Some(hidden) = self.budget.as_mut().and_then(|b| b.renew(now)) {
+            self.emit_hidden(hidden);
+        }
+    }
+
+    fn emit_hidden(&self, hidden: Hidden) {
         self.shared.events.emit(RunEvent::PacketsNotShown {
             conn: self.conn,
             shown: hidden.shown,
@@ -753,7 +752,7 @@ impl Link {
 
     /// The cloud receives a PUBLISH of the device's that rumqttd now has (as the cloud sees it:
     /// no packet id of the device's).
-    fn to_cloud(&self, publish: Publish) {
+    fn hand_to_cloud(&mut self, publish: Publish) {
         let post = Publish {
             dup: false,
             packet_id: None,

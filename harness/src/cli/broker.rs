@@ -21,7 +21,7 @@ use crate::broker::{
 };
 use crate::exit::ExitCode;
 
-use super::broker_log::{BrokerLog, DEFAULT_PACKETS_PER_SECOND};
+use super::broker_log::{log_lines, DEFAULT_PACKETS_PER_SECOND};
 use super::signals::StopSignals;
 use crate::run::EventSink;
 
@@ -229,8 +229,8 @@ async fn serve(args: Args) -> ExitCode {
     // awaited event by event: a receiver waiting on the channel makes every packet's send a
     // futex wake and a task switch (perf: a tenth of the broker's CPU under a flood), while
     // one that looks in on a timer is never woken. Lines go out in one write per drain, and a
-    // flood's packets beyond the per-connection budget are only counted (`broker_log.rs`).
-    let mut log = BrokerLog;
+    // flood's packets beyond the per-connection budget are only counted, in the broker itself
+    // (`broker/packet_budget.rs`).
     let mut lines = Vec::new();
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut write = |lines: &mut Vec<String>| {
@@ -246,7 +246,7 @@ async fn serve(args: Args) -> ExitCode {
         tokio::select! {
             _ = drain.tick() => {
                 while let Ok(stamped) = rx.try_recv() {
-                    log.lines(&stamped, &mut lines);
+                    log_lines(&stamped, &mut lines);
                 }
                 write(&mut lines);
             }
@@ -260,7 +260,7 @@ async fn serve(args: Args) -> ExitCode {
     }
     let result = broker.shutdown(Duration::from_secs(3)).await;
     while let Ok(stamped) = rx.try_recv() {
-        log.lines(&stamped, &mut lines);
+        log_lines(&stamped, &mut lines);
     }
     write(&mut lines);
     match result {

@@ -1,5 +1,5 @@
 //! The stand-alone broker's log: one line per connection, refusal, note and packet event
-//! ([`BrokerLog`]).
+//! ([`log_lines`]).
 //!
 //! A flood does not get a line per packet: the broker itself makes events of only each
 //! connection's first `--log-packets` packets of every second and counts the rest by type
@@ -15,63 +15,57 @@ use crate::run::{RunEvent, Stamped, TcpDirection};
 /// Packet lines each connection may print per second by default.
 pub const DEFAULT_PACKETS_PER_SECOND: u32 = 100;
 
-/// Renders the broker's events as log lines.
-#[derive(Debug, Default)]
-pub struct BrokerLog;
-
-impl BrokerLog {
-    /// The line `s` adds to the log, if any.
-    pub fn lines(&mut self, s: &Stamped, out: &mut Vec<String>) {
-        let at = s.since_start;
-        match &s.event {
-            RunEvent::MqttPacket {
-                conn,
-                direction,
-                packet,
-            } => out.push(stamp(at, packet_line(*conn, *direction, packet))),
-            RunEvent::PacketsNotShown {
-                conn,
-                shown,
-                counts,
-            } => out.push(stamp(
-                at,
-                format!(
-                    "conn {conn} {} (--log-packets sets how many)",
-                    crate::events::packets_not_shown(*shown, counts)
-                ),
-            )),
-            RunEvent::TcpClosed { conn, by_broker } => {
-                let by = if *by_broker {
-                    "the broker"
-                } else {
-                    "the device"
-                };
-                out.push(stamp(at, format!("conn {conn} closed by {by}")));
-            }
-            RunEvent::TcpOpened {
-                conn,
-                client,
-                server,
-            } => out.push(stamp(
-                at,
-                format!("conn {conn} opened {client} -> {server}"),
-            )),
-            RunEvent::BrokerNote {
-                conn: Some(c),
-                text,
-            } => out.push(stamp(at, format!("conn {c} {text}"))),
-            RunEvent::BrokerNote { conn: None, text } => out.push(stamp(at, text.clone())),
-            // Raw TCP chunks: every packet is shown whole instead. The rest is the runner's.
-            RunEvent::TcpData { .. }
-            | RunEvent::RunStarted { .. }
-            | RunEvent::ScenarioStarted { .. }
-            | RunEvent::StepStarted { .. }
-            | RunEvent::SerialOut { .. }
-            | RunEvent::SerialIn { .. }
-            | RunEvent::StepFinished { .. }
-            | RunEvent::ScenarioFinished { .. }
-            | RunEvent::RunFinished { .. } => {}
+/// The line the broker's event `s` adds to the log, if any.
+pub fn log_lines(s: &Stamped, out: &mut Vec<String>) {
+    let at = s.since_start;
+    match &s.event {
+        RunEvent::MqttPacket {
+            conn,
+            direction,
+            packet,
+        } => out.push(stamp(at, packet_line(*conn, *direction, packet))),
+        RunEvent::PacketsNotShown {
+            conn,
+            shown,
+            counts,
+        } => out.push(stamp(
+            at,
+            format!(
+                "conn {conn} {} (--log-packets sets how many)",
+                crate::events::packets_not_shown(*shown, counts)
+            ),
+        )),
+        RunEvent::TcpClosed { conn, by_broker } => {
+            let by = if *by_broker {
+                "the broker"
+            } else {
+                "the device"
+            };
+            out.push(stamp(at, format!("conn {conn} closed by {by}")));
         }
+        RunEvent::TcpOpened {
+            conn,
+            client,
+            server,
+        } => out.push(stamp(
+            at,
+            format!("conn {conn} opened {client} -> {server}"),
+        )),
+        RunEvent::BrokerNote {
+            conn: Some(c),
+            text,
+        } => out.push(stamp(at, format!("conn {c} {text}"))),
+        RunEvent::BrokerNote { conn: None, text } => out.push(stamp(at, text.clone())),
+        // Raw TCP chunks: every packet is shown whole instead. The rest is the runner's.
+        RunEvent::TcpData { .. }
+        | RunEvent::RunStarted { .. }
+        | RunEvent::ScenarioStarted { .. }
+        | RunEvent::StepStarted { .. }
+        | RunEvent::SerialOut { .. }
+        | RunEvent::SerialIn { .. }
+        | RunEvent::StepFinished { .. }
+        | RunEvent::ScenarioFinished { .. }
+        | RunEvent::RunFinished { .. } => {}
     }
 }
 
@@ -186,7 +180,7 @@ mod tests {
             counts: vec![(PacketType::Publish, 5), (PacketType::Puback, 2)],
         };
         let stamped = Stamped::new(std::time::SystemTime::now(), Duration::from_secs(2), event);
-        BrokerLog.lines(&stamped, &mut out);
+        log_lines(&stamped, &mut out);
         assert_eq!(
             out,
             ["[    2.000s] conn 7 7 more packets not shown (PUBLISH 5, PUBACK 2) after the first \
