@@ -5,11 +5,11 @@
 
 use std::sync::{Arc, Mutex};
 
+use super::envelope::{Origin, Publisher, Sealed};
 use super::error::BrokerError;
 use super::gateway::Shared;
 use super::namespace::Namespace;
 use super::observed::SeenDirection;
-use super::origins::{Origin, Publisher};
 use super::platform::PostReply;
 use super::profile::config::Implicit;
 use super::rumqttd::{RouterLink, RouterTx, Upward};
@@ -54,7 +54,7 @@ impl CloudLink {
         payload: &[u8],
         qos: QoS,
     ) -> Result<(), BrokerError> {
-        self.send(shared, topic, payload, qos)?;
+        self.send(topic, payload, qos)?;
         shared.events.emit(RunEvent::BrokerNote {
             conn: None,
             text: format!(
@@ -66,13 +66,7 @@ impl CloudLink {
         Ok(())
     }
 
-    fn send(
-        &self,
-        shared: &Shared,
-        topic: &str,
-        payload: &[u8],
-        qos: QoS,
-    ) -> Result<(), BrokerError> {
+    fn send(&self, topic: &str, payload: &[u8], qos: QoS) -> Result<(), BrokerError> {
         let fail = |reason: String| BrokerError::Publish {
             topic: topic.to_owned(),
             reason,
@@ -85,22 +79,19 @@ impl CloudLink {
                 "a topic to publish to must be non-empty and hold no wildcard".to_owned(),
             ));
         }
-        // Remember first: the copy rumqttd forwards may reach a session before `publish` returns.
-        shared.origins.remember(
-            topic,
-            payload,
-            Origin {
-                publisher: Publisher::Cloud,
-                qos,
-            },
-        );
         let mut guard = self.tx.lock().unwrap_or_else(|p| p.into_inner());
         let tx = guard
             .as_mut()
             .ok_or_else(|| fail("the cloud link is closed".to_owned()))?;
         tx.send(Upward::Publish {
             topic: self.namespace.inside(topic),
-            payload: payload.to_vec().into(),
+            payload: Sealed::new(
+                Origin {
+                    publisher: Publisher::Cloud,
+                    qos,
+                },
+                payload,
+            ),
             retain: false,
         })
         .map_err(|e| fail(e.to_string()))?;
@@ -114,7 +105,7 @@ impl CloudLink {
         let qos = reply.qos;
         // Asked before sending: the device's subscriptions as they are when the reply leaves.
         let reaches = conn.map(|c| shared.reach.reaches(c, &reply.topic));
-        let text = match self.send(shared, &reply.topic, &reply.payload, qos) {
+        let text = match self.send(&reply.topic, &reply.payload, qos) {
             Ok(()) => {
                 let answered = format!(
                     "the cloud answered the post on {} with code {} on {} at QoS {}",

@@ -25,9 +25,9 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::{timeout, Instant};
 
+use super::envelope::{Origin, Publisher, Sealed};
 use super::error::BrokerError;
 use super::gateway::{stopped, Shared};
-use super::origins::{Origin, Publisher};
 use super::profile::topics::covers;
 use super::rumqttd::{Downward, RouterLink, Upward};
 use crate::mqtt::framer::Framer;
@@ -158,8 +158,8 @@ struct Client {
     shared: Arc<Shared>,
     /// Filters → the QoS granted.
     filters: Vec<(String, QoS)>,
-    /// Copies rumqttd still owes of a message several filters match.
-    duplicates: HashMap<(String, Vec<u8>), usize>,
+    /// Copies rumqttd still owes of a message several filters match, by message number.
+    duplicates: HashMap<u64, usize>,
     /// SUBSCRIBEs waiting for rumqttd: packet id → granted QoS per filter.
     pending: HashMap<u16, Vec<u8>>,
     last_id: u16,
@@ -352,17 +352,13 @@ impl Client {
                     ));
                     return false;
                 }
-                self.shared.origins.remember(
-                    &p.topic,
-                    &p.payload,
-                    Origin {
-                        publisher: Publisher::Cloud,
-                        qos: p.qos,
-                    },
-                );
+                let origin = Origin {
+                    publisher: Publisher::Cloud,
+                    qos: p.qos,
+                };
                 let up = Upward::Publish {
                     topic: ns.inside(&p.topic),
-                    payload: p.payload.into(),
+                    payload: Sealed::new(origin, &p.payload),
                     retain: false,
                 };
                 self.upward.push(up);
@@ -433,7 +429,12 @@ impl Client {
                 };
                 self.queue(Packet::Suback(suback))
             }
-            Downward::Message { topic, payload, .. } => {
+            Downward::Message {
+                topic,
+                payload,
+                stamp,
+                ..
+            } => {
                 let Some(topic) = self.shared.namespace.outside(&topic) else {
                     return true;
                 };
@@ -442,30 +443,22 @@ impl Client {
                     .iter()
                     .filter(|(f, _)| covers(f, topic))
                     .fold((0, None), |(n, max), (_, q)| (n + 1, max.max(Some(*q))));
-                // The (topic, payload) key is built only when copies are owed or expected:
-                // one filter per client is the usual case, and it costs a copy of each message.
-                if !self.duplicates.is_empty() || matching > 1 {
-                    let key = (topic.to_owned(), payload.to_vec());
-                    if let Some(owed) = self.duplicates.get_mut(&key) {
-                        *owed -= 1;
-                        if *owed == 0 {
-                            self.duplicates.remove(&key);
-                        }
-                        return true;
+                // rumqttd sends one copy per matching filter; the client gets one.
+                let key = stamp.message;
+                if let Some(owed) = self.duplicates.get_mut(&key) {
+                    *owed -= 1;
+                    if *owed == 0 {
+                        self.duplicates.remove(&key);
                     }
-                    if matching > 1 {
-                        self.duplicates.insert(key, matching - 1);
-                    }
+                    return true;
+                }
+                if matching > 1 {
+                    self.duplicates.insert(key, matching - 1);
                 }
                 let Some(granted) = granted else {
                     return true;
                 };
-                let published = self
-                    .shared
-                    .origins
-                    .lookup(topic, &payload)
-                    .map_or(QoS::AtMostOnce, |o| o.qos);
-                let qos = published.min(granted);
+                let qos = stamp.origin.qos.min(granted);
                 let packet_id = (qos != QoS::AtMostOnce).then(|| {
                     self.last_id = self.last_id.checked_add(1).unwrap_or(1);
                     self.last_id

@@ -1,29 +1,32 @@
-//! [`Origins`]: who published each recent message into rumqttd and at what QoS, so a downlink
-//! reaches a device at the *publisher's* QoS, as Alibaba Cloud delivers ("不支持SUB QoS,
-//! 消息QoS以发送方(PUB)指定为准", aliyun-onenet.md §2.5).
+//! The envelope every message carries through rumqttd: who published it, at what QoS, and a
+//! number of its own. Main items: [`Sealed`] (a payload going in), [`Stamp`] (what comes out
+//! with it), [`open`].
 //!
-//! Why a side table: rumqttd forwards every message at the *subscription's* QoS and drops the
-//! publisher's. The gateway subscribes upstream at QoS 1 (so it always gets a packet id it can
-//! acknowledge) and looks the message up here to deliver it at 0 or 1. Messages are keyed by
-//! topic and payload; if the same topic and payload are published twice at different QoS
-//! within the window, the later one wins.
+//! Why: rumqttd forwards every message at the *subscription's* QoS and drops the publisher's,
+//! yet a downlink must reach a device at the publisher's QoS, as Alibaba Cloud delivers ("不支持
+//! SUB QoS, 消息QoS以发送方(PUB)指定为准"). And rumqttd sends one copy per matching filter,
+//! which a receiver must fold back into one delivery. Only athil's own links publish into the
+//! embedded rumqttd (it has no listener), so each payload goes in behind a small header and
+//! comes out with it; the header is cut off (no copy) before anything else sees the payload.
+//!
+//! Before this, a side table keyed by a hash of topic and payload held the publisher's QoS for
+//! the last 4,096 messages: the same topic and payload published twice at different QoS were
+//! confused, two real copies of one message were folded into one, and the table's lock and
+//! hashing were a twentieth of the broker's CPU under a flood.
 
-use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasher, Hasher};
-use std::sync::{Mutex, OnceLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::events::ConnId;
 use crate::mqtt::QoS;
-
-/// How many recent messages are remembered; far more than can be in flight in a test run.
-const WINDOW: usize = 4096;
 
 /// Who put a message into rumqttd.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Publisher {
     /// A device through the gateway.
     Device { conn: ConnId },
-    /// The cloud link (a downlink the test asked for).
+    /// The cloud (a downlink a test or a cloud-side client published, or a reply to a post).
     Cloud,
 }
 
@@ -33,47 +36,70 @@ pub struct Origin {
     pub qos: QoS,
 }
 
-#[derive(Debug, Default)]
-struct Table {
-    by_key: HashMap<u64, Origin, ahash::RandomState>,
-    order: VecDeque<u64>,
+/// What a message that came out of rumqttd was sealed with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    pub origin: Origin,
+    /// Unique per message in this process: every copy rumqttd makes of one message has it.
+    pub message: u64,
 }
 
-/// The shared table; written before a message enters rumqttd, read when it comes out.
-#[derive(Debug, Default)]
-pub struct Origins {
-    table: Mutex<Table>,
-}
+/// The header: a mark, QoS, publisher kind, connection id and message number.
+const MARK: u8 = 0xA7;
+const HEADER: usize = 1 + 1 + 1 + 8 + 8;
+const CLOUD: u8 = 0;
+const DEVICE: u8 = 1;
 
-/// Every message is hashed here once going in and once per receiver coming out, so a fast
-/// keyed hash (aHash, seeded per process) rather than SipHash.
-fn key(topic: &str, payload: &[u8]) -> u64 {
-    static SEED: OnceLock<ahash::RandomState> = OnceLock::new();
-    let mut h = SEED.get_or_init(ahash::RandomState::new).build_hasher();
-    h.write(topic.as_bytes());
-    h.write_u8(0xff);
-    h.write(payload);
-    h.finish()
-}
+/// A payload with its envelope, ready for rumqttd.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sealed(Bytes);
 
-impl Origins {
-    pub fn remember(&self, topic: &str, payload: &[u8], origin: Origin) {
-        let k = key(topic, payload);
-        let mut t = self.table.lock().unwrap_or_else(|p| p.into_inner());
-        if t.by_key.insert(k, origin).is_none() {
-            t.order.push_back(k);
-        }
-        while t.order.len() > WINDOW {
-            if let Some(old) = t.order.pop_front() {
-                t.by_key.remove(&old);
-            }
-        }
+impl Sealed {
+    /// Seals `payload` (one copy) under a new message number.
+    pub fn new(origin: Origin, payload: &[u8]) -> Sealed {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        let message = NEXT.fetch_add(1, Ordering::Relaxed);
+        let (kind, conn) = match origin.publisher {
+            Publisher::Cloud => (CLOUD, 0),
+            Publisher::Device { conn } => (DEVICE, conn),
+        };
+        let mut b = BytesMut::with_capacity(HEADER + payload.len());
+        b.put_u8(MARK);
+        b.put_u8(origin.qos as u8);
+        b.put_u8(kind);
+        b.put_u64(conn);
+        b.put_u64(message);
+        b.put_slice(payload);
+        Sealed(b.freeze())
     }
 
-    pub fn lookup(&self, topic: &str, payload: &[u8]) -> Option<Origin> {
-        let t = self.table.lock().unwrap_or_else(|p| p.into_inner());
-        t.by_key.get(&key(topic, payload)).copied()
+    /// The bytes rumqttd carries.
+    pub fn into_bytes(self) -> Bytes {
+        self.0
     }
+}
+
+/// The stamp and the payload of what rumqttd forwarded; `None` for bytes no athil link sealed
+/// (nothing else publishes into the embedded rumqttd, so this means a bug, not a peer).
+pub fn open(mut sealed: Bytes) -> Option<(Stamp, Bytes)> {
+    let h = sealed.get(..HEADER)?;
+    if h[0] != MARK {
+        return None;
+    }
+    let qos = QoS::try_from(h[1]).ok()?;
+    let conn = u64::from_be_bytes(h[3..11].try_into().ok()?);
+    let message = u64::from_be_bytes(h[11..19].try_into().ok()?);
+    let publisher = match h[2] {
+        CLOUD => Publisher::Cloud,
+        DEVICE => Publisher::Device { conn },
+        _ => return None,
+    };
+    let payload = sealed.split_off(HEADER);
+    let stamp = Stamp {
+        origin: Origin { publisher, qos },
+        message,
+    };
+    Some((stamp, payload))
 }
 
 #[cfg(test)]
@@ -81,42 +107,53 @@ mod tests {
     use super::*;
 
     #[test]
-    fn later_publish_of_the_same_message_wins() {
-        let o = Origins::default();
-        o.remember(
-            "/a",
-            b"x",
+    fn what_is_sealed_opens_to_the_same_origin_and_payload() {
+        for origin in [
             Origin {
                 publisher: Publisher::Cloud,
                 qos: QoS::AtLeastOnce,
             },
+            Origin {
+                publisher: Publisher::Device { conn: u64::MAX },
+                qos: QoS::AtMostOnce,
+            },
+        ] {
+            for payload in [&b""[..], b"{\"id\":\"1\"}", &[0xA7; 40]] {
+                let (stamp, out) = open(Sealed::new(origin, payload).into_bytes()).unwrap();
+                assert_eq!(stamp.origin, origin);
+                assert_eq!(&out[..], payload);
+            }
+        }
+    }
+
+    #[test]
+    fn each_message_gets_its_own_number_so_equal_messages_stay_two() {
+        let origin = Origin {
+            publisher: Publisher::Cloud,
+            qos: QoS::AtMostOnce,
+        };
+        let a = open(Sealed::new(origin, b"x").into_bytes()).unwrap().0;
+        let b = open(Sealed::new(origin, b"x").into_bytes()).unwrap().0;
+        assert_ne!(a.message, b.message);
+    }
+
+    #[test]
+    fn bytes_nobody_sealed_do_not_open() {
+        assert_eq!(
+            open(Bytes::from_static(b"plain payload, no envelope")),
+            None
         );
-        o.remember(
-            "/a",
-            b"x",
+        assert_eq!(open(Bytes::from_static(&[MARK, 1, 0])), None);
+        let mut bad_kind = Sealed::new(
             Origin {
                 publisher: Publisher::Cloud,
                 qos: QoS::AtMostOnce,
             },
-        );
-        assert_eq!(o.lookup("/a", b"x").map(|o| o.qos), Some(QoS::AtMostOnce));
-        assert_eq!(o.lookup("/a", b"y"), None);
-    }
-
-    #[test]
-    fn the_window_forgets_the_oldest() {
-        let o = Origins::default();
-        for i in 0..=WINDOW {
-            o.remember(
-                "/t",
-                i.to_string().as_bytes(),
-                Origin {
-                    publisher: Publisher::Cloud,
-                    qos: QoS::AtMostOnce,
-                },
-            );
-        }
-        assert_eq!(o.lookup("/t", b"0"), None);
-        assert!(o.lookup("/t", WINDOW.to_string().as_bytes()).is_some());
+            b"p",
+        )
+        .into_bytes()
+        .to_vec();
+        bad_kind[2] = 9;
+        assert_eq!(open(Bytes::from(bad_kind)), None);
     }
 }

@@ -17,11 +17,11 @@ use tokio::time::{sleep_until, timeout, Instant};
 
 use super::capacity::{Capacity, Slot};
 use super::cloud::{self, CloudLink};
+use super::envelope::{Origin, Publisher, Sealed};
 use super::error::BrokerError;
 use super::fault::{Action, ConnFaults, FaultBoard, Out, Outbox, Side, Write};
 use super::namespace::Namespace;
 use super::observed::{Observed, SeenDirection};
-use super::origins::{Origin, Origins, Publisher};
 use super::packet_budget::{Hidden, PacketBudget};
 use super::policy::CloudPolicy;
 use super::profile::timers::Timers;
@@ -68,7 +68,6 @@ impl Default for Listen {
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub policy: CloudPolicy,
-    pub origins: Origins,
     pub observed: Observed,
     pub events: EventSink,
     /// The embedded router every connection links into.
@@ -324,7 +323,7 @@ impl Link {
                             // A fault refuses this CONNECT: the session never sees it.
                             Some(refused) => refused,
                             None => {
-                                let cx = Context { policy: &self.shared.policy, origins: &self.shared.origins };
+                                let cx = Context { policy: &self.shared.policy };
                                 let steps = self.session.on_device_bytes(&dbuf[..n], &cx);
                                 self.with_faults(steps, Side::Device)
                             }
@@ -378,7 +377,6 @@ impl Link {
             if let Some(down) = self.outside(down) {
                 let cx = Context {
                     policy: &self.shared.policy,
-                    origins: &self.shared.origins,
                 };
                 let steps = self.session.on_upstream(down, &cx);
                 actions.extend(self.with_faults(steps, Side::Upstream));
@@ -487,9 +485,13 @@ impl Link {
                         self.note("no link to rumqttd to forward to; closing");
                         return Flow::Close;
                     }
+                    let origin = Origin {
+                        publisher: Publisher::Device { conn: self.conn },
+                        qos: publish.qos,
+                    };
                     upward.push(self.inside(Upward::Publish {
                         topic: publish.topic.clone(),
-                        payload: bytes::Bytes::copy_from_slice(&publish.payload),
+                        payload: Sealed::new(origin, &publish.payload),
                         retain: publish.retain,
                     }));
                     at_cloud.push(publish);
@@ -630,6 +632,7 @@ impl Link {
                 topic,
                 payload,
                 retain,
+                stamp,
             } => {
                 let mut topic = topic;
                 // In place: the forwarded topic was already copied once out of rumqttd.
@@ -639,6 +642,7 @@ impl Link {
                     topic,
                     payload,
                     retain,
+                    stamp,
                 })
             }
             other => Some(other),
@@ -652,18 +656,14 @@ impl Link {
             return;
         };
         if let Some(will) = will {
-            self.shared.origins.remember(
-                &will.topic,
-                &will.payload,
-                Origin {
-                    publisher: Publisher::Device { conn: self.conn },
-                    qos: will.qos,
-                },
-            );
+            let origin = Origin {
+                publisher: Publisher::Device { conn: self.conn },
+                qos: will.qos,
+            };
             let topic = will.topic.clone();
             let up = self.inside(Upward::Publish {
                 topic: will.topic.clone(),
-                payload: bytes::Bytes::copy_from_slice(&will.payload),
+                payload: Sealed::new(origin, &will.payload),
                 retain: will.retain,
             });
             match link.send(up) {

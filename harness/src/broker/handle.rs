@@ -19,7 +19,6 @@ use super::fault::{Fault, FaultBoard, FaultTarget, Placement};
 use super::gateway::{self, Listen, Shared};
 use super::namespace::Namespace;
 use super::observed::{Dropped, Mark, Observed, Refusal, SeenPacket, Window};
-use super::origins::Origins;
 use super::policy::CloudPolicy;
 use super::profile::{CloudProfile, ProfileOverride};
 use super::reach::Reach;
@@ -111,7 +110,6 @@ impl Broker {
         policy.install(config.profile);
         let shared = Arc::new(Shared {
             policy,
-            origins: Origins::default(),
             observed: Observed::new(config.window),
             events,
             rumqttd,

@@ -10,13 +10,13 @@
 mod capacity;
 mod cloud;
 pub mod cloud_api;
+mod envelope;
 pub mod error;
 pub mod fault;
 pub mod gateway;
 mod handle;
 mod namespace;
 pub mod observed;
-pub mod origins;
 mod packet_budget;
 mod plain;
 pub mod platform;

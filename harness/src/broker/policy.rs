@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use super::platform::{Aliyun, CloudPlatform, OneNet, PostReply, SubscribeVerdict};
+use super::platform::{Aliyun, OneNet, PostReply, Rules, SubscribeVerdict};
 use super::profile::config::Violation;
 use super::profile::logins::Logins;
 use super::profile::{CloudProfile, OneNetProfile, ProfileOverride};
@@ -257,12 +257,12 @@ impl CloudPolicy {
     }
 
     /// The rules of `platform`, under the profiles in force now.
-    pub fn platform(&self, platform: Platform) -> Box<dyn CloudPlatform> {
+    pub fn platform(&self, platform: Platform) -> Rules {
         match platform {
-            Platform::Aliyun => Box::new(Aliyun {
+            Platform::Aliyun => Rules::Aliyun(Aliyun {
                 profile: self.profile(),
             }),
-            Platform::Onenet => Box::new(OneNet {
+            Platform::Onenet => Rules::OneNet(OneNet {
                 profile: self.onenet.clone(),
             }),
         }

@@ -13,7 +13,7 @@
 //! rumqttd is only the router: publishes go in at QoS 0 and subscriptions are QoS 0, so it never
 //! waits for an acknowledgement, never closes a link over a PUBACK it did not expect (rumqttd
 //! refuses out-of-order acks) and never replays anything itself. The QoS a device receives is
-//! the publisher's, looked up in `origins.rs`.
+//! the publisher's, carried through rumqttd in each message's envelope (`envelope.rs`).
 //!
 //! This is the only file that builds rumqttd's configuration and, with `plain.rs` (the
 //! benchmark's peer), the only one that names rumqttd (STYLE.md rule 7).
@@ -32,6 +32,7 @@ use rumqttd::protocol::{
 };
 use rumqttd::Notification;
 
+use super::envelope::{self, Sealed, Stamp};
 use super::error::BrokerError;
 
 /// How many links rumqttd's router makes room for. The gateway refuses logins well before
@@ -67,7 +68,7 @@ pub enum Upward {
     /// A message into the router (always QoS 0 inside, see the module doc).
     Publish {
         topic: String,
-        payload: Bytes,
+        payload: Sealed,
         retain: bool,
     },
 }
@@ -81,11 +82,13 @@ pub enum Downward {
         packet_id: u16,
         return_codes: Vec<u8>,
     },
-    /// A message on a topic the link subscribed to.
+    /// A message on a topic the link subscribed to, with its publisher's envelope (one per
+    /// message: rumqttd's copies for several matching filters share it).
     Message {
         topic: String,
         payload: Bytes,
         retain: bool,
+        stamp: Stamp,
     },
 }
 
@@ -299,7 +302,10 @@ fn packet(up: Upward) -> RPacket {
             topic,
             payload,
             retain,
-        } => RPacket::Publish(RPublish::new(Bytes::from(topic), payload, retain), None),
+        } => RPacket::Publish(
+            RPublish::new(Bytes::from(topic), payload.into_bytes(), retain),
+            None,
+        ),
     }
 }
 
@@ -313,11 +319,17 @@ enum Read {
 
 fn read(got: Result<Option<Notification>, rumqttd::local::LinkError>) -> Read {
     match got {
-        Ok(Some(Notification::Forward(f))) => Read::Down(Downward::Message {
-            topic: String::from_utf8_lossy(&f.publish.topic).into_owned(),
-            payload: f.publish.payload,
-            retain: f.publish.retain,
-        }),
+        // Every link in this process seals what it publishes, so an unsealed payload cannot
+        // come out; were it to, delivering it at a guessed QoS would hide the bug.
+        Ok(Some(Notification::Forward(f))) => match envelope::open(f.publish.payload) {
+            Some((stamp, payload)) => Read::Down(Downward::Message {
+                topic: String::from_utf8_lossy(&f.publish.topic).into_owned(),
+                payload,
+                retain: f.publish.retain,
+                stamp,
+            }),
+            None => Read::Skip,
+        },
         // rumqttd does not export its `Ack` type; its conversion into a packet does.
         Ok(Some(ack @ Notification::DeviceAck(_))) => match Option::<RPacket>::from(ack) {
             Some(RPacket::SubAck(ack, _)) => Read::Down(Downward::Subscribed {
@@ -392,6 +404,7 @@ pub(crate) fn config() -> rumqttd::Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::broker::envelope::{Origin, Publisher};
 
     #[tokio::test]
     async fn a_link_receives_what_another_publishes() {
@@ -413,22 +426,32 @@ mod tests {
                 return_codes: vec![0]
             })
         );
+        let origin = Origin {
+            publisher: Publisher::Device { conn: 3 },
+            qos: crate::mqtt::QoS::AtLeastOnce,
+        };
         publ.send(Upward::Publish {
             topic: "a/b".into(),
-            payload: Bytes::from_static(b"hi"),
+            payload: Sealed::new(origin, b"hi"),
             retain: false,
         })
         .unwrap();
         let got = tokio::time::timeout(Duration::from_secs(5), sub.next())
             .await
             .unwrap();
+        let Some(Downward::Message {
+            topic,
+            payload,
+            retain,
+            stamp,
+        }) = got
+        else {
+            panic!("expected the message, got {got:?}");
+        };
         assert_eq!(
-            got,
-            Some(Downward::Message {
-                topic: "a/b".into(),
-                payload: Bytes::from_static(b"hi"),
-                retain: false
-            })
+            (topic.as_str(), &payload[..], retain),
+            ("a/b", &b"hi"[..], false)
         );
+        assert_eq!(stamp.origin, origin);
     }
 }

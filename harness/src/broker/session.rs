@@ -27,7 +27,7 @@
 //!   subscribed in rumqttd are dropped there.
 //! - PUBLISH: the cloud's verdict ([`CloudPolicy::uplink`]) forwards (a QoS 1 one is
 //!   acknowledged once rumqttd has it), drops (acknowledging a QoS 1 one) or disconnects.
-//! - A downlink reaches the device at the publisher's QoS ([`Origins`]), as seed 002's
+//! - A downlink reaches the device at the publisher's QoS (its envelope's [`Stamp`]), as seed 002's
 //!   property set arrived as `30 …`, or lower where the platform says so (OneNET: QoS 0).
 
 use std::collections::HashMap;
@@ -39,7 +39,7 @@ use crate::mqtt::{
     decode, encode, Connack, Packet, PacketType, Publish, QoS, Suback, Subscribe, Unsubscribe,
 };
 
-use super::origins::{Origin, Origins, Publisher};
+use super::envelope::{Publisher, Stamp};
 use super::platform::SubscribeVerdict;
 use super::policy::{Admission, CloudPolicy, ConnectDecision, RefusalReason, UplinkVerdict};
 use super::profile::keepalive;
@@ -93,7 +93,6 @@ pub enum Step {
 /// The shared things a session consults; none of them does I/O.
 pub struct Context<'a> {
     pub policy: &'a CloudPolicy,
-    pub origins: &'a Origins,
 }
 
 /// What a connected device holds, as the gateway tracks it.
@@ -111,8 +110,9 @@ struct Subscriptions {
     /// SUBSCRIBEs waiting for rumqttd: packet id → each filter's return code, `None` for
     /// those asked upstream, in the device's order.
     pending: HashMap<u16, Vec<Option<u8>>>,
-    /// Copies rumqttd still owes of a message several upstream filters match, by message.
-    duplicates: HashMap<(String, Vec<u8>), u32>,
+    /// Copies rumqttd still owes of a message several upstream filters match, by the
+    /// message's number ([`Stamp::message`]).
+    duplicates: HashMap<u64, u32>,
 }
 
 /// The device-side packet ids of QoS 1 downlinks: the gateway's own, so a QoS 0 delivery never
@@ -303,7 +303,8 @@ impl Session {
                 topic,
                 payload,
                 retain,
-            } => self.downlink(topic, payload.to_vec(), retain, cx, &mut steps),
+                stamp,
+            } => self.downlink(topic, payload.to_vec(), retain, stamp, cx, &mut steps),
         }
         steps
     }
@@ -393,14 +394,6 @@ impl Session {
                 note,
             } => {
                 steps.extend(note.map(Step::Note));
-                cx.origins.remember(
-                    &forwarded.topic,
-                    &forwarded.payload,
-                    Origin {
-                        publisher: Publisher::Device { conn: self.conn },
-                        qos: forwarded.qos,
-                    },
-                );
                 let ack = match (publish.qos, publish.packet_id) {
                     (QoS::AtLeastOnce, Some(id)) => Some(id),
                     _ => None,
@@ -568,30 +561,23 @@ impl Session {
         topic: String,
         payload: Vec<u8>,
         retain: bool,
+        stamp: Stamp,
         cx: &Context,
         steps: &mut Vec<Step>,
     ) {
-        let origin = cx.origins.lookup(&topic, &payload);
         let Some(p) = self.proxy() else { return };
         let subs = &mut p.subs;
         let asked = subs.granted.iter().any(|g| covers(g, &topic));
-        let from_device = matches!(
-            origin,
-            Some(Origin {
-                publisher: Publisher::Device { .. },
-                ..
-            })
-        );
-        let key = (topic, payload);
-        let owed = subs.duplicates.get(&key).copied().unwrap_or(0);
+        let from_device = matches!(stamp.origin.publisher, Publisher::Device { .. });
+        let owed = subs.duplicates.get(&stamp.message).copied().unwrap_or(0);
         // rumqttd sends one copy per matching filter; the device gets one. Implicit filters
         // bring what the cloud pushes, not what devices publish (the device's own uplinks on
         // /sys/… would otherwise come back to it).
         let skip = if owed > 0 {
             if owed == 1 {
-                subs.duplicates.remove(&key);
+                subs.duplicates.remove(&stamp.message);
             } else {
-                subs.duplicates.insert(key.clone(), owed - 1);
+                subs.duplicates.insert(stamp.message, owed - 1);
             }
             true
         } else {
@@ -599,30 +585,21 @@ impl Session {
                 .upstream
                 .iter()
                 .chain(&subs.implicit)
-                .filter(|f| covers(f, &key.0))
+                .filter(|f| covers(f, &topic))
                 .count();
             if matching > 1 {
-                subs.duplicates.insert(key.clone(), (matching - 1) as u32);
+                subs.duplicates.insert(stamp.message, (matching - 1) as u32);
             }
             // What the device no longer asks for (it unsubscribed while the message was on
             // its way) is not delivered; pushed downlinks need no asking.
-            let pushed = !from_device && subs.implicit.iter().any(|f| covers(f, &key.0));
+            let pushed = !from_device && subs.implicit.iter().any(|f| covers(f, &topic));
             !(asked || pushed)
         };
         if skip {
             return;
         }
-        let (topic, payload) = key;
-        let qos = match origin {
-            // The platform may deliver below the publisher's QoS (OneNET: always 0).
-            Some(o) => cx.policy.delivery_qos(&p.admission, o.qos),
-            None => {
-                steps.push(Step::Note(format!(
-                    "no record of who published to {topic}; delivering at QoS 0"
-                )));
-                QoS::AtMostOnce
-            }
-        };
+        // The platform may deliver below the publisher's QoS (OneNET: always 0).
+        let qos = cx.policy.delivery_qos(&p.admission, stamp.origin.qos);
         let packet_id = match qos {
             QoS::AtMostOnce => None,
             _ => {

@@ -1,6 +1,7 @@
 //! The session fed seed 002's literal bytes, one direction at a time.
 
 use super::*;
+use crate::broker::envelope::{self, Origin, Sealed};
 use crate::broker::profile::ProfileOverride;
 use crate::cloud::{Device, DeviceRegistry, DeviceSecret};
 use crate::mqtt::{parse_hex, Connect, SubscribeFilter};
@@ -44,9 +45,9 @@ fn policy() -> CloudPolicy {
 }
 
 /// A session past seed 002's CONNECT, as the gateway would hold it.
-fn connected(policy: &CloudPolicy, origins: &Origins) -> Session {
+fn connected(policy: &CloudPolicy) -> Session {
     let mut s = Session::new(7);
-    let steps = s.on_device_bytes(&hex(CONNECT), &Context { policy, origins });
+    let steps = s.on_device_bytes(&hex(CONNECT), &Context { policy });
     assert!(opens(&steps), "{steps:?}");
     s
 }
@@ -62,19 +63,37 @@ fn subscribed(packet_id: u16, return_codes: &[u8]) -> Downward {
     }
 }
 
-fn message(topic: &str, payload: &[u8]) -> Downward {
+/// A message as rumqttd forwards it, published by `publisher` at `qos` (a new message each
+/// call; a clone is another copy of the same one).
+fn message(publisher: Publisher, qos: QoS, topic: &str, payload: &[u8]) -> Downward {
+    let origin = Origin { publisher, qos };
+    let Some((stamp, payload)) = envelope::open(Sealed::new(origin, payload).into_bytes()) else {
+        panic!("a sealed payload opens");
+    };
     Downward::Message {
         topic: topic.into(),
-        payload: payload.to_vec().into(),
+        payload,
         retain: false,
+        stamp,
     }
 }
 
-fn publish_up(topic: &str, payload: &[u8]) -> Upward {
-    Upward::Publish {
+fn from_cloud(qos: QoS, topic: &str, payload: &[u8]) -> Downward {
+    message(Publisher::Cloud, qos, topic, payload)
+}
+
+/// What a session hands on: to rumqttd as is, or a PUBLISH for the cloud (which the gateway
+/// seals with its publisher).
+#[derive(Debug, Clone, PartialEq)]
+enum Up {
+    Router(Upward),
+    Cloud { topic: String, payload: Vec<u8> },
+}
+
+fn publish_up(topic: &str, payload: &[u8]) -> Up {
+    Up::Cloud {
         topic: topic.into(),
-        payload: payload.to_vec().into(),
-        retain: false,
+        payload: payload.to_vec(),
     }
 }
 
@@ -88,15 +107,14 @@ fn to_device(steps: &[Step]) -> Vec<Vec<u8>> {
         .collect()
 }
 
-fn to_upstream(steps: &[Step]) -> Vec<Upward> {
+fn to_upstream(steps: &[Step]) -> Vec<Up> {
     steps
         .iter()
         .filter_map(|s| match s {
-            Step::ToUpstream(up) => Some(up.clone()),
-            Step::ToCloud(p) => Some(Upward::Publish {
+            Step::ToUpstream(up) => Some(Up::Router(up.clone())),
+            Step::ToCloud(p) => Some(Up::Cloud {
                 topic: p.topic.clone(),
-                payload: p.payload.clone().into(),
-                retain: p.retain,
+                payload: p.payload.clone(),
             }),
             _ => None,
         })
@@ -105,15 +123,9 @@ fn to_upstream(steps: &[Step]) -> Vec<Upward> {
 
 #[test]
 fn accepted_connect_opens_a_link_under_a_login_id_and_is_answered_here() {
-    let (policy, origins) = (policy(), Origins::default());
+    let policy = policy();
     let mut s = Session::new(1);
-    let steps = s.on_device_bytes(
-        &hex(CONNECT),
-        &Context {
-            policy: &policy,
-            origins: &origins,
-        },
-    );
+    let steps = s.on_device_bytes(&hex(CONNECT), &Context { policy: &policy });
     assert!(
         matches!(&steps[0], Step::FromDevice(Packet::Connect(c)) if c.client_id.starts_with("device2|"))
     );
@@ -135,18 +147,12 @@ fn accepted_connect_opens_a_link_under_a_login_id_and_is_answered_here() {
 
 #[test]
 fn wrong_sign_is_connack_4_then_close() {
-    let (policy, origins) = (policy(), Origins::default());
+    let policy = policy();
     let mut bytes = hex(CONNECT);
     let last = bytes.len() - 1;
     bytes[last] = b'd'; // ...46bc -> ...46bd
     let mut s = Session::new(1);
-    let steps = s.on_device_bytes(
-        &bytes,
-        &Context {
-            policy: &policy,
-            origins: &origins,
-        },
-    );
+    let steps = s.on_device_bytes(&bytes, &Context { policy: &policy });
     assert!(
         matches!(&steps[1], Step::Refused { code: 4, reason, .. } if reason.kind == super::super::RefusalKind::SignMismatch)
     );
@@ -155,23 +161,14 @@ fn wrong_sign_is_connack_4_then_close() {
     assert!(s.is_closed());
     // Nothing more is read from a closed session.
     assert!(s
-        .on_device_bytes(
-            &[0xC0, 0x00],
-            &Context {
-                policy: &policy,
-                origins: &origins
-            }
-        )
+        .on_device_bytes(&[0xC0, 0x00], &Context { policy: &policy })
         .is_empty());
 }
 
 #[test]
 fn connect_split_across_reads_waits_for_the_rest() {
-    let (policy, origins) = (policy(), Origins::default());
-    let cx = Context {
-        policy: &policy,
-        origins: &origins,
-    };
+    let policy = policy();
+    let cx = Context { policy: &policy };
     let bytes = hex(CONNECT);
     let mut s = Session::new(1);
     assert!(s.on_device_bytes(&bytes[..1], &cx).is_empty());
@@ -181,19 +178,16 @@ fn connect_split_across_reads_waits_for_the_rest() {
 
 #[test]
 fn subscribe_goes_upstream_and_suback_grants_01_once_rumqttd_has_it() {
-    let (policy, origins) = (policy(), Origins::default());
-    let cx = Context {
-        policy: &policy,
-        origins: &origins,
-    };
-    let mut s = connected(&policy, &origins);
+    let policy = policy();
+    let cx = Context { policy: &policy };
+    let mut s = connected(&policy);
     let steps = s.on_device_bytes(&hex(SUBSCRIBE), &cx);
     assert_eq!(
         to_upstream(&steps),
-        vec![Upward::Subscribe {
+        vec![Up::Router(Upward::Subscribe {
             packet_id: 0x0A,
             filters: vec!["/sys/a1ndPQHcX7f/device2/thing/service/property/set".into()]
-        }]
+        })]
     );
     assert!(
         to_device(&steps).is_empty(),
@@ -214,26 +208,15 @@ fn subscribe_goes_upstream_and_suback_grants_01_once_rumqttd_has_it() {
 
 #[test]
 fn cloud_qos_0_downlink_reaches_the_device_as_seed_002_saw_it() {
-    let (policy, origins) = (policy(), Origins::default());
-    let cx = Context {
-        policy: &policy,
-        origins: &origins,
-    };
-    let mut s = connected(&policy, &origins);
+    let policy = policy();
+    let cx = Context { policy: &policy };
+    let mut s = connected(&policy);
     s.on_device_bytes(&hex(SUBSCRIBE), &cx);
     s.on_upstream(subscribed(0x0A, &[0]), &cx);
     let Packet::Publish(set) = decode(&hex(PROPERTY_SET)).unwrap().0 else {
         panic!()
     };
-    origins.remember(
-        &set.topic,
-        &set.payload,
-        Origin {
-            publisher: Publisher::Cloud,
-            qos: QoS::AtMostOnce,
-        },
-    );
-    let steps = s.on_upstream(message(&set.topic, &set.payload), &cx);
+    let steps = s.on_upstream(from_cloud(QoS::AtMostOnce, &set.topic, &set.payload), &cx);
     assert!(to_upstream(&steps).is_empty());
     assert_eq!(to_device(&steps), vec![hex(PROPERTY_SET)]);
 }
@@ -244,46 +227,30 @@ fn cloud_qos_0_downlink_reaches_the_device_as_seed_002_saw_it() {
 /// delivery takes no id) and a late or unknown PUBACK never closes anything.
 #[test]
 fn a_late_puback_keeps_the_link_and_qos_0_deliveries_take_no_packet_id() {
-    let (policy, origins) = (policy(), Origins::default());
-    let cx = Context {
-        policy: &policy,
-        origins: &origins,
-    };
-    let mut s = connected(&policy, &origins);
+    let policy = policy();
+    let cx = Context { policy: &policy };
+    let mut s = connected(&policy);
     s.on_device_bytes(&hex(SUBSCRIBE), &cx);
     s.on_upstream(subscribed(0x0A, &[0]), &cx);
     let set = "/sys/a1ndPQHcX7f/device2/thing/service/property/set";
-    let cloud = |payload: &[u8], qos| {
-        origins.remember(
-            set,
-            payload,
-            Origin {
-                publisher: Publisher::Cloud,
-                qos,
-            },
-        )
+    let deliver = |s: &mut Session, payload: &[u8], qos| {
+        to_device(&s.on_upstream(from_cloud(qos, set, payload), &cx))
     };
-    cloud(b"zero", QoS::AtMostOnce);
-    cloud(b"one", QoS::AtLeastOnce);
-    cloud(b"two", QoS::AtLeastOnce);
-    cloud(b"late", QoS::AtMostOnce);
-    let deliver =
-        |s: &mut Session, payload: &[u8]| to_device(&s.on_upstream(message(set, payload), &cx));
     assert_eq!(
-        deliver(&mut s, b"zero"),
+        deliver(&mut s, b"zero", QoS::AtMostOnce),
         vec![publish_bytes(set, b"zero", QoS::AtMostOnce, None)]
     );
     // The first QoS 1 downlink after a QoS 0 one still carries id 1.
     assert_eq!(
-        deliver(&mut s, b"one"),
+        deliver(&mut s, b"one", QoS::AtLeastOnce),
         vec![publish_bytes(set, b"one", QoS::AtLeastOnce, Some(1))]
     );
     assert_eq!(
-        deliver(&mut s, b"two"),
+        deliver(&mut s, b"two", QoS::AtLeastOnce),
         vec![publish_bytes(set, b"two", QoS::AtLeastOnce, Some(2))]
     );
     assert_eq!(
-        deliver(&mut s, b"late"),
+        deliver(&mut s, b"late", QoS::AtMostOnce),
         vec![publish_bytes(set, b"late", QoS::AtMostOnce, None)]
     );
     // Acknowledged late and out of order: nothing closes, nothing goes upstream.
@@ -303,25 +270,14 @@ fn a_late_puback_keeps_the_link_and_qos_0_deliveries_take_no_packet_id() {
 
 #[test]
 fn qos_1_downlink_is_delivered_with_the_gateways_id_and_its_puback_stays_here() {
-    let (policy, origins) = (policy(), Origins::default());
-    let cx = Context {
-        policy: &policy,
-        origins: &origins,
-    };
-    let mut s = connected(&policy, &origins);
+    let policy = policy();
+    let cx = Context { policy: &policy };
+    let mut s = connected(&policy);
     s.on_device_bytes(&hex(SUBSCRIBE), &cx);
     s.on_upstream(subscribed(0x0A, &[0]), &cx);
     let set = "/sys/a1ndPQHcX7f/device2/thing/service/property/set";
-    origins.remember(
-        set,
-        b"hi",
-        Origin {
-            publisher: Publisher::Cloud,
-            qos: QoS::AtLeastOnce,
-        },
-    );
     assert_eq!(
-        to_device(&s.on_upstream(message(set, b"hi"), &cx)),
+        to_device(&s.on_upstream(from_cloud(QoS::AtLeastOnce, set, b"hi"), &cx)),
         vec![publish_bytes(set, b"hi", QoS::AtLeastOnce, Some(1))]
     );
     let steps = s.on_device_bytes(&hex("40 02 00 01"), &cx);
@@ -330,52 +286,42 @@ fn qos_1_downlink_is_delivered_with_the_gateways_id_and_its_puback_stays_here() 
 }
 
 #[test]
-fn uplink_publish_is_forwarded_and_remembered() {
-    let (policy, origins) = (policy(), Origins::default());
-    let cx = Context {
-        policy: &policy,
-        origins: &origins,
-    };
-    let mut s = connected(&policy, &origins);
+fn uplink_publish_is_forwarded_at_its_own_qos() {
+    let policy = policy();
+    let cx = Context { policy: &policy };
+    let mut s = connected(&policy);
     // `{"a"}` to the custom topic /a1ndPQHcX7f/device2/user/up1.
     let post = hex(
         "30 24 00 1D 2F 61 31 6E 64 50 51 48 63 58 37 66 2F 64 65 76 69 63 65 32 2F \
         75 73 65 72 2F 75 70 31 7B 22 61 22 7D",
     );
+    let steps = s.on_device_bytes(&post, &cx);
     assert_eq!(
-        to_upstream(&s.on_device_bytes(&post, &cx)),
+        to_upstream(&steps),
         vec![publish_up("/a1ndPQHcX7f/device2/user/up1", br#"{"a"}"#)]
     );
-    let origin = origins
-        .lookup("/a1ndPQHcX7f/device2/user/up1", br#"{"a"}"#)
-        .expect("remembered");
-    assert_eq!(origin.qos, QoS::AtMostOnce);
-    assert_eq!(origin.publisher, Publisher::Device { conn: 7 });
+    // The QoS the gateway seals it with, for whoever receives it.
+    let qos = steps.iter().find_map(|s| match s {
+        Step::ToCloud(p) => Some(p.qos),
+        _ => None,
+    });
+    assert_eq!(qos, Some(QoS::AtMostOnce));
 }
 
 #[test]
 fn first_packet_other_than_connect_closes() {
-    let (policy, origins) = (policy(), Origins::default());
+    let policy = policy();
     let mut s = Session::new(1);
-    let steps = s.on_device_bytes(
-        &hex("C0 00"),
-        &Context {
-            policy: &policy,
-            origins: &origins,
-        },
-    );
+    let steps = s.on_device_bytes(&hex("C0 00"), &Context { policy: &policy });
     assert!(matches!(&steps[1], Step::Note(n) if n.contains("PINGREQ, not CONNECT")));
     assert_eq!(steps.last(), Some(&Step::Close));
 }
 
 #[test]
 fn unframeable_bytes_close_with_their_offset() {
-    let (policy, origins) = (policy(), Origins::default());
-    let cx = Context {
-        policy: &policy,
-        origins: &origins,
-    };
-    let mut s = connected(&policy, &origins);
+    let policy = policy();
+    let cx = Context { policy: &policy };
+    let mut s = connected(&policy);
     // A PINGREQ, then a byte of reserved type 0 at stream offset 120 (after the 118-byte CONNECT and the PINGREQ).
     let steps = s.on_device_bytes(&hex("C0 00 00 00"), &cx);
     assert_eq!(
@@ -397,15 +343,9 @@ fn seed_002_first_attempt_is_dropped_without_connack() {
         6D 6F 64 65 3D 33 2C 73 69 67 6E 6D 65 74 68 6F 64 3D 68 6D 61 63 73 68 61 31 7C 0A 13 64 65 76 \
         69 63 65 32 26 61 31 6E 64 50 51 48 63 58 37 66 28 35 63 61 65 65 66 35 62 39 32 35 31 39 34 30 \
         36 39 36 62 30 32 64 63 38 30 62 36 31 35 63 33 66 37 33 39 66 34 36 62 63 00 00");
-    let (policy, origins) = (policy(), Origins::default());
+    let policy = policy();
     let mut s = Session::new(1);
-    let steps = s.on_device_bytes(
-        &first,
-        &Context {
-            policy: &policy,
-            origins: &origins,
-        },
-    );
+    let steps = s.on_device_bytes(&first, &Context { policy: &policy });
     assert!(to_device(&steps).is_empty(), "{steps:?}");
     assert!(
         matches!(&steps[0], Step::Note(n) if n.starts_with("the CONNECT at uplink offset 0 is malformed at offset 12 (") && n.contains("00 of the length prefix missing")),
@@ -416,12 +356,9 @@ fn seed_002_first_attempt_is_dropped_without_connack() {
 
 #[test]
 fn qos_2_uplink_closes() {
-    let (policy, origins) = (policy(), Origins::default());
-    let cx = Context {
-        policy: &policy,
-        origins: &origins,
-    };
-    let mut s = connected(&policy, &origins);
+    let policy = policy();
+    let cx = Context { policy: &policy };
+    let mut s = connected(&policy);
     let steps = s.on_device_bytes(&hex("34 07 00 02 2F 74 00 01 78"), &cx);
     assert!(to_upstream(&steps).is_empty());
     assert_eq!(steps.last(), Some(&Step::Close));
@@ -429,12 +366,9 @@ fn qos_2_uplink_closes() {
 
 #[test]
 fn disconnect_closes_and_discards_the_will() {
-    let (policy, origins) = (policy(), Origins::default());
-    let cx = Context {
-        policy: &policy,
-        origins: &origins,
-    };
-    let mut s = connected(&policy, &origins);
+    let policy = policy();
+    let cx = Context { policy: &policy };
+    let mut s = connected(&policy);
     let steps = s.on_device_bytes(&hex("E0 00"), &cx);
     assert!(to_upstream(&steps).is_empty());
     assert_eq!(steps.last(), Some(&Step::Close));
@@ -485,12 +419,9 @@ fn publish_bytes(topic: &str, payload: &[u8], qos: QoS, packet_id: Option<u16>) 
 
 #[test]
 fn a_foreign_filter_gets_80_here_and_a_drop_record() {
-    let (policy, origins) = (policy(), Origins::default());
-    let cx = Context {
-        policy: &policy,
-        origins: &origins,
-    };
-    let mut s = connected(&policy, &origins);
+    let policy = policy();
+    let cx = Context { policy: &policy };
+    let mut s = connected(&policy);
     let steps = s.on_device_bytes(&hex(FOREIGN_SUBSCRIBE), &cx);
     assert_eq!(to_device(&steps), vec![hex("90 03 00 0B 80")]);
     assert!(to_upstream(&steps).is_empty(), "{steps:?}");
@@ -512,12 +443,9 @@ fn a_foreign_filter_gets_80_here_and_a_drop_record() {
 
 #[test]
 fn a_mixed_subscribe_merges_local_refusals_with_rumqttds_grant() {
-    let (policy, origins) = (policy(), Origins::default());
-    let cx = Context {
-        policy: &policy,
-        origins: &origins,
-    };
-    let mut s = connected(&policy, &origins);
+    let policy = policy();
+    let cx = Context { policy: &policy };
+    let mut s = connected(&policy);
     let subscribe = Subscribe {
         packet_id: 0x0C,
         filters: vec![
@@ -535,10 +463,10 @@ fn a_mixed_subscribe_merges_local_refusals_with_rumqttds_grant() {
     // Only device2's own filter goes upstream, under the device's packet id.
     assert_eq!(
         to_upstream(&steps),
-        vec![Upward::Subscribe {
+        vec![Up::Router(Upward::Subscribe {
             packet_id: 0x0C,
             filters: vec!["/sys/a1ndPQHcX7f/device2/thing/service/property/set".into()]
-        }]
+        })]
     );
     assert!(to_device(&steps).is_empty());
     assert_eq!(
@@ -549,12 +477,9 @@ fn a_mixed_subscribe_merges_local_refusals_with_rumqttds_grant() {
 
 #[test]
 fn too_many_filters_in_one_subscribe_are_all_refused() {
-    let (policy, origins) = (policy(), Origins::default());
-    let cx = Context {
-        policy: &policy,
-        origins: &origins,
-    };
-    let mut s = connected(&policy, &origins);
+    let policy = policy();
+    let cx = Context { policy: &policy };
+    let mut s = connected(&policy);
     let filters = (0..9)
         .map(|i| SubscribeFilter {
             filter: format!("/a1ndPQHcX7f/device2/user/t{i}"),
@@ -576,12 +501,9 @@ fn too_many_filters_in_one_subscribe_are_all_refused() {
 
 #[test]
 fn an_unpermitted_qos_1_publish_is_acknowledged_and_dropped() {
-    let (policy, origins) = (policy(), Origins::default());
-    let cx = Context {
-        policy: &policy,
-        origins: &origins,
-    };
-    let mut s = connected(&policy, &origins);
+    let policy = policy();
+    let cx = Context { policy: &policy };
+    let mut s = connected(&policy);
     let steps = s.on_device_bytes(&hex(FOREIGN_POST_QOS1), &cx);
     assert!(to_upstream(&steps).is_empty(), "{steps:?}");
     assert_eq!(to_device(&steps), vec![hex("40 02 00 07")]);
@@ -591,24 +513,21 @@ fn an_unpermitted_qos_1_publish_is_acknowledged_and_dropped() {
 
 #[test]
 fn an_sdk_login_subscribes_its_pushed_downlinks_upstream_and_hides_that_suback() {
-    let (policy, origins) = (policy(), Origins::default());
-    let cx = Context {
-        policy: &policy,
-        origins: &origins,
-    };
+    let policy = policy();
+    let cx = Context { policy: &policy };
     let mut s = Session::new(3);
     let steps = s.on_device_bytes(&sdk_connect(), &cx);
     let up = to_upstream(&steps);
     assert_eq!(
         up,
-        vec![Upward::Subscribe {
+        vec![Up::Router(Upward::Subscribe {
             packet_id: 0xFFFF,
             filters: vec![
                 "/sys/a1TestPK001/probe-dev-01/#".into(),
                 "/broadcast/a1TestPK001/#".into(),
                 "/ota/device/upgrade/a1TestPK001/probe-dev-01".into()
             ]
-        }],
+        })],
         "{steps:?}"
     );
     assert_eq!(to_device(&steps), vec![hex("20 02 00 00")]);
@@ -640,30 +559,20 @@ fn an_sdk_login_subscribes_its_pushed_downlinks_upstream_and_hides_that_suback()
 
 #[test]
 fn pushed_downlinks_carry_the_clouds_messages_not_the_devices_own() {
-    let (policy, origins) = (policy(), Origins::default());
-    let cx = Context {
-        policy: &policy,
-        origins: &origins,
-    };
+    let policy = policy();
+    let cx = Context { policy: &policy };
     let mut s = Session::new(3);
     s.on_device_bytes(&sdk_connect(), &cx);
     let post = "/sys/a1TestPK001/probe-dev-01/thing/event/property/post";
     let steps = s.on_device_bytes(&publish_bytes(post, b"{}", QoS::AtMostOnce, None), &cx);
     assert_eq!(to_upstream(&steps).len(), 1);
     // rumqttd sends the device's own post back through /sys/…/#: not delivered.
-    let steps = s.on_upstream(message(post, b"{}"), &cx);
+    let own = message(Publisher::Device { conn: 3 }, QoS::AtMostOnce, post, b"{}");
+    let steps = s.on_upstream(own, &cx);
     assert!(to_device(&steps).is_empty(), "{steps:?}");
     // The cloud's reply arrives without SUBSCRIBE.
     let reply = "/sys/a1TestPK001/probe-dev-01/thing/event/property/post_reply";
-    origins.remember(
-        reply,
-        b"{}",
-        Origin {
-            publisher: Publisher::Cloud,
-            qos: QoS::AtMostOnce,
-        },
-    );
-    let steps = s.on_upstream(message(reply, b"{}"), &cx);
+    let steps = s.on_upstream(from_cloud(QoS::AtMostOnce, reply, b"{}"), &cx);
     assert_eq!(
         to_device(&steps),
         vec![publish_bytes(reply, b"{}", QoS::AtMostOnce, None)]
@@ -672,15 +581,12 @@ fn pushed_downlinks_carry_the_clouds_messages_not_the_devices_own() {
 
 #[test]
 fn a_message_two_upstream_filters_match_reaches_the_device_once() {
-    let (policy, origins) = (policy(), Origins::default());
+    let policy = policy();
     let open: ProfileOverride =
         serde_yaml::from_str("topics: { enforce: false, implicit: always }").unwrap();
     policy.set_override(Some(&open));
-    let cx = Context {
-        policy: &policy,
-        origins: &origins,
-    };
-    let mut s = connected(&policy, &origins);
+    let cx = Context { policy: &policy };
+    let mut s = connected(&policy);
     // Not covered by /sys/a1ndPQHcX7f/device2/#, so it goes upstream too.
     let subscribe = encode(&Packet::Subscribe(Subscribe {
         packet_id: 5,
@@ -692,27 +598,24 @@ fn a_message_two_upstream_filters_match_reaches_the_device_once() {
     .unwrap();
     assert_eq!(to_upstream(&s.on_device_bytes(&subscribe, &cx)).len(), 1);
     let set = "/sys/a1ndPQHcX7f/device2/thing/service/property/set";
-    origins.remember(
-        set,
-        b"x",
-        Origin {
-            publisher: Publisher::Cloud,
-            qos: QoS::AtLeastOnce,
-        },
-    );
+    // rumqttd's two copies of one message: one delivery.
+    let copy = from_cloud(QoS::AtLeastOnce, set, b"x");
     let first = publish_bytes(set, b"x", QoS::AtLeastOnce, Some(1));
-    assert_eq!(
-        to_device(&s.on_upstream(message(set, b"x"), &cx)),
-        vec![first]
-    );
-    let steps = s.on_upstream(message(set, b"x"), &cx);
+    assert_eq!(to_device(&s.on_upstream(copy.clone(), &cx)), vec![first]);
+    let steps = s.on_upstream(copy, &cx);
     assert!(to_device(&steps).is_empty(), "{steps:?}");
+    // The same topic and payload published again is another message: delivered, and its
+    // second copy folded away too.
+    let again = from_cloud(QoS::AtLeastOnce, set, b"x");
+    let second = publish_bytes(set, b"x", QoS::AtLeastOnce, Some(2));
+    assert_eq!(to_device(&s.on_upstream(again.clone(), &cx)), vec![second]);
+    assert!(to_device(&s.on_upstream(again, &cx)).is_empty());
 }
 
 #[test]
 fn silence_and_a_newer_login_close_with_a_note() {
-    let (policy, origins) = (policy(), Origins::default());
-    let mut s = connected(&policy, &origins);
+    let policy = policy();
+    let mut s = connected(&policy);
     assert!(s.take_heard(), "the CONNECT starts the idle timer");
     assert!(!s.take_heard());
     assert_eq!(s.idle_limit(), Some(Duration::from_secs(150)));
@@ -723,7 +626,7 @@ fn silence_and_a_newer_login_close_with_a_note() {
     );
     assert_eq!(steps.last(), Some(&Step::Close));
     assert!(s.is_closed());
-    let mut s = connected(&policy, &origins);
+    let mut s = connected(&policy);
     let steps = s.on_timer(Fired::Replaced(9));
     assert!(
         matches!(&steps[0], Step::Note(n) if n.contains("logged in again on conn 9")),
@@ -733,12 +636,9 @@ fn silence_and_a_newer_login_close_with_a_note() {
 
 #[test]
 fn only_the_documented_packets_restart_the_idle_timer() {
-    let (policy, origins) = (policy(), Origins::default());
-    let cx = Context {
-        policy: &policy,
-        origins: &origins,
-    };
-    let mut s = connected(&policy, &origins);
+    let policy = policy();
+    let cx = Context { policy: &policy };
+    let mut s = connected(&policy);
     s.take_heard();
     s.on_device_bytes(&hex("A2 05 00 01 00 01 2F"), &cx);
     assert!(!s.take_heard(), "UNSUBSCRIBE is not in §2.4's list");
@@ -750,12 +650,9 @@ fn only_the_documented_packets_restart_the_idle_timer() {
 /// all; the device gets exactly one UNSUBACK per UNSUBSCRIBE from the gateway (§3.10.4).
 #[test]
 fn every_unsubscribe_gets_exactly_one_unsuback() {
-    let (policy, origins) = (policy(), Origins::default());
-    let cx = Context {
-        policy: &policy,
-        origins: &origins,
-    };
-    let mut s = connected(&policy, &origins);
+    let policy = policy();
+    let cx = Context { policy: &policy };
+    let mut s = connected(&policy);
     s.on_device_bytes(&hex(SUBSCRIBE), &cx);
     s.on_upstream(subscribed(0x0A, &[0]), &cx);
     let set = "/sys/a1ndPQHcX7f/device2/thing/service/property/set";
@@ -766,13 +663,13 @@ fn every_unsubscribe_gets_exactly_one_unsuback() {
     let steps = s.on_device_bytes(&unsubscribe, &cx);
     assert_eq!(
         to_upstream(&steps),
-        vec![Upward::Unsubscribe {
+        vec![Up::Router(Upward::Unsubscribe {
             filters: vec![set.into()]
-        }]
+        })]
     );
     assert_eq!(to_device(&steps), vec![hex("B0 02 00 0A")]);
     // A message on the way when it unsubscribed is not delivered.
-    let steps = s.on_upstream(message(set, b"{}"), &cx);
+    let steps = s.on_upstream(from_cloud(QoS::AtMostOnce, set, b"{}"), &cx);
     assert!(to_device(&steps).is_empty(), "{steps:?}");
     // Two filters, neither subscribed now: answered here, nothing upstream.
     let reply = "/sys/a1ndPQHcX7f/device2/thing/event/property/post_reply";
@@ -792,22 +689,19 @@ fn every_unsubscribe_gets_exactly_one_unsuback() {
     let steps = s.on_device_bytes(&two(13), &cx);
     assert_eq!(
         to_upstream(&steps),
-        vec![Upward::Unsubscribe {
+        vec![Up::Router(Upward::Unsubscribe {
             filters: vec![set.into()]
-        }]
+        })]
     );
     assert_eq!(to_device(&steps), vec![hex("B0 02 00 0D")]);
 }
 
 #[test]
 fn a_kept_will_is_published_when_the_link_ends_without_disconnect() {
-    let (policy, origins) = (policy(), Origins::default());
+    let policy = policy();
     let keep: ProfileOverride = serde_yaml::from_str("protocol: { will: keep }").unwrap();
     policy.set_override(Some(&keep));
-    let cx = Context {
-        policy: &policy,
-        origins: &origins,
-    };
+    let cx = Context { policy: &policy };
     let (Packet::Connect(mut c), _) = decode(&hex(CONNECT)).unwrap() else {
         panic!()
     };
@@ -827,4 +721,27 @@ fn a_kept_will_is_published_when_the_link_ends_without_disconnect() {
         ("/a1ndPQHcX7f/device2/user/gone", &b"bye"[..])
     );
     assert_eq!(s.will_on_close(), None, "published once");
+}
+
+/// The cloud publishes the same topic and payload twice, first at QoS 0, then at QoS 1, before
+/// either reaches the device: each arrives at its own QoS. (A table keyed by topic and payload
+/// once delivered both at the later one's.)
+#[test]
+fn the_same_message_published_at_two_qos_arrives_at_each() {
+    let policy = policy();
+    let cx = Context { policy: &policy };
+    let mut s = connected(&policy);
+    s.on_device_bytes(&hex(SUBSCRIBE), &cx);
+    s.on_upstream(subscribed(0x0A, &[0]), &cx);
+    let set = "/sys/a1ndPQHcX7f/device2/thing/service/property/set";
+    let zero = from_cloud(QoS::AtMostOnce, set, b"same");
+    let one = from_cloud(QoS::AtLeastOnce, set, b"same");
+    assert_eq!(
+        to_device(&s.on_upstream(zero, &cx)),
+        vec![publish_bytes(set, b"same", QoS::AtMostOnce, None)]
+    );
+    assert_eq!(
+        to_device(&s.on_upstream(one, &cx)),
+        vec![publish_bytes(set, b"same", QoS::AtLeastOnce, Some(1))]
+    );
 }

@@ -75,3 +75,22 @@ pub trait CloudPlatform {
     /// The platform's answer to a PUBLISH that reached the cloud, if it answers that topic.
     fn reply_to(&self, post: &Publish) -> Option<PostReply>;
 }
+
+/// One platform's rules under the profiles in force, as [`CloudPolicy`](super::CloudPolicy)
+/// hands them out: by value, since the policy asks for them for every PUBLISH (a box each time
+/// was an allocation per message).
+pub enum Rules {
+    Aliyun(Aliyun),
+    OneNet(OneNet),
+}
+
+impl std::ops::Deref for Rules {
+    type Target = dyn CloudPlatform;
+
+    fn deref(&self) -> &Self::Target {
+        match self {
+            Rules::Aliyun(a) => a,
+            Rules::OneNet(o) => o,
+        }
+    }
+}
