@@ -9,7 +9,8 @@
 //! gives (only `broker/` may import rumqttd).
 //!
 //! Options (after `--`): `--brokers athil,rumqttd,mosquitto`, `--messages N` (per direction
-//! per QoS), `--window N`, `--first-downlink N`, `--rss-messages N`, `--devices N`,
+//! per QoS), `--window N`, `--rounds N` (runs of each throughput flow; the median is
+//! reported), `--first-downlink N`, `--rss-messages N`, `--devices N`,
 //! `--reconnects N`, `--login-concurrency N`, `--hold-ms N`.
 
 // Shared with tests/bench_broker_short.rs, which uses parts this file does not.
@@ -81,6 +82,7 @@ fn parse_args(s: &mut Settings) -> Result<(), String> {
             }
             "--messages" => s.messages = number()?,
             "--window" => s.window = number()? as usize,
+            "--rounds" => s.rounds = number()?.max(1) as usize,
             "--first-downlink" => s.first_downlink = number()? as usize,
             "--rss-messages" => s.rss_messages = number()?,
             "--devices" => s.devices = number()? as usize,

@@ -87,7 +87,11 @@ pub fn print(columns: &[Column], settings: &Settings) -> String {
                 .iter()
                 .map(|c| if pick == 0 { &c.up[qi] } else { &c.down[qi] })
                 .collect();
-            let label = format!("{way} QoS {q}, {n} msgs");
+            let label = if settings.rounds > 1 {
+                format!("{way} QoS {q}, {n} msgs, median of {}", settings.rounds)
+            } else {
+                format!("{way} QoS {q}, {n} msgs")
+            };
             let rates = columns
                 .iter()
                 .zip(&flows)
