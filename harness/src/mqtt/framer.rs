@@ -96,8 +96,13 @@ pub(crate) fn header(buf: &[u8]) -> Result<Option<(usize, usize)>, FrameError> {
 /// whole connection. After an error the stream is unusable; the framer keeps reporting it.
 #[derive(Debug, Clone)]
 pub struct Framer {
+    /// Bytes received; those before `pos` were handed out already.
     buf: Vec<u8>,
-    /// Stream offset of `buf[0]`.
+    /// Where the next packet starts in `buf`. Handed-out bytes are dropped at the next push
+    /// or once all are handed out, so a read holding many packets is not moved once per
+    /// packet (splitting the rest off each time made a 32 KB read of small packets quadratic).
+    pos: usize,
+    /// Stream offset of `buf[pos]`.
     start: usize,
     limit: usize,
 }
@@ -119,6 +124,7 @@ impl Framer {
     pub fn with_limit(limit: usize) -> Framer {
         Framer {
             buf: Vec::new(),
+            pos: 0,
             start: 0,
             limit,
         }
@@ -126,6 +132,10 @@ impl Framer {
 
     /// Adds bytes as they arrive.
     pub fn push(&mut self, bytes: &[u8]) {
+        if self.pos > 0 {
+            self.buf.drain(..self.pos);
+            self.pos = 0;
+        }
         self.buf.extend_from_slice(bytes);
     }
 
@@ -136,7 +146,8 @@ impl Framer {
 
     /// Like [`Framer::next_packet`], with the stream offset where the packet started.
     pub fn next_packet_at(&mut self) -> Result<Option<(usize, Vec<u8>)>, FrameError> {
-        let declared = header(&self.buf).map_err(|e| e.shifted(self.start))?;
+        let pending = &self.buf[self.pos..];
+        let declared = header(pending).map_err(|e| e.shifted(self.start))?;
         let Some((header_len, remaining)) = declared else {
             return Ok(None);
         };
@@ -148,11 +159,15 @@ impl Framer {
                 limit: self.limit,
             });
         }
-        if self.buf.len() < total {
+        if pending.len() < total {
             return Ok(None);
         }
-        let rest = self.buf.split_off(total);
-        let packet = std::mem::replace(&mut self.buf, rest);
+        let packet = pending[..total].to_vec();
+        self.pos += total;
+        if self.pos == self.buf.len() {
+            self.buf.clear();
+            self.pos = 0;
+        }
         let at = self.start;
         self.start += total;
         Ok(Some((at, packet)))
@@ -160,7 +175,7 @@ impl Framer {
 
     /// Bytes received but not yet handed out as a packet.
     pub fn buffered(&self) -> &[u8] {
-        &self.buf
+        &self.buf[self.pos..]
     }
 
     /// Stream offset of the first buffered byte (= bytes handed out so far).
@@ -238,6 +253,45 @@ mod tests {
         );
         assert!(framer.buffered().is_empty());
         assert_eq!(framer.stream_offset(), 9);
+    }
+
+    proptest::proptest! {
+        /// However the stream is cut into reads, and whenever packets are taken, the framer
+        /// hands out the same packets at the same offsets and keeps only what is pending.
+        #[test]
+        fn any_cut_of_the_stream_frames_the_same(
+            bodies in proptest::collection::vec(0usize..300, 1..40),
+            cuts in proptest::collection::vec(1usize..700, 1..60),
+        ) {
+            let mut stream = Vec::new();
+            let mut want = Vec::new();
+            for (i, len) in bodies.iter().enumerate() {
+                let at = stream.len();
+                let mut packet = vec![0x30];
+                packet.extend(crate::mqtt::remaining_length::encode_remaining_length(*len).unwrap());
+                packet.extend(std::iter::repeat(i as u8).take(*len));
+                stream.extend_from_slice(&packet);
+                want.push((at, packet));
+            }
+            let mut framer = Framer::new();
+            let mut got = Vec::new();
+            let mut fed = 0;
+            for cut in cuts.iter().cycle() {
+                if fed == stream.len() {
+                    break;
+                }
+                let end = (fed + cut).min(stream.len());
+                framer.push(&stream[fed..end]);
+                fed = end;
+                while let Some(p) = framer.next_packet_at().unwrap() {
+                    got.push(p);
+                }
+                let taken: usize = got.iter().map(|(_, p)| p.len()).sum();
+                proptest::prop_assert_eq!(framer.buffered(), &stream[taken..fed]);
+                proptest::prop_assert_eq!(framer.stream_offset(), taken);
+            }
+            proptest::prop_assert_eq!(got, want);
+        }
     }
 
     #[test]
