@@ -9,7 +9,7 @@ use super::envelope::{Origin, Publisher, Sealed};
 use super::error::BrokerError;
 use super::gateway::Shared;
 use super::namespace::Namespace;
-use super::observed::SeenDirection;
+use super::observed::{SeenDirection, Sighting};
 use super::platform::PostReply;
 use super::profile::config::Implicit;
 use super::rumqttd::{RouterLink, RouterTx, Upward};
@@ -140,27 +140,41 @@ impl CloudLink {
 }
 
 /// What the cloud does with a device's PUBLISH that reached it (the gateway calls this once
-/// rumqttd has the message): records it as seen at the cloud, then answers a post as the
-/// device's platform does, so the record shows the post before anything answers it.
+/// rumqttd has the message): the post as the record shows it at the cloud, and the platform's
+/// answer, which the gateway sends once that record is in, so the post comes before its answer.
 pub(crate) fn received(
     shared: &Shared,
     conn: ConnId,
     client_id: Option<std::sync::Arc<str>>,
     post: Publish,
-) {
+) -> (Sighting, Option<Answer>) {
     // The reply is worked out before the post moves into the record (no copy of it).
-    let reply = shared
-        .policy
-        .reply_to(&post)
-        .map(|r| (post.topic.clone(), r));
-    shared.observed.record_packet(
-        SeenDirection::AtCloud,
-        Some(conn),
+    let answer = shared.policy.reply_to(&post).map(|reply| Answer {
+        conn,
+        post_topic: post.topic.clone(),
+        reply,
+    });
+    let seen = Sighting {
+        direction: SeenDirection::AtCloud,
+        conn: Some(conn),
         client_id,
-        Packet::Publish(post),
-    );
-    if let Some((post_topic, reply)) = reply {
-        shared.cloud.answer(shared, Some(conn), &post_topic, reply);
+        packet: Packet::Publish(post),
+    };
+    (seen, answer)
+}
+
+/// The platform's answer to one device post, not sent yet.
+pub(crate) struct Answer {
+    conn: ConnId,
+    post_topic: String,
+    reply: PostReply,
+}
+
+impl Answer {
+    pub(crate) fn send(self, shared: &Shared) {
+        shared
+            .cloud
+            .answer(shared, Some(self.conn), &self.post_topic, self.reply);
     }
 }
 

@@ -21,10 +21,10 @@ use super::envelope::{Origin, Publisher, Sealed};
 use super::error::BrokerError;
 use super::fault::{Action, ConnFaults, FaultBoard, Out, Outbox, Side, Write};
 use super::namespace::Namespace;
-use super::observed::{Observed, SeenDirection};
+use super::observed::{Observed, SeenDirection, Sighting};
 use super::packet_budget::{Hidden, PacketBudget};
 use super::policy::CloudPolicy;
-use super::profile::timers::Timers;
+use super::profile::timers::{Fired, Timers};
 use super::reach::Reach;
 use super::rumqttd::{Downward, RouterLink, Rumqttd, Upward};
 use super::session::{refusal, Context, Session, Step};
@@ -234,6 +234,14 @@ struct Link {
     budget: Option<PacketBudget>,
     /// The session's client id as records share it ([`Link::client_id`]).
     client_id: Option<Arc<str>>,
+    /// When the current turn of [`Link::pump`] began.
+    now: std::time::Instant,
+    /// Packets seen this turn, not in the record yet ([`Link::commit`]).
+    sightings: Vec<Sighting>,
+    /// The cloud's answers to this turn's posts, sent once the posts are in the record.
+    answers: Vec<cloud::Answer>,
+    /// The downlink filters last told to [`Reach`].
+    reached: Vec<String>,
 }
 
 async fn serve(
@@ -265,9 +273,14 @@ async fn serve(
             .packet_events_per_second
             .map(|n| PacketBudget::new(n, std::time::Instant::now())),
         client_id: None,
+        now: std::time::Instant::now(),
+        sightings: Vec::new(),
+        answers: Vec::new(),
+        reached: Vec::new(),
     };
     let end = link.pump(&mut device_r, &mut stop).await;
     link.leave_upstream();
+    link.commit();
     shared.faults.disconnected(conn);
     shared.reach.set(conn, Vec::new());
     if end == End::Broker {
@@ -277,6 +290,21 @@ async fn serve(
     link.tell_hidden(std::time::Instant::now());
     drop(link);
     shared.events.emit(RunEvent::TcpClosed { conn, by_broker });
+}
+
+/// What woke a link's loop.
+enum Turn {
+    Shutdown,
+    /// `n` bytes from the device are in the read buffer.
+    DeviceBytes(usize),
+    /// The device closed (`None`) or its socket failed.
+    DeviceGone(Option<std::io::Error>),
+    Router(Option<Downward>),
+    FaultsChanged,
+    /// A held write in the outbox is due.
+    OutboxDue,
+    HiddenDue,
+    Timer(Fired),
 }
 
 impl Link {
@@ -297,74 +325,109 @@ impl Link {
                 .as_ref()
                 .and_then(PacketBudget::due)
                 .map(Instant::from_std);
-            let actions = tokio::select! {
-                _ = stopped(stop) => {
+            let turn = tokio::select! {
+                _ = stopped(stop) => Turn::Shutdown,
+                read = device_r.read(&mut dbuf) => match read {
+                    Ok(0) => Turn::DeviceGone(None),
+                    Ok(n) => Turn::DeviceBytes(n),
+                    Err(e) => Turn::DeviceGone(Some(e)),
+                },
+                down = read_upstream(&mut self.upstream) => Turn::Router(down),
+                // The board outlives every link (it is in `shared`), so this never errors.
+                _ = faults_changed.changed() => Turn::FaultsChanged,
+                _ = sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => Turn::OutboxDue,
+                // A flood that stopped: what its last second hid is told now.
+                _ = sleep_until(hidden_due.unwrap_or_else(Instant::now)), if hidden_due.is_some() => {
+                    Turn::HiddenDue
+                }
+                fired = timers.fired(&self.shared.policy, self.session.is_connected()) => {
+                    Turn::Timer(fired)
+                }
+            };
+            // One clock reading serves the whole turn: under a flood, a reading per packet
+            // was a measurable share of the gateway's time.
+            self.now = std::time::Instant::now();
+            let actions = match turn {
+                Turn::Shutdown => {
                     self.note("the broker is shutting down; closing");
                     return End::Shutdown;
                 }
-                read = device_r.read(&mut dbuf) => match read {
-                    Ok(0) => return End::Device,
-                    Err(e) => {
-                        self.note(format!("the device's connection failed: {e}"));
-                        return End::Device;
-                    }
-                    Ok(n) => {
-                        if n == dbuf.len() && dbuf.len() < READ_MAX {
-                            dbuf.resize(dbuf.len() * 2, 0);
-                        }
-                        self.emit_bytes(TcpDirection::Uplink, &dbuf[..n]);
-                        // A fault delivered before these bytes arrived applies to them, even
-                        // when this select saw the bytes before the board's change (a loaded
-                        // machine made `drop_link after_next_packet` miss its packet).
-                        let now = std::time::Instant::now();
-                        let mut actions = self.faults.take_delivered(&self.shared.faults, now);
-                        let devices = self.shared.policy.devices();
-                        actions.extend(match self.faults.screen(&dbuf[..n], &self.shared.faults, devices) {
-                            // A fault refuses this CONNECT: the session never sees it.
-                            Some(refused) => refused,
-                            None => {
-                                let cx = Context { policy: &self.shared.policy };
-                                let steps = self.session.on_device_bytes(&dbuf[..n], &cx);
-                                self.with_faults(steps, Side::Device)
-                            }
-                        });
-                        actions
-                    }
-                },
-                down = read_upstream(&mut self.upstream) => match down {
-                    None => {
-                        // Each connection links in under an id of its own, so rumqttd never
-                        // lets go of one for another; only a dead router thread ends here.
-                        self.note("rumqttd let go of this connection's link; closing");
-                        return End::Broker;
-                    }
-                    Some(down) => self.on_router(down),
-                },
-                // The board outlives every link (it is in `shared`), so this never errors.
-                _ = faults_changed.changed() => {
-                    self.faults.take_delivered(&self.shared.faults, std::time::Instant::now())
+                Turn::DeviceGone(None) => return End::Device,
+                Turn::DeviceGone(Some(e)) => {
+                    self.note(format!("the device's connection failed: {e}"));
+                    return End::Device;
                 }
-                _ = sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => Vec::new(),
-                // A flood that stopped: what its last second hid is told now.
-                _ = sleep_until(hidden_due.unwrap_or_else(Instant::now)), if hidden_due.is_some() => {
-                    self.tell_hidden(std::time::Instant::now());
+                Turn::DeviceBytes(n) => {
+                    let actions = self.on_device_bytes(&dbuf[..n]);
+                    if n == dbuf.len() && dbuf.len() < READ_MAX {
+                        dbuf.resize(dbuf.len() * 2, 0);
+                    }
+                    actions
+                }
+                Turn::Router(None) => {
+                    // Each connection links in under an id of its own, so rumqttd never lets
+                    // go of one for another; only a dead router thread ends here.
+                    self.note("rumqttd let go of this connection's link; closing");
+                    return End::Broker;
+                }
+                Turn::Router(Some(down)) => self.on_router(down),
+                Turn::FaultsChanged => self.faults.take_delivered(&self.shared.faults, self.now),
+                Turn::OutboxDue => Vec::new(),
+                Turn::HiddenDue => {
+                    self.tell_hidden(self.now);
                     Vec::new()
                 }
-                fired = timers.fired(&self.shared.policy, self.session.is_connected()) => {
-                    self.session.on_timer(fired).into_iter().map(Action::Step).collect()
-                }
+                Turn::Timer(fired) => self
+                    .session
+                    .on_timer(fired)
+                    .into_iter()
+                    .map(Action::Step)
+                    .collect(),
             };
             timers.update(&mut self.session);
-            self.shared
-                .reach
-                .set(self.conn, self.session.downlink_filters());
+            self.tell_reach();
             if let Flow::Close = self.execute(actions).await {
                 return End::Broker;
             }
             if let Flow::Close = self.flush().await {
                 return End::Broker;
             }
+            self.commit();
         }
+    }
+
+    /// What the device's bytes make the session and this connection's faults do.
+    fn on_device_bytes(&mut self, bytes: &[u8]) -> Vec<Action> {
+        self.emit_bytes(TcpDirection::Uplink, bytes);
+        // A fault delivered before these bytes arrived applies to them, even when the select
+        // saw the bytes before the board's change (a loaded machine made `drop_link
+        // after_next_packet` miss its packet).
+        let mut actions = self.faults.take_delivered(&self.shared.faults, self.now);
+        let devices = self.shared.policy.devices();
+        actions.extend(
+            match self.faults.screen(bytes, &self.shared.faults, devices) {
+                // A fault refuses this CONNECT: the session never sees it.
+                Some(refused) => refused,
+                None => {
+                    let cx = Context {
+                        policy: &self.shared.policy,
+                    };
+                    let steps = self.session.on_device_bytes(bytes, &cx);
+                    self.with_faults(steps, Side::Device)
+                }
+            },
+        );
+        actions
+    }
+
+    /// Tells the cloud's notes which filters reach this device, when they changed.
+    fn tell_reach(&mut self) {
+        let now = self.session.downlink_filters();
+        if now.clone().eq(self.reached.iter().map(String::as_str)) {
+            return;
+        }
+        self.reached = now.map(str::to_owned).collect();
+        self.shared.reach.set(self.conn, self.reached.clone());
     }
 
     /// What rumqttd handed the link, and whatever else it already has for it (a burst), as
@@ -391,10 +454,9 @@ impl Link {
 
     /// The session's steps with this connection's faults applied (broker/fault).
     fn with_faults(&mut self, steps: Vec<Step>, side: Side) -> Vec<Action> {
-        let now = std::time::Instant::now();
         let devices = self.shared.policy.devices();
         self.faults
-            .on_steps(steps, side, now, &self.shared.faults, devices)
+            .on_steps(steps, side, self.now, &self.shared.faults, devices)
     }
 
     /// Writes what is due in the outbox; a queued close ends the link once reached. Whole
@@ -405,6 +467,7 @@ impl Link {
         let mut batch: Vec<u8> = Vec::new();
         let mut packets: Vec<Packet> = Vec::new();
         let mut flow = Flow::Continue;
+        // The clock read afresh: a gap a fault puts between writes counts from the last write.
         while let Some(out) = self.outbox.pop_due(std::time::Instant::now()) {
             let Out::Write(w) = out else {
                 flow = Flow::Close;
@@ -459,7 +522,7 @@ impl Link {
             if self.outbox.closing() {
                 break;
             }
-            let now = std::time::Instant::now();
+            let now = self.now;
             let step = match action {
                 Action::Write(w) => {
                     self.outbox.push(Out::Write(Box::new(w)), now);
@@ -489,11 +552,11 @@ impl Link {
                         publisher: Publisher::Device { conn: self.conn },
                         qos: publish.qos,
                     };
-                    upward.push(self.inside(Upward::Publish {
-                        topic: publish.topic.clone(),
+                    upward.push(Upward::Publish {
+                        topic: self.shared.namespace.inside(&publish.topic),
                         payload: Sealed::new(origin, &publish.payload),
                         retain: publish.retain,
-                    }));
+                    });
                     at_cloud.push(publish);
                 }
                 Step::OpenUpstream { client_id } => {
@@ -521,22 +584,30 @@ impl Link {
                     self.note(format!(
                         "refused client {client_id:?} with code {code} because {reason}"
                     ));
+                    // The packets before it come before it in the record.
+                    self.commit();
                     self.shared
                         .observed
                         .record_refusal(self.conn, client_id, code, reason);
                 }
-                Step::Dropped { packet, reason } => self.shared.observed.record_drop(
-                    self.conn,
-                    self.session.client_id().map(str::to_owned),
-                    packet,
-                    reason,
-                ),
+                Step::Dropped { packet, reason } => {
+                    self.commit();
+                    self.shared.observed.record_drop(
+                        self.conn,
+                        self.session.client_id().map(str::to_owned),
+                        packet,
+                        reason,
+                    )
+                }
                 Step::Note(text) => self.note(text),
                 Step::Close => self.outbox.push(Out::Close, now),
             }
         }
-        if let (false, Some(link)) = (upward.is_empty(), &mut self.upstream) {
-            if let Err(e) = link.tx.send_all(upward) {
+        if !upward.is_empty() {
+            // The device's packets enter the record before anything rumqttd routes from them
+            // could reach another connection's.
+            self.commit();
+            if let Some(Err(e)) = self.upstream.as_mut().map(|l| l.tx.send_all(upward)) {
                 self.note(format!("failed to {e}; closing"));
                 return Flow::Close;
             }
@@ -690,11 +761,13 @@ impl Link {
         });
     }
 
+    /// Shows `packet` as an event (within the budget) and queues it for the record, which
+    /// [`Link::commit`] writes.
     fn record(&mut self, direction: TcpDirection, packet: Packet) {
         let shown = match &mut self.budget {
             None => true,
             Some(budget) => {
-                let (shown, ended) = budget.admit(packet.packet_type(), std::time::Instant::now());
+                let (shown, ended) = budget.admit(packet.packet_type(), self.now);
                 if let Some(hidden) = ended {
                     self.emit_hidden(hidden);
                 }
@@ -708,14 +781,30 @@ impl Link {
                 packet: packet.clone(),
             });
         }
-        let seen = match direction {
+        let direction = match direction {
             TcpDirection::Uplink => SeenDirection::FromDevice,
             TcpDirection::Downlink => SeenDirection::ToDevice,
         };
         let client_id = self.client_id();
-        self.shared
-            .observed
-            .record_packet(seen, Some(self.conn), client_id, packet);
+        self.sightings.push(Sighting {
+            direction,
+            conn: Some(self.conn),
+            client_id,
+            packet,
+        });
+    }
+
+    /// Writes the packets this turn saw into the record, together, then sends the cloud's
+    /// answers to the posts among them (a post is in the record before its answer leaves).
+    fn commit(&mut self) {
+        if !self.sightings.is_empty() {
+            self.shared
+                .observed
+                .record_packets(std::time::SystemTime::now(), self.sightings.drain(..));
+        }
+        for answer in self.answers.drain(..) {
+            answer.send(&self.shared);
+        }
     }
 
     /// The session's client id, shared by every record of this connection.
@@ -759,7 +848,9 @@ impl Link {
             ..publish
         };
         let client_id = self.client_id();
-        cloud::received(&self.shared, self.conn, client_id, post);
+        let (seen, answer) = cloud::received(&self.shared, self.conn, client_id, post);
+        self.sightings.push(seen);
+        self.answers.extend(answer);
     }
 }
 

@@ -45,6 +45,15 @@ pub struct SeenPacket {
     pub packet: Packet,
 }
 
+/// A packet on its way into the record ([`Observed::record_packets`]).
+#[derive(Debug)]
+pub struct Sighting {
+    pub direction: SeenDirection,
+    pub conn: Option<ConnId>,
+    pub client_id: Option<Arc<str>>,
+    pub packet: Packet,
+}
+
 /// A CONNECT the gateway refused, as an assertion would state it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Refusal {
@@ -229,21 +238,47 @@ impl Observed {
         client_id: Option<Arc<str>>,
         packet: Packet,
     ) {
-        let seq = {
-            let mut r = self.lock();
-            let seq = r.next_seq;
-            r.next_seq += 1;
-            r.bytes += weight(&packet);
-            r.seen.push_back(SeenPacket {
-                seq,
-                at: SystemTime::now(),
+        self.record_packets(
+            SystemTime::now(),
+            [Sighting {
                 direction,
                 conn,
                 client_id,
                 packet,
-            });
+            }],
+        );
+    }
+
+    /// Records packets seen together at `at`, in order: one lock, one clock reading and one
+    /// trim for a whole turn of a connection (a flood's read holds a hundred PUBLISHes).
+    pub fn record_packets(&self, at: SystemTime, sightings: impl IntoIterator<Item = Sighting>) {
+        let seq = {
+            let mut r = self.lock();
+            let before = r.next_seq;
+            for Sighting {
+                direction,
+                conn,
+                client_id,
+                packet,
+            } in sightings
+            {
+                let seq = r.next_seq;
+                r.next_seq += 1;
+                r.bytes += weight(&packet);
+                r.seen.push_back(SeenPacket {
+                    seq,
+                    at,
+                    direction,
+                    conn,
+                    client_id,
+                    packet,
+                });
+            }
+            if r.next_seq == before {
+                return;
+            }
             r.trim();
-            seq
+            r.next_seq - 1
         };
         self.changed_now(seq);
     }

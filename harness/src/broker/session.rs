@@ -200,17 +200,12 @@ impl Session {
 
     /// The filters that bring downlinks to the device now: the ones it was granted and the
     /// implicit ones pushed to it (empty until connected).
-    pub fn downlink_filters(&self) -> Vec<String> {
-        match &self.state {
-            State::Proxying(p) => p
-                .subs
-                .granted
-                .iter()
-                .chain(&p.subs.implicit)
-                .cloned()
-                .collect(),
-            State::AwaitingConnect | State::Closed => Vec::new(),
-        }
+    pub fn downlink_filters(&self) -> impl Iterator<Item = &str> + Clone {
+        let (granted, implicit): (&[String], &[String]) = match &self.state {
+            State::Proxying(p) => (&p.subs.granted, &p.subs.implicit),
+            State::AwaitingConnect | State::Closed => (&[], &[]),
+        };
+        granted.iter().chain(implicit).map(String::as_str)
     }
 
     /// Whether the device sent a packet that restarts the idle timer (accepted CONNECT,
@@ -264,11 +259,11 @@ impl Session {
                 Err(e) => self.malformed(&mut steps, "uplink", e),
                 Ok(Some((at, raw))) => match decode(&raw) {
                     Ok((packet, _)) => {
-                        // Answered by reference, so the step that records it owns the only copy.
-                        let mut answer = Vec::new();
-                        self.on_device_packet(&packet, cx, &mut answer);
-                        steps.push(Step::FromDevice(packet));
-                        steps.append(&mut answer);
+                        // Answered by reference, so the step that records it owns the only
+                        // copy; the record of it goes before its answers.
+                        let answers_from = steps.len();
+                        self.on_device_packet(&packet, cx, &mut steps);
+                        steps.insert(answers_from, Step::FromDevice(packet));
                     }
                     Err(_) if self.connect_of_another_protocol(&raw, cx, &mut steps) => {}
                     Err(e) => {
