@@ -62,7 +62,7 @@ impl Settings {
         Settings {
             athil,
             brokers: BrokerKind::ALL.to_vec(),
-            messages: 20_000,
+            messages: 200_000,
             window: 100,
             rounds: 5,
             payload: 64,
@@ -158,97 +158,158 @@ pub fn raise_fd_limit() -> Result<u64, String> {
     }
 }
 
-/// Measures every broker in `settings.brokers`, one after the other, and returns a column each.
-/// `progress` gets a line as each measurement starts (the benchmark prints them; a long run
-/// should not look hung).
+/// Measures every broker in `settings.brokers` and returns a column each. `progress` gets a
+/// line as each measurement starts (the benchmark prints them; a long run should not look
+/// hung).
+///
+/// All the brokers are up during the throughput rounds (an idle one costs nothing) and the
+/// rounds alternate between them: a spell in which the shared machine is slow then costs one
+/// round of each broker, not every round of one, and the ratios compare like with like.
 pub async fn run(settings: &Settings, progress: &dyn Fn(&str)) -> Result<Vec<Column>, String> {
     // Two devices at least: one for the flows, one for the reconnects.
     let fleet = Fleet::generate(settings.devices.max(2))?;
-    let mut columns = Vec::new();
+    let mut benched = Vec::new();
     for &kind in &settings.brokers {
         progress(&format!("{}: starting", kind.title()));
-        columns.push(measure_broker(kind, settings, &fleet, progress).await);
+        benched.push(Benched::start(kind, settings, &fleet));
+    }
+    let rounds = settings.rounds.max(1);
+    for round in 1..=rounds {
+        for b in benched.iter_mut() {
+            b.throughput_round(settings, &fleet, (round, rounds), progress)
+                .await;
+        }
+    }
+    let mut columns = Vec::new();
+    for b in benched {
+        columns.push(b.finish(settings, &fleet, progress).await);
     }
     Ok(columns)
 }
 
-async fn measure_broker(
-    kind: BrokerKind,
-    settings: &Settings,
-    fleet: &Fleet,
-    progress: &dyn Fn(&str),
-) -> Column {
-    if kind == BrokerKind::Mosquitto && brokers::mosquitto_path().is_none() {
-        return Column::all(kind, "skipped: mosquitto is not installed");
+/// One broker under measurement: its column so far and the process, while it runs.
+struct Benched {
+    column: Column,
+    broker: Option<RunningBroker>,
+    /// Each throughput flow's runs so far, by QoS.
+    ups: [Vec<Outcome<Flow>>; 2],
+    downs: [Vec<Outcome<Flow>>; 2],
+}
+
+impl Benched {
+    fn start(kind: BrokerKind, settings: &Settings, fleet: &Fleet) -> Benched {
+        let skipped = |why: String| Benched {
+            column: Column::all(kind, &why),
+            broker: None,
+            ups: Default::default(),
+            downs: Default::default(),
+        };
+        if kind == BrokerKind::Mosquitto && brokers::mosquitto_path().is_none() {
+            return skipped("skipped: mosquitto is not installed".to_owned());
+        }
+        match brokers::start(kind, &settings.athil, fleet) {
+            Ok(broker) => {
+                let mut column = Column::all(kind, "");
+                column.skipped = None;
+                Benched {
+                    column,
+                    broker: Some(broker),
+                    ups: Default::default(),
+                    downs: Default::default(),
+                }
+            }
+            Err(why) => skipped(format!("did not start: {why}")),
+        }
     }
-    let mut broker = match brokers::start(kind, &settings.athil, fleet) {
-        Ok(b) => b,
-        Err(why) => return Column::all(kind, &format!("did not start: {why}")),
-    };
-    let device = &fleet.devices[0];
-    let step = |what: &str| progress(&format!("{}: {what}", kind.title()));
-    let mut column = Column::all(kind, "");
-    column.skipped = None;
-    // Every round runs all four flows, so a busy spell of the machine hits one round of each
-    // rather than every round of one.
-    let mut ups: [Vec<Outcome<Flow>>; 2] = Default::default();
-    let mut downs: [Vec<Outcome<Flow>>; 2] = Default::default();
-    let rounds = settings.rounds.max(1);
-    for round in 1..=rounds {
+
+    /// Runs all four throughput flows once: round `(n, of)`.
+    async fn throughput_round(
+        &mut self,
+        settings: &Settings,
+        fleet: &Fleet,
+        (round, rounds): (usize, usize),
+        progress: &dyn Fn(&str),
+    ) {
+        let Some(broker) = &mut self.broker else {
+            return;
+        };
+        let kind = self.column.broker;
+        let step = |what: &str| progress(&format!("{}: {what}", kind.title()));
         let of = if rounds > 1 {
             format!(" (round {round} of {rounds})")
         } else {
             String::new()
         };
+        let device = &fleet.devices[0];
         for (i, qos) in [QoS::AtMostOnce, QoS::AtLeastOnce].into_iter().enumerate() {
             step(&format!("uplink QoS {}{of}", qos as u8));
-            let up = measure::flow(&broker, device, Way::Up, settings.shape(qos)).await;
-            ups[i].push(checked(&mut broker, up));
+            let up = measure::flow(broker, device, Way::Up, settings.shape(qos)).await;
+            self.ups[i].push(checked(broker, up));
             step(&format!("downlink QoS {}{of}", qos as u8));
-            let down = measure::flow(&broker, device, Way::Down, settings.shape(qos)).await;
-            downs[i].push(checked(&mut broker, down));
+            let down = measure::flow(broker, device, Way::Down, settings.shape(qos)).await;
+            self.downs[i].push(checked(broker, down));
         }
     }
-    for i in 0..2 {
-        column.up[i] = median(std::mem::take(&mut ups[i]));
-        column.down[i] = median(std::mem::take(&mut downs[i]));
-    }
-    step("first downlink after SUBSCRIBE");
-    let first = measure::first_downlink(
-        &broker,
-        device,
-        settings.first_downlink,
-        settings.first_downlink_wait,
-    )
-    .await;
-    column.first_downlink = checked(&mut broker, first);
-    step("RSS around the long QoS 0 run");
-    let shape = FlowShape {
-        count: settings.rss_messages,
-        qos: QoS::AtMostOnce,
-        window: settings.window,
-        payload: settings.rss_payload,
-        idle: settings.idle,
-    };
-    let rss = measure::rss_growth(&mut broker, device, shape).await;
-    column.rss = checked(&mut broker, rss);
-    step("quick reconnects");
-    let reconnects = measure::reconnects(&broker, &fleet.devices[1], settings.reconnects).await;
-    column.reconnects = checked(&mut broker, reconnects);
-    // The devices are held by a fresh broker, so its RSS is theirs and not the traffic's.
-    drop(broker);
-    step(&format!("{} concurrent devices", settings.devices));
-    column.held = match brokers::start(kind, &settings.athil, fleet) {
-        Ok(mut b) => {
-            let devices = &fleet.devices[..settings.devices];
-            let held =
-                measure::devices_held(&mut b, devices, settings.login_concurrency, settings.hold)
-                    .await;
-            checked(&mut b, held)
+
+    /// The medians, then the measurements that run once.
+    async fn finish(self, settings: &Settings, fleet: &Fleet, progress: &dyn Fn(&str)) -> Column {
+        let Benched {
+            mut column,
+            broker,
+            mut ups,
+            mut downs,
+        } = self;
+        let Some(mut broker) = broker else {
+            return column;
+        };
+        let kind = column.broker;
+        let step = |what: &str| progress(&format!("{}: {what}", kind.title()));
+        for i in 0..2 {
+            column.up[i] = median(std::mem::take(&mut ups[i]));
+            column.down[i] = median(std::mem::take(&mut downs[i]));
         }
-        Err(why) => Err(format!("did not start: {why}")),
-    };
-    column
+        let device = &fleet.devices[0];
+        step("first downlink after SUBSCRIBE");
+        let first = measure::first_downlink(
+            &broker,
+            device,
+            settings.first_downlink,
+            settings.first_downlink_wait,
+        )
+        .await;
+        column.first_downlink = checked(&mut broker, first);
+        step("RSS around the long QoS 0 run");
+        let shape = FlowShape {
+            count: settings.rss_messages,
+            qos: QoS::AtMostOnce,
+            window: settings.window,
+            payload: settings.rss_payload,
+            idle: settings.idle,
+        };
+        let rss = measure::rss_growth(&mut broker, device, shape).await;
+        column.rss = checked(&mut broker, rss);
+        step("quick reconnects");
+        let reconnects = measure::reconnects(&broker, &fleet.devices[1], settings.reconnects).await;
+        column.reconnects = checked(&mut broker, reconnects);
+        // The devices are held by a fresh broker, so its RSS is theirs and not the traffic's.
+        drop(broker);
+        step(&format!("{} concurrent devices", settings.devices));
+        column.held = match brokers::start(kind, &settings.athil, fleet) {
+            Ok(mut b) => {
+                let devices = &fleet.devices[..settings.devices];
+                let held = measure::devices_held(
+                    &mut b,
+                    devices,
+                    settings.login_concurrency,
+                    settings.hold,
+                )
+                .await;
+                checked(&mut b, held)
+            }
+            Err(why) => Err(format!("did not start: {why}")),
+        };
+        column
+    }
 }
 
 /// The run with the median throughput; a failed run fails the measurement (a broker that
