@@ -194,12 +194,12 @@ impl RouterTx {
     /// Hands a burst to the router with one wake-up of its thread instead of one per packet:
     /// the router takes the link's whole buffer on each notification.
     pub fn send_all(&mut self, ups: Vec<Upward>) -> Result<(), BrokerError> {
-        let mut packets: Vec<RPacket> = ups.into_iter().map(packet).collect();
-        let Some(last) = packets.pop() else {
+        let mut ups = ups.into_iter();
+        let Some(last) = ups.next_back() else {
             return Ok(());
         };
-        self.tx.buffer().extend(packets);
-        self.push(last)
+        self.tx.buffer().extend(ups.map(packet));
+        self.push(packet(last))
     }
 
     /// `LinkTx::send` is `async` in name only: it pushes onto a buffer and notifies the router
@@ -228,13 +228,16 @@ impl RouterRx {
     /// burst and answer it with one write instead of one per message.
     pub fn try_next(&mut self) -> Option<Downward> {
         use std::future::Future;
+        use std::sync::OnceLock;
         use std::task::{Context, Poll, Wake, Waker};
         struct Noop;
         impl Wake for Noop {
             fn wake(self: Arc<Self>) {}
         }
-        let waker = Waker::from(Arc::new(Noop));
-        let mut cx = Context::from_waker(&waker);
+        // One for the process: this runs for every message of a burst.
+        static NOOP: OnceLock<Waker> = OnceLock::new();
+        let waker = NOOP.get_or_init(|| Waker::from(Arc::new(Noop)));
+        let mut cx = Context::from_waker(waker);
         loop {
             // `LinkRx::next` takes from its cache first and otherwise polls a channel receive
             // that is cancel-safe, so dropping it after one `Pending` loses nothing.
