@@ -9,8 +9,9 @@
 //! gives (only `broker/` may import rumqttd).
 //!
 //! Options (after `--`): `--brokers athil,rumqttd,mosquitto`, `--messages N` (per direction
-//! per QoS), `--window N`, `--rounds N` (runs of each throughput flow; the median is
-//! reported), `--first-downlink N`, `--rss-messages N`, `--devices N`,
+//! per QoS, default 200,000), `--window N`, `--rounds N` (runs of each throughput flow,
+//! alternating between the brokers; the median is reported), `--first-downlink N`,
+//! `--rss-messages N`, `--devices N`,
 //! `--reconnects N`, `--login-concurrency N`, `--hold-ms N`.
 
 // Shared with tests/bench_broker_short.rs, which uses parts this file does not.
