@@ -234,7 +234,7 @@ struct Link {
     budget: Option<PacketBudget>,
     /// The session's client id as records share it ([`Link::client_id`]).
     client_id: Option<Arc<str>>,
-    /// When the current turn of [`Link::pump`] began.
+    /// When the current turn of [`Link::pump`] woke.
     now: std::time::Instant,
     /// Packets seen this turn, not in the record yet ([`Link::commit`]).
     sightings: Vec<Sighting>,
@@ -615,6 +615,9 @@ impl Link {
         for publish in at_cloud {
             self.hand_to_cloud(publish);
         }
+        // Now, not after the writes: a device that stops reading holds a write for up to
+        // WRITE_WITHIN, and what it sent must not wait that long to be seen.
+        self.commit();
         Flow::Continue
     }
 

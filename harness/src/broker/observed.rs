@@ -231,24 +231,6 @@ impl Observed {
         }
     }
 
-    pub fn record_packet(
-        &self,
-        direction: SeenDirection,
-        conn: Option<ConnId>,
-        client_id: Option<Arc<str>>,
-        packet: Packet,
-    ) {
-        self.record_packets(
-            SystemTime::now(),
-            [Sighting {
-                direction,
-                conn,
-                client_id,
-                packet,
-            }],
-        );
-    }
-
     /// Records packets seen together at `at`, in order: one lock, one clock reading and one
     /// trim for a whole turn of a connection (a flood's read holds a hundred PUBLISHes).
     pub fn record_packets(&self, at: SystemTime, sightings: impl IntoIterator<Item = Sighting>) {
@@ -436,13 +418,35 @@ fn describe(p: &SeenPacket) -> String {
 mod tests {
     use super::*;
 
+    fn sighting(client: &str) -> Sighting {
+        Sighting {
+            direction: SeenDirection::FromDevice,
+            conn: Some(1),
+            client_id: Some(client.into()),
+            packet: Packet::Pingreq,
+        }
+    }
+
     fn ping(o: &Observed, client: &str) {
-        o.record_packet(
-            SeenDirection::FromDevice,
-            Some(1),
-            Some(client.into()),
-            Packet::Pingreq,
-        );
+        o.record_packets(SystemTime::now(), [sighting(client)]);
+    }
+
+    #[test]
+    fn a_turns_packets_enter_in_order_and_the_window_still_holds() {
+        let o = Observed::new(Window {
+            max_entries: 2,
+            max_bytes: usize::MAX,
+        });
+        ping(&o, "first");
+        o.record_packets(SystemTime::UNIX_EPOCH, []);
+        let at = SystemTime::now();
+        o.record_packets(at, ["a", "b", "c"].map(sighting));
+        let seen = o.seen();
+        let clients: Vec<_> = seen.iter().map(|p| p.client_id.as_deref()).collect();
+        assert_eq!(clients, [Some("b"), Some("c")]);
+        // "first" took 0, the empty turn took nothing, a b c took 1 2 3.
+        assert_eq!(seen.iter().map(|p| p.seq).collect::<Vec<_>>(), [2, 3]);
+        assert!(seen.iter().all(|p| p.at == at));
     }
 
     #[tokio::test]
