@@ -82,7 +82,7 @@ fn connect_of(name: &str) -> Vec<u8> {
     let params = d.client_id_params(SignMethod::HmacSha1).expect("params");
     let secret = d.secret().expect("the fixture secret");
     let c = AliyunCredentials::compute(&d.product_key, &d.device_name, &secret, params);
-    encode(&Packet::Connect(c.to_connect(100))).expect("encodes")
+    encode(&Packet::from(c.to_connect(100))).expect("encodes")
 }
 
 #[tokio::test]

@@ -63,7 +63,7 @@ async fn unknown_device_and_malformed_client_id_are_refused_with_their_codes() {
         (unknown, "20 02 00 04", RefusalKind::UnknownDevice),
     ] {
         let mut c = RawClient::connect(broker.addr()).await;
-        c.send(&athil::mqtt::encode(&Packet::Connect(connect)).unwrap())
+        c.send(&athil::mqtt::encode(&Packet::from(connect)).unwrap())
             .await;
         assert_eq!(c.recv().await, hex(connack));
         c.expect_closed(Duration::from_secs(2)).await;

@@ -56,7 +56,7 @@ async fn seed_004s_connect_is_accepted_byte_for_byte() {
     assert!(!refusal.to_string().contains("sn88"), "{refusal}");
 
     // No user name and password: closed without CONNACK.
-    let anonymous = encode(&Packet::Connect(Connect::new(DEVICE_004, 30))).unwrap();
+    let anonymous = encode(&Packet::from(Connect::new(DEVICE_004, 30))).unwrap();
     let mut c = RawClient::connect(broker.addr()).await;
     c.send(&anonymous).await;
     c.expect_closed(Duration::from_secs(2)).await;

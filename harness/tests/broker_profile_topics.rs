@@ -161,7 +161,7 @@ async fn will_is_published(profile: &str) -> bool {
         retain: false,
     });
     let mut c = RawClient::connect(broker.addr()).await;
-    c.send(&encode(&Packet::Connect(connect)).unwrap()).await;
+    c.send(&encode(&Packet::from(connect)).unwrap()).await;
     assert_eq!(c.recv().await, hex("20 02 00 00"));
     if profile == "{}" {
         wait_note(&mut events, "it will never be published", DEADLINE).await;

@@ -18,7 +18,7 @@ fn connect_002_as(name: &str, level: u8) -> Vec<u8> {
     c.password = Some(SIGN_002.as_bytes().to_vec());
     c.protocol_name = name.into();
     c.protocol_level = level;
-    encode(&Packet::Connect(c)).expect("the test's CONNECT encodes")
+    encode(&Packet::from(c)).expect("the test's CONNECT encodes")
 }
 
 #[tokio::test]

@@ -18,7 +18,7 @@ fn cloud_connect(user: Option<&str>, password: Option<&str>) -> Vec<u8> {
     let mut c = Connect::new("lab-console", 60);
     c.username = user.map(str::to_owned);
     c.password = password.map(|p| p.as_bytes().to_vec());
-    encode(&Packet::Connect(c)).unwrap()
+    encode(&Packet::from(c)).unwrap()
 }
 
 fn subscribe(packet_id: u16, filter: &str, qos: QoS) -> Vec<u8> {

@@ -106,7 +106,7 @@ fn a_wrong_sign_of_an_env_backed_device_is_logged_without_any_sign() {
     let sent = aliyun::sign(&key, SignMethod::HmacSha256, &content);
     let mut connect = valid.to_connect(100);
     connect.password = Some(sent.clone().into_bytes());
-    let bytes = encode(&Packet::Connect(connect)).expect("encode");
+    let bytes = encode(&Packet::from(connect)).expect("encode");
 
     let mut stream = TcpStream::connect_timeout(&addr, LIMIT).expect("connect");
     stream.set_read_timeout(Some(LIMIT)).expect("timeout");

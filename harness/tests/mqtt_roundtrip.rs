@@ -118,7 +118,7 @@ fn publish() -> impl Strategy<Value = Publish> {
 
 fn packet(binary_password: bool) -> impl Strategy<Value = Packet> {
     prop_oneof![
-        connect(binary_password).prop_map(Packet::Connect),
+        connect(binary_password).prop_map(Packet::from),
         (any::<bool>(), 0u8..=5).prop_map(|(sp, code)| Packet::Connack(Connack {
             session_present: sp && code == 0,
             return_code: code,
@@ -178,7 +178,7 @@ fn from_rq_qos(q: rumqttc::mqttbytes::QoS) -> QoS {
 /// the same for passwords) into one, so both sides are compared through [`login_view`].
 fn from_rq(p: rq::Packet) -> Packet {
     match p {
-        rq::Packet::Connect(c) => Packet::Connect(Connect {
+        rq::Packet::Connect(c) => Packet::from(Connect {
             protocol_name: "MQTT".into(),
             protocol_level: 4,
             clean_session: c.clean_session,
@@ -252,10 +252,10 @@ fn from_rq(p: rq::Packet) -> Packet {
 /// Our packet with empty user names and passwords treated as absent, as rumqttc sees them.
 fn login_view(p: &Packet) -> Packet {
     match p {
-        Packet::Connect(c) => Packet::Connect(Connect {
+        Packet::Connect(c) => Packet::from(Connect {
             username: c.username.clone().filter(|u| !u.is_empty()),
             password: c.password.clone().filter(|p| !p.is_empty()),
-            ..c.clone()
+            ..(**c).clone()
         }),
         other => other.clone(),
     }

@@ -143,7 +143,7 @@ fn a_hand_written_connects_sign_of_a_secret_backed_device_reaches_no_report() {
     let mut connect = Connect::new(client_id, 60);
     connect.username = Some("env-lamp&a1EnvLampPk".into());
     connect.password = Some(sign.clone().into_bytes());
-    let bytes = encode(&Packet::Connect(connect)).expect("the CONNECT encodes");
+    let bytes = encode(&Packet::from(connect)).expect("the CONNECT encodes");
     // Beside, not inside, the device directory (every YAML file there is a device).
     let scenarios = tempfile::tempdir().expect("a temp dir");
     let scenario = scenarios.path().join("hand-written.yaml");

@@ -123,7 +123,7 @@ pub async fn login(addr: SocketAddr, connect: &Connect, deadline: Instant, buffe
         buf: vec![0; buffer],
     };
     let mut writer = Writer { wr };
-    if let Err(e) = writer.send(&Packet::Connect(connect.clone())).await {
+    if let Err(e) = writer.send(&Packet::from(connect.clone())).await {
         return Login::Failed(format!("send CONNECT: {e}"));
     }
     match reader.recv(deadline).await {

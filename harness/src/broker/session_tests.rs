@@ -402,7 +402,7 @@ fn sdk_connect() -> Vec<u8> {
     );
     c.username = Some("probe-dev-01&a1TestPK001".into());
     c.password = Some(b"d7deb05048291a11c756e700c96174f05c0b3aa9".to_vec());
-    encode(&Packet::Connect(c)).unwrap()
+    encode(&Packet::from(c)).unwrap()
 }
 
 fn publish_bytes(topic: &str, payload: &[u8], qos: QoS, packet_id: Option<u16>) -> Vec<u8> {

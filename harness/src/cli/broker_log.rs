@@ -155,7 +155,7 @@ mod tests {
         let mut c = Connect::new("657077", 30);
         c.username = Some("20190156".into());
         c.password = Some(b"sn888".to_vec());
-        let hex = redacted_hex(&Packet::Connect(c));
+        let hex = redacted_hex(&Packet::from(c));
         // Seed 004's CONNECT up to the password's length prefix, then five masked bytes.
         assert!(
             hex.starts_with("10 23 00 04 4D 51 54 54 04 C2 00 1E 00 06 36 35 37 30 37 37"),

@@ -208,7 +208,7 @@ pub fn run(args: Args) -> ExitCode {
 /// The packet the flags describe; `Err` reads after "failed to".
 fn build(args: PacketArgs) -> Result<Packet, String> {
     Ok(match args {
-        PacketArgs::Connect(a) => Packet::Connect(connect(*a)?),
+        PacketArgs::Connect(a) => Packet::from(connect(*a)?),
         PacketArgs::Connack(a) => Packet::Connack(Connack {
             session_present: a.session_present,
             return_code: a.return_code,

@@ -370,7 +370,7 @@ fn sign_aliyun(args: &Args, device: Option<&Device>) -> Result<Signed, SignCliEr
     }
     let connect = creds.to_connect(keepalive);
     Ok(Signed {
-        connect: encode(&Packet::Connect(connect))?,
+        connect: encode(&Packet::from(connect))?,
         client_id: creds.client_id,
         username: creds.username,
         password: creds.password,
@@ -444,7 +444,7 @@ fn sign_onenet(args: &Args, device: Option<&Device>) -> Result<Signed, SignCliEr
     let keepalive = args.keepalive.unwrap_or(onenet::DEFAULT_KEEPALIVE);
     let connect: Connect = creds.to_connect(keepalive);
     Ok(Signed {
-        connect: encode(&Packet::Connect(connect))?,
+        connect: encode(&Packet::from(connect))?,
         client_id: creds.client_id,
         username: creds.username,
         password: creds.password,

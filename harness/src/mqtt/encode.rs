@@ -316,7 +316,7 @@ mod tests {
     use rstest::rstest;
 
     fn aliyun(client_id: &str, username: &str, sign: &str) -> Packet {
-        Packet::Connect(Connect {
+        Packet::from(Connect {
             username: Some(username.into()),
             password: Some(sign.as_bytes().to_vec()),
             ..Connect::new(client_id, 100)
@@ -329,7 +329,7 @@ mod tests {
     #[case::seed_000_connect(aliyun("Air601|securemode=3,signmethod=hmacsha1|", "Air601&ksf114514",
         "e4b931f38037ef7241455709458b4b630b22eac2"),
         "10 70 00 04 4D 51 54 54 04 C2 00 64 00 28 41 69 72 36 30 31 7C 73 65 63 75 72 65 6D 6F 64 65 3D 33 2C 73 69 67 6E 6D 65 74 68 6F 64 3D 68 6D 61 63 73 68 61 31 7C 00 10 41 69 72 36 30 31 26 6B 73 66 31 31 34 35 31 34 00 28 65 34 62 39 33 31 66 33 38 30 33 37 65 66 37 32 34 31 34 35 35 37 30 39 34 35 38 62 34 62 36 33 30 62 32 32 65 61 63 32")]
-    #[case::seed_004_connect(Packet::Connect(Connect {
+    #[case::seed_004_connect(Packet::from(Connect {
             username: Some("20190156".into()),
             password: Some(b"sn888".to_vec()),
             ..Connect::new("657077", 30)
@@ -377,7 +377,7 @@ mod tests {
     #[test]
     fn flags_of_seed_000_example_ce() {
         // Seed 000's non-normative example: user name, password, will QoS 1, will, clean.
-        let packet = Packet::Connect(Connect {
+        let packet = Packet::from(Connect {
             will: Some(Will {
                 topic: "w".into(),
                 message: vec![],
@@ -420,9 +420,9 @@ mod tests {
     #[case::connack_code(Packet::Connack(Connack { session_present: false, return_code: 6 }), EncodeError::ReservedConnackCode { code: 6 })]
     #[case::connack_sp(Packet::Connack(Connack { session_present: true, return_code: 5 }), EncodeError::SessionPresentOnRefusal { code: 5 })]
     #[case::ack_zero(Packet::Pubrel { packet_id: 0 }, EncodeError::ZeroPacketId { packet: PacketType::Pubrel })]
-    #[case::password_alone(Packet::Connect(Connect { password: Some(b"p".to_vec()), ..Connect::new("c", 0) }), EncodeError::PasswordWithoutUsername)]
-    #[case::empty_id(Packet::Connect(Connect { clean_session: false, ..Connect::new("", 0) }), EncodeError::EmptyClientIdWithoutCleanSession)]
-    #[case::nul(Packet::Connect(Connect::new("a\0b", 0)), EncodeError::NulInString { packet: PacketType::Connect, field: "client identifier" })]
+    #[case::password_alone(Packet::from(Connect { password: Some(b"p".to_vec()), ..Connect::new("c", 0) }), EncodeError::PasswordWithoutUsername)]
+    #[case::empty_id(Packet::from(Connect { clean_session: false, ..Connect::new("", 0) }), EncodeError::EmptyClientIdWithoutCleanSession)]
+    #[case::nul(Packet::from(Connect::new("a\0b", 0)), EncodeError::NulInString { packet: PacketType::Connect, field: "client identifier" })]
     fn refuses_what_a_strict_broker_would(#[case] packet: Packet, #[case] want: EncodeError) {
         assert_eq!(encode(&packet), Err(want));
     }
@@ -431,7 +431,7 @@ mod tests {
     fn strings_over_65535_bytes_are_refused() {
         let long = "a".repeat(65_536);
         assert_eq!(
-            encode(&Packet::Connect(Connect::new(long, 0))),
+            encode(&Packet::from(Connect::new(long, 0))),
             Err(EncodeError::StringTooLong {
                 packet: PacketType::Connect,
                 field: "client identifier",
@@ -439,7 +439,7 @@ mod tests {
             })
         );
         // 65535 is the most a string holds.
-        assert!(encode(&Packet::Connect(Connect::new("a".repeat(65_535), 0))).is_ok());
+        assert!(encode(&Packet::from(Connect::new("a".repeat(65_535), 0))).is_ok());
     }
 
     #[test]

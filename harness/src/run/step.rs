@@ -325,7 +325,7 @@ impl StepContext<'_> {
     fn build(&self, send: &MqttSend) -> Result<Packet, StepError> {
         let lookup = self.lookup();
         Ok(match send {
-            MqttSend::Connect(spec) => Packet::Connect(self.build_connect(spec)?),
+            MqttSend::Connect(spec) => Packet::from(self.build_connect(spec)?),
             MqttSend::Publish(p) => Packet::Publish(Publish {
                 dup: p.dup,
                 qos: p.qos,

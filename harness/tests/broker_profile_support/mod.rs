@@ -51,7 +51,7 @@ pub fn connect(client_id: &str, username: &str, password: &str, keepalive: u16) 
     let mut c = Connect::new(client_id, keepalive);
     c.username = Some(username.to_owned());
     c.password = Some(password.as_bytes().to_vec());
-    encode(&Packet::Connect(c)).expect("CONNECT encodes")
+    encode(&Packet::from(c)).expect("CONNECT encodes")
 }
 
 pub fn sdk_connect(keepalive: u16) -> Vec<u8> {

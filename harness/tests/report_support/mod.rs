@@ -41,7 +41,7 @@ pub fn connect_packet() -> Packet {
     let mut c = Connect::new(CLIENT_ID, 60);
     c.username = Some(USERNAME.into());
     c.password = Some(SIGN.as_bytes().to_vec());
-    Packet::Connect(c)
+    Packet::from(c)
 }
 
 pub fn client() -> SocketAddr {

@@ -33,7 +33,7 @@ fn connect_002() -> Connect {
 /// The session's steps for an accepted seed-002 CONNECT.
 fn accepted_connect() -> Vec<Step> {
     vec![
-        Step::FromDevice(Packet::Connect(connect_002())),
+        Step::FromDevice(Packet::from(connect_002())),
         Step::Note("accepted client as device `aliyun/device2` (Alibaba Cloud)".into()),
         Step::OpenUpstream {
             client_id: "a1ndPQHcX7f.device2.0".into(),
@@ -106,7 +106,7 @@ fn claimed_device_is_found_whatever_the_sign() {
 }
 
 fn connect_bytes() -> Vec<u8> {
-    crate::mqtt::encode(&Packet::Connect(connect_002())).unwrap()
+    crate::mqtt::encode(&Packet::from(connect_002())).unwrap()
 }
 
 #[test]
@@ -414,7 +414,7 @@ fn a_refusal_connack_by_the_policy_is_not_touched_by_a_waiting_split() {
     );
     let mut c = ConnFaults::new(1, &board);
     let refused = vec![
-        Step::FromDevice(Packet::Connect(connect_002())),
+        Step::FromDevice(Packet::from(connect_002())),
         Step::ToDevice {
             bytes: hex("20 02 00 04"),
             packet: Packet::Connack(Connack {

@@ -102,7 +102,7 @@ pub(super) fn connect(r: &mut Reader) -> Option<Packet> {
             ),
         );
     }
-    Some(Packet::Connect(Connect {
+    Some(Packet::from(Connect {
         protocol_name,
         protocol_level,
         clean_session: f.clean_session,

@@ -36,7 +36,7 @@ fn bytes(hex: &str) -> Vec<u8> {
 }
 
 fn aliyun_connect(client_id: &str, username: &str, sign: &str) -> Packet {
-    Packet::Connect(Connect {
+    Packet::from(Connect {
         username: Some(username.into()),
         password: Some(sign.as_bytes().to_vec()),
         ..Connect::new(client_id, 100)
@@ -80,7 +80,7 @@ fn aliyun_connect(client_id: &str, username: &str, sign: &str) -> Packet {
         "4756856f5bc65bbbabc7a826d73de282ff87090d"
     )
 )]
-#[case::seed_004_onenet(SEED_004_CONNECT, 37, Packet::Connect(Connect {
+#[case::seed_004_onenet(SEED_004_CONNECT, 37, Packet::from(Connect {
     username: Some("20190156".into()),
     password: Some(b"sn888".to_vec()),
     ..Connect::new("657077", 30)
@@ -378,9 +378,9 @@ fn connect_with_will_decodes() {
         password: Some(vec![0xFF, 0x00]),
         ..Connect::new("Air601", 10)
     };
-    let data = crate::mqtt::encode(&Packet::Connect(c.clone())).unwrap();
+    let data = crate::mqtt::encode(&Packet::from(c.clone())).unwrap();
     assert_eq!(data[9], 0xCE);
-    assert_eq!(decode(&data), Ok((Packet::Connect(c), data.len())));
+    assert_eq!(decode(&data), Ok((Packet::from(c), data.len())));
 }
 
 #[test]
