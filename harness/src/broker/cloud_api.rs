@@ -191,8 +191,7 @@ impl Client {
     /// Hands rumqttd what the turn produced for it, then writes the client's packets;
     /// `false` if either side is gone.
     async fn hand_over(&mut self, link: &mut RouterLink, w: &mut OwnedWriteHalf) -> bool {
-        let upward = std::mem::take(&mut self.upward);
-        if let Err(e) = link.tx.send_all(upward) {
+        if let Err(e) = link.tx.send_all(&mut self.upward) {
             self.note(format!("failed to {e}; closing"));
             return false;
         }

@@ -193,8 +193,9 @@ impl RouterTx {
 
     /// Hands a burst to the router with one wake-up of its thread instead of one per packet:
     /// the router takes the link's whole buffer on each notification.
-    pub fn send_all(&mut self, ups: Vec<Upward>) -> Result<(), BrokerError> {
-        let mut ups = ups.into_iter();
+    /// Takes everything out of `ups`, which keeps its capacity for the caller's next burst.
+    pub fn send_all(&mut self, ups: &mut Vec<Upward>) -> Result<(), BrokerError> {
+        let mut ups = ups.drain(..);
         let Some(last) = ups.next_back() else {
             return Ok(());
         };

@@ -23,6 +23,26 @@ const PROPERTY_SET: &str = "30 9A 01 00 33 2F 73 79 73 2F 61 31 6E 64 50 51 48 6
     22 3A 7B 22 50 6F 77 65 72 53 77 69 74 63 68 22 3A 31 7D 2C 22 76 65 72 73 69 6F 6E 22 3A 22 31 \
     2E 30 2E 30 22 7D";
 
+/// The session's answers as the gateway takes them, one call's steps at a time.
+trait Feed {
+    fn device_bytes(&mut self, bytes: &[u8], cx: &Context) -> Vec<Step>;
+    fn upstream(&mut self, down: Downward, cx: &Context) -> Vec<Step>;
+}
+
+impl Feed for Session {
+    fn device_bytes(&mut self, bytes: &[u8], cx: &Context) -> Vec<Step> {
+        let mut steps = Vec::new();
+        self.on_device_bytes(bytes, cx, &mut steps);
+        steps
+    }
+
+    fn upstream(&mut self, down: Downward, cx: &Context) -> Vec<Step> {
+        let mut steps = Vec::new();
+        self.on_upstream(down, cx, &mut steps);
+        steps
+    }
+}
+
 fn hex(s: &str) -> Vec<u8> {
     parse_hex(s).expect("test hex parses")
 }
@@ -47,7 +67,7 @@ fn policy() -> CloudPolicy {
 /// A session past seed 002's CONNECT, as the gateway would hold it.
 fn connected(policy: &CloudPolicy) -> Session {
     let mut s = Session::new(7);
-    let steps = s.on_device_bytes(&hex(CONNECT), &Context { policy });
+    let steps = s.device_bytes(&hex(CONNECT), &Context { policy });
     assert!(opens(&steps), "{steps:?}");
     s
 }
@@ -125,7 +145,7 @@ fn to_upstream(steps: &[Step]) -> Vec<Up> {
 fn accepted_connect_opens_a_link_under_a_login_id_and_is_answered_here() {
     let policy = policy();
     let mut s = Session::new(1);
-    let steps = s.on_device_bytes(&hex(CONNECT), &Context { policy: &policy });
+    let steps = s.device_bytes(&hex(CONNECT), &Context { policy: &policy });
     assert!(
         matches!(&steps[0], Step::FromDevice(Packet::Connect(c)) if c.client_id.starts_with("device2|"))
     );
@@ -152,7 +172,7 @@ fn wrong_sign_is_connack_4_then_close() {
     let last = bytes.len() - 1;
     bytes[last] = b'd'; // ...46bc -> ...46bd
     let mut s = Session::new(1);
-    let steps = s.on_device_bytes(&bytes, &Context { policy: &policy });
+    let steps = s.device_bytes(&bytes, &Context { policy: &policy });
     assert!(
         matches!(&steps[1], Step::Refused { code: 4, reason, .. } if reason.kind == super::super::RefusalKind::SignMismatch)
     );
@@ -161,7 +181,7 @@ fn wrong_sign_is_connack_4_then_close() {
     assert!(s.is_closed());
     // Nothing more is read from a closed session.
     assert!(s
-        .on_device_bytes(&[0xC0, 0x00], &Context { policy: &policy })
+        .device_bytes(&[0xC0, 0x00], &Context { policy: &policy })
         .is_empty());
 }
 
@@ -171,9 +191,9 @@ fn connect_split_across_reads_waits_for_the_rest() {
     let cx = Context { policy: &policy };
     let bytes = hex(CONNECT);
     let mut s = Session::new(1);
-    assert!(s.on_device_bytes(&bytes[..1], &cx).is_empty());
-    assert!(s.on_device_bytes(&bytes[1..60], &cx).is_empty());
-    assert!(opens(&s.on_device_bytes(&bytes[60..], &cx)));
+    assert!(s.device_bytes(&bytes[..1], &cx).is_empty());
+    assert!(s.device_bytes(&bytes[1..60], &cx).is_empty());
+    assert!(opens(&s.device_bytes(&bytes[60..], &cx)));
 }
 
 #[test]
@@ -181,7 +201,7 @@ fn subscribe_goes_upstream_and_suback_grants_01_once_rumqttd_has_it() {
     let policy = policy();
     let cx = Context { policy: &policy };
     let mut s = connected(&policy);
-    let steps = s.on_device_bytes(&hex(SUBSCRIBE), &cx);
+    let steps = s.device_bytes(&hex(SUBSCRIBE), &cx);
     assert_eq!(
         to_upstream(&steps),
         vec![Up::Router(Upward::Subscribe {
@@ -195,13 +215,13 @@ fn subscribe_goes_upstream_and_suback_grants_01_once_rumqttd_has_it() {
     );
     // rumqttd grants 00 inside; the device sees the cloud's 01.
     assert_eq!(
-        to_device(&s.on_upstream(subscribed(0x0A, &[0]), &cx)),
+        to_device(&s.upstream(subscribed(0x0A, &[0]), &cx)),
         vec![hex("90 03 00 0A 01")]
     );
     // A failure stays a failure.
-    s.on_device_bytes(&hex(SUBSCRIBE), &cx);
+    s.device_bytes(&hex(SUBSCRIBE), &cx);
     assert_eq!(
-        to_device(&s.on_upstream(subscribed(0x0A, &[0x80]), &cx)),
+        to_device(&s.upstream(subscribed(0x0A, &[0x80]), &cx)),
         vec![hex("90 03 00 0A 80")]
     );
 }
@@ -211,12 +231,12 @@ fn cloud_qos_0_downlink_reaches_the_device_as_seed_002_saw_it() {
     let policy = policy();
     let cx = Context { policy: &policy };
     let mut s = connected(&policy);
-    s.on_device_bytes(&hex(SUBSCRIBE), &cx);
-    s.on_upstream(subscribed(0x0A, &[0]), &cx);
+    s.device_bytes(&hex(SUBSCRIBE), &cx);
+    s.upstream(subscribed(0x0A, &[0]), &cx);
     let Packet::Publish(set) = decode(&hex(PROPERTY_SET)).unwrap().0 else {
         panic!()
     };
-    let steps = s.on_upstream(from_cloud(QoS::AtMostOnce, &set.topic, &set.payload), &cx);
+    let steps = s.upstream(from_cloud(QoS::AtMostOnce, &set.topic, &set.payload), &cx);
     assert!(to_upstream(&steps).is_empty());
     assert_eq!(to_device(&steps), vec![hex(PROPERTY_SET)]);
 }
@@ -230,11 +250,11 @@ fn a_late_puback_keeps_the_link_and_qos_0_deliveries_take_no_packet_id() {
     let policy = policy();
     let cx = Context { policy: &policy };
     let mut s = connected(&policy);
-    s.on_device_bytes(&hex(SUBSCRIBE), &cx);
-    s.on_upstream(subscribed(0x0A, &[0]), &cx);
+    s.device_bytes(&hex(SUBSCRIBE), &cx);
+    s.upstream(subscribed(0x0A, &[0]), &cx);
     let set = "/sys/a1ndPQHcX7f/device2/thing/service/property/set";
     let deliver = |s: &mut Session, payload: &[u8], qos| {
-        to_device(&s.on_upstream(from_cloud(qos, set, payload), &cx))
+        to_device(&s.upstream(from_cloud(qos, set, payload), &cx))
     };
     assert_eq!(
         deliver(&mut s, b"zero", QoS::AtMostOnce),
@@ -255,13 +275,13 @@ fn a_late_puback_keeps_the_link_and_qos_0_deliveries_take_no_packet_id() {
     );
     // Acknowledged late and out of order: nothing closes, nothing goes upstream.
     for ack in ["40 02 00 02", "40 02 00 01", "40 02 00 09"] {
-        let steps = s.on_device_bytes(&hex(ack), &cx);
+        let steps = s.device_bytes(&hex(ack), &cx);
         assert!(!steps.contains(&Step::Close), "{ack}: {steps:?}");
         assert!(to_upstream(&steps).is_empty());
     }
     assert!(s.is_connected());
     // Only the unknown id 9 earned a note.
-    let steps = s.on_device_bytes(&hex("40 02 00 09"), &cx);
+    let steps = s.device_bytes(&hex("40 02 00 09"), &cx);
     assert!(
         matches!(&steps[1], Step::Note(n) if n.contains("packet id 9")),
         "{steps:?}"
@@ -273,14 +293,14 @@ fn qos_1_downlink_is_delivered_with_the_gateways_id_and_its_puback_stays_here() 
     let policy = policy();
     let cx = Context { policy: &policy };
     let mut s = connected(&policy);
-    s.on_device_bytes(&hex(SUBSCRIBE), &cx);
-    s.on_upstream(subscribed(0x0A, &[0]), &cx);
+    s.device_bytes(&hex(SUBSCRIBE), &cx);
+    s.upstream(subscribed(0x0A, &[0]), &cx);
     let set = "/sys/a1ndPQHcX7f/device2/thing/service/property/set";
     assert_eq!(
-        to_device(&s.on_upstream(from_cloud(QoS::AtLeastOnce, set, b"hi"), &cx)),
+        to_device(&s.upstream(from_cloud(QoS::AtLeastOnce, set, b"hi"), &cx)),
         vec![publish_bytes(set, b"hi", QoS::AtLeastOnce, Some(1))]
     );
-    let steps = s.on_device_bytes(&hex("40 02 00 01"), &cx);
+    let steps = s.device_bytes(&hex("40 02 00 01"), &cx);
     assert!(to_upstream(&steps).is_empty());
     assert_eq!(steps.len(), 1, "only the PUBACK's record: {steps:?}");
 }
@@ -295,7 +315,7 @@ fn uplink_publish_is_forwarded_at_its_own_qos() {
         "30 24 00 1D 2F 61 31 6E 64 50 51 48 63 58 37 66 2F 64 65 76 69 63 65 32 2F \
         75 73 65 72 2F 75 70 31 7B 22 61 22 7D",
     );
-    let steps = s.on_device_bytes(&post, &cx);
+    let steps = s.device_bytes(&post, &cx);
     assert_eq!(
         to_upstream(&steps),
         vec![publish_up("/a1ndPQHcX7f/device2/user/up1", br#"{"a"}"#)]
@@ -312,7 +332,7 @@ fn uplink_publish_is_forwarded_at_its_own_qos() {
 fn first_packet_other_than_connect_closes() {
     let policy = policy();
     let mut s = Session::new(1);
-    let steps = s.on_device_bytes(&hex("C0 00"), &Context { policy: &policy });
+    let steps = s.device_bytes(&hex("C0 00"), &Context { policy: &policy });
     assert!(matches!(&steps[1], Step::Note(n) if n.contains("PINGREQ, not CONNECT")));
     assert_eq!(steps.last(), Some(&Step::Close));
 }
@@ -323,7 +343,7 @@ fn unframeable_bytes_close_with_their_offset() {
     let cx = Context { policy: &policy };
     let mut s = connected(&policy);
     // A PINGREQ, then a byte of reserved type 0 at stream offset 120 (after the 118-byte CONNECT and the PINGREQ).
-    let steps = s.on_device_bytes(&hex("C0 00 00 00"), &cx);
+    let steps = s.device_bytes(&hex("C0 00 00 00"), &cx);
     assert_eq!(
         to_device(&steps),
         vec![hex("D0 00")],
@@ -345,7 +365,7 @@ fn seed_002_first_attempt_is_dropped_without_connack() {
         36 39 36 62 30 32 64 63 38 30 62 36 31 35 63 33 66 37 33 39 66 34 36 62 63 00 00");
     let policy = policy();
     let mut s = Session::new(1);
-    let steps = s.on_device_bytes(&first, &Context { policy: &policy });
+    let steps = s.device_bytes(&first, &Context { policy: &policy });
     assert!(to_device(&steps).is_empty(), "{steps:?}");
     assert!(
         matches!(&steps[0], Step::Note(n) if n.starts_with("the CONNECT at uplink offset 0 is malformed at offset 12 (") && n.contains("00 of the length prefix missing")),
@@ -359,7 +379,7 @@ fn qos_2_uplink_closes() {
     let policy = policy();
     let cx = Context { policy: &policy };
     let mut s = connected(&policy);
-    let steps = s.on_device_bytes(&hex("34 07 00 02 2F 74 00 01 78"), &cx);
+    let steps = s.device_bytes(&hex("34 07 00 02 2F 74 00 01 78"), &cx);
     assert!(to_upstream(&steps).is_empty());
     assert_eq!(steps.last(), Some(&Step::Close));
 }
@@ -369,7 +389,7 @@ fn disconnect_closes_and_discards_the_will() {
     let policy = policy();
     let cx = Context { policy: &policy };
     let mut s = connected(&policy);
-    let steps = s.on_device_bytes(&hex("E0 00"), &cx);
+    let steps = s.device_bytes(&hex("E0 00"), &cx);
     assert!(to_upstream(&steps).is_empty());
     assert_eq!(steps.last(), Some(&Step::Close));
     assert_eq!(s.will_on_close(), None);
@@ -422,7 +442,7 @@ fn a_foreign_filter_gets_80_here_and_a_drop_record() {
     let policy = policy();
     let cx = Context { policy: &policy };
     let mut s = connected(&policy);
-    let steps = s.on_device_bytes(&hex(FOREIGN_SUBSCRIBE), &cx);
+    let steps = s.device_bytes(&hex(FOREIGN_SUBSCRIBE), &cx);
     assert_eq!(to_device(&steps), vec![hex("90 03 00 0B 80")]);
     assert!(to_upstream(&steps).is_empty(), "{steps:?}");
     let d = drops(&steps);
@@ -436,7 +456,7 @@ fn a_foreign_filter_gets_80_here_and_a_drop_record() {
     assert!(s.is_connected());
     // The link goes on.
     assert_eq!(
-        to_device(&s.on_device_bytes(&hex("C0 00"), &cx)),
+        to_device(&s.device_bytes(&hex("C0 00"), &cx)),
         vec![hex("D0 00")]
     );
 }
@@ -459,7 +479,7 @@ fn a_mixed_subscribe_merges_local_refusals_with_rumqttds_grant() {
             },
         ],
     };
-    let steps = s.on_device_bytes(&encode(&Packet::Subscribe(subscribe)).unwrap(), &cx);
+    let steps = s.device_bytes(&encode(&Packet::Subscribe(subscribe)).unwrap(), &cx);
     // Only device2's own filter goes upstream, under the device's packet id.
     assert_eq!(
         to_upstream(&steps),
@@ -470,7 +490,7 @@ fn a_mixed_subscribe_merges_local_refusals_with_rumqttds_grant() {
     );
     assert!(to_device(&steps).is_empty());
     assert_eq!(
-        to_device(&s.on_upstream(subscribed(0x0C, &[0]), &cx)),
+        to_device(&s.upstream(subscribed(0x0C, &[0]), &cx)),
         vec![hex("90 04 00 0C 80 01")]
     );
 }
@@ -491,7 +511,7 @@ fn too_many_filters_in_one_subscribe_are_all_refused() {
         filters,
     }))
     .unwrap();
-    let steps = s.on_device_bytes(&subscribe, &cx);
+    let steps = s.device_bytes(&subscribe, &cx);
     assert_eq!(
         to_device(&steps),
         vec![hex("90 0B 00 01 80 80 80 80 80 80 80 80 80")]
@@ -504,7 +524,7 @@ fn an_unpermitted_qos_1_publish_is_acknowledged_and_dropped() {
     let policy = policy();
     let cx = Context { policy: &policy };
     let mut s = connected(&policy);
-    let steps = s.on_device_bytes(&hex(FOREIGN_POST_QOS1), &cx);
+    let steps = s.device_bytes(&hex(FOREIGN_POST_QOS1), &cx);
     assert!(to_upstream(&steps).is_empty(), "{steps:?}");
     assert_eq!(to_device(&steps), vec![hex("40 02 00 07")]);
     assert_eq!(drops(&steps)[0].0, PacketType::Publish);
@@ -516,7 +536,7 @@ fn an_sdk_login_subscribes_its_pushed_downlinks_upstream_and_hides_that_suback()
     let policy = policy();
     let cx = Context { policy: &policy };
     let mut s = Session::new(3);
-    let steps = s.on_device_bytes(&sdk_connect(), &cx);
+    let steps = s.device_bytes(&sdk_connect(), &cx);
     let up = to_upstream(&steps);
     assert_eq!(
         up,
@@ -532,7 +552,7 @@ fn an_sdk_login_subscribes_its_pushed_downlinks_upstream_and_hides_that_suback()
     );
     assert_eq!(to_device(&steps), vec![hex("20 02 00 00")]);
     // rumqttd's acknowledgement of it never reaches the device.
-    let steps = s.on_upstream(subscribed(0xFFFF, &[0, 0, 0]), &cx);
+    let steps = s.upstream(subscribed(0xFFFF, &[0, 0, 0]), &cx);
     assert!(to_device(&steps).is_empty(), "{steps:?}");
     // A filter those cover is answered here and not subscribed twice upstream.
     let subscribe = encode(&Packet::Subscribe(Subscribe {
@@ -543,7 +563,7 @@ fn an_sdk_login_subscribes_its_pushed_downlinks_upstream_and_hides_that_suback()
         }],
     }))
     .unwrap();
-    let steps = s.on_device_bytes(&subscribe, &cx);
+    let steps = s.device_bytes(&subscribe, &cx);
     assert!(to_upstream(&steps).is_empty(), "{steps:?}");
     assert_eq!(to_device(&steps), vec![hex("90 03 FF FF 01")]);
     // Unsubscribing it is answered here too.
@@ -552,7 +572,7 @@ fn an_sdk_login_subscribes_its_pushed_downlinks_upstream_and_hides_that_suback()
         filters: vec!["/sys/a1TestPK001/probe-dev-01/thing/service/property/set".into()],
     }))
     .unwrap();
-    let steps = s.on_device_bytes(&unsubscribe, &cx);
+    let steps = s.device_bytes(&unsubscribe, &cx);
     assert!(to_upstream(&steps).is_empty(), "{steps:?}");
     assert_eq!(to_device(&steps), vec![hex("B0 02 00 09")]);
 }
@@ -562,17 +582,17 @@ fn pushed_downlinks_carry_the_clouds_messages_not_the_devices_own() {
     let policy = policy();
     let cx = Context { policy: &policy };
     let mut s = Session::new(3);
-    s.on_device_bytes(&sdk_connect(), &cx);
+    s.device_bytes(&sdk_connect(), &cx);
     let post = "/sys/a1TestPK001/probe-dev-01/thing/event/property/post";
-    let steps = s.on_device_bytes(&publish_bytes(post, b"{}", QoS::AtMostOnce, None), &cx);
+    let steps = s.device_bytes(&publish_bytes(post, b"{}", QoS::AtMostOnce, None), &cx);
     assert_eq!(to_upstream(&steps).len(), 1);
     // rumqttd sends the device's own post back through /sys/…/#: not delivered.
     let own = message(Publisher::Device { conn: 3 }, QoS::AtMostOnce, post, b"{}");
-    let steps = s.on_upstream(own, &cx);
+    let steps = s.upstream(own, &cx);
     assert!(to_device(&steps).is_empty(), "{steps:?}");
     // The cloud's reply arrives without SUBSCRIBE.
     let reply = "/sys/a1TestPK001/probe-dev-01/thing/event/property/post_reply";
-    let steps = s.on_upstream(from_cloud(QoS::AtMostOnce, reply, b"{}"), &cx);
+    let steps = s.upstream(from_cloud(QoS::AtMostOnce, reply, b"{}"), &cx);
     assert_eq!(
         to_device(&steps),
         vec![publish_bytes(reply, b"{}", QoS::AtMostOnce, None)]
@@ -596,20 +616,20 @@ fn a_message_two_upstream_filters_match_reaches_the_device_once() {
         }],
     }))
     .unwrap();
-    assert_eq!(to_upstream(&s.on_device_bytes(&subscribe, &cx)).len(), 1);
+    assert_eq!(to_upstream(&s.device_bytes(&subscribe, &cx)).len(), 1);
     let set = "/sys/a1ndPQHcX7f/device2/thing/service/property/set";
     // rumqttd's two copies of one message: one delivery.
     let copy = from_cloud(QoS::AtLeastOnce, set, b"x");
     let first = publish_bytes(set, b"x", QoS::AtLeastOnce, Some(1));
-    assert_eq!(to_device(&s.on_upstream(copy.clone(), &cx)), vec![first]);
-    let steps = s.on_upstream(copy, &cx);
+    assert_eq!(to_device(&s.upstream(copy.clone(), &cx)), vec![first]);
+    let steps = s.upstream(copy, &cx);
     assert!(to_device(&steps).is_empty(), "{steps:?}");
     // The same topic and payload published again is another message: delivered, and its
     // second copy folded away too.
     let again = from_cloud(QoS::AtLeastOnce, set, b"x");
     let second = publish_bytes(set, b"x", QoS::AtLeastOnce, Some(2));
-    assert_eq!(to_device(&s.on_upstream(again.clone(), &cx)), vec![second]);
-    assert!(to_device(&s.on_upstream(again, &cx)).is_empty());
+    assert_eq!(to_device(&s.upstream(again.clone(), &cx)), vec![second]);
+    assert!(to_device(&s.upstream(again, &cx)).is_empty());
 }
 
 #[test]
@@ -640,9 +660,9 @@ fn only_the_documented_packets_restart_the_idle_timer() {
     let cx = Context { policy: &policy };
     let mut s = connected(&policy);
     s.take_heard();
-    s.on_device_bytes(&hex("A2 05 00 01 00 01 2F"), &cx);
+    s.device_bytes(&hex("A2 05 00 01 00 01 2F"), &cx);
     assert!(!s.take_heard(), "UNSUBSCRIBE is not in §2.4's list");
-    s.on_device_bytes(&hex("C0 00"), &cx);
+    s.device_bytes(&hex("C0 00"), &cx);
     assert!(s.take_heard(), "PINGREQ is");
 }
 
@@ -653,14 +673,14 @@ fn every_unsubscribe_gets_exactly_one_unsuback() {
     let policy = policy();
     let cx = Context { policy: &policy };
     let mut s = connected(&policy);
-    s.on_device_bytes(&hex(SUBSCRIBE), &cx);
-    s.on_upstream(subscribed(0x0A, &[0]), &cx);
+    s.device_bytes(&hex(SUBSCRIBE), &cx);
+    s.upstream(subscribed(0x0A, &[0]), &cx);
     let set = "/sys/a1ndPQHcX7f/device2/thing/service/property/set";
     // Seed 002's UNSUBSCRIBE of property/set: to rumqttd, answered B0 02 00 0A here.
     let mut unsubscribe = hex(SUBSCRIBE);
     unsubscribe.pop();
     unsubscribe[..2].copy_from_slice(&[0xA2, 0x37]);
-    let steps = s.on_device_bytes(&unsubscribe, &cx);
+    let steps = s.device_bytes(&unsubscribe, &cx);
     assert_eq!(
         to_upstream(&steps),
         vec![Up::Router(Upward::Unsubscribe {
@@ -669,7 +689,7 @@ fn every_unsubscribe_gets_exactly_one_unsuback() {
     );
     assert_eq!(to_device(&steps), vec![hex("B0 02 00 0A")]);
     // A message on the way when it unsubscribed is not delivered.
-    let steps = s.on_upstream(from_cloud(QoS::AtMostOnce, set, b"{}"), &cx);
+    let steps = s.upstream(from_cloud(QoS::AtMostOnce, set, b"{}"), &cx);
     assert!(to_device(&steps).is_empty(), "{steps:?}");
     // Two filters, neither subscribed now: answered here, nothing upstream.
     let reply = "/sys/a1ndPQHcX7f/device2/thing/event/property/post_reply";
@@ -680,13 +700,13 @@ fn every_unsubscribe_gets_exactly_one_unsuback() {
         }))
         .unwrap()
     };
-    let steps = s.on_device_bytes(&two(12), &cx);
+    let steps = s.device_bytes(&two(12), &cx);
     assert!(to_upstream(&steps).is_empty(), "{steps:?}");
     assert_eq!(to_device(&steps), vec![hex("B0 02 00 0C")]);
     // Two filters, one subscribed: only that one goes upstream; one UNSUBACK, rumqttd's dropped.
-    s.on_device_bytes(&hex(SUBSCRIBE), &cx);
-    s.on_upstream(subscribed(0x0A, &[0]), &cx);
-    let steps = s.on_device_bytes(&two(13), &cx);
+    s.device_bytes(&hex(SUBSCRIBE), &cx);
+    s.upstream(subscribed(0x0A, &[0]), &cx);
+    let steps = s.device_bytes(&two(13), &cx);
     assert_eq!(
         to_upstream(&steps),
         vec![Up::Router(Upward::Unsubscribe {
@@ -713,7 +733,7 @@ fn a_kept_will_is_published_when_the_link_ends_without_disconnect() {
     });
     let mut s = Session::new(2);
     assert!(opens(
-        &s.on_device_bytes(&encode(&Packet::Connect(c)).unwrap(), &cx)
+        &s.device_bytes(&encode(&Packet::Connect(c)).unwrap(), &cx)
     ));
     let will = s.will_on_close().expect("a will");
     assert_eq!(
@@ -731,17 +751,17 @@ fn the_same_message_published_at_two_qos_arrives_at_each() {
     let policy = policy();
     let cx = Context { policy: &policy };
     let mut s = connected(&policy);
-    s.on_device_bytes(&hex(SUBSCRIBE), &cx);
-    s.on_upstream(subscribed(0x0A, &[0]), &cx);
+    s.device_bytes(&hex(SUBSCRIBE), &cx);
+    s.upstream(subscribed(0x0A, &[0]), &cx);
     let set = "/sys/a1ndPQHcX7f/device2/thing/service/property/set";
     let zero = from_cloud(QoS::AtMostOnce, set, b"same");
     let one = from_cloud(QoS::AtLeastOnce, set, b"same");
     assert_eq!(
-        to_device(&s.on_upstream(zero, &cx)),
+        to_device(&s.upstream(zero, &cx)),
         vec![publish_bytes(set, b"same", QoS::AtMostOnce, None)]
     );
     assert_eq!(
-        to_device(&s.on_upstream(one, &cx)),
+        to_device(&s.upstream(one, &cx)),
         vec![publish_bytes(set, b"same", QoS::AtLeastOnce, Some(1))]
     );
 }

@@ -10,6 +10,33 @@ use std::path::PathBuf;
 
 const DEVICE2: &str = "aliyun/device2";
 
+/// One call's actions, as the gateway takes them into its buffer.
+trait Shape {
+    fn shaped(
+        &mut self,
+        steps: Vec<Step>,
+        side: Side,
+        now: Instant,
+        board: &FaultBoard,
+        devices: &DeviceRegistry,
+    ) -> Vec<Action>;
+}
+
+impl Shape for ConnFaults {
+    fn shaped(
+        &mut self,
+        mut steps: Vec<Step>,
+        side: Side,
+        now: Instant,
+        board: &FaultBoard,
+        devices: &DeviceRegistry,
+    ) -> Vec<Action> {
+        let mut out = Vec::new();
+        self.on_steps(&mut steps, side, now, board, devices, &mut out);
+        out
+    }
+}
+
 fn hex(s: &str) -> Vec<u8> {
     parse_hex(s).unwrap()
 }
@@ -88,7 +115,7 @@ fn closes(actions: &[Action]) -> bool {
 /// A connection on which device2's CONNECT was accepted.
 fn connected(board: &FaultBoard, now: Instant) -> (ConnFaults, Vec<Action>) {
     let mut c = ConnFaults::new(1, board);
-    let out = c.on_steps(accepted_connect(), Side::Device, now, board, &devices());
+    let out = c.shaped(accepted_connect(), Side::Device, now, board, &devices());
     (c, out)
 }
 
@@ -146,7 +173,7 @@ fn a_refusal_for_another_device_leaves_the_connect_to_the_session() {
     let mut c = ConnFaults::new(1, &board);
     assert_eq!(c.screen(&connect_bytes(), &board, &devices()), None);
     assert_eq!(board.waiting(), 1);
-    let out = c.on_steps(
+    let out = c.shaped(
         accepted_connect(),
         Side::Device,
         Instant::now(),
@@ -190,7 +217,7 @@ fn a_waiting_split_cuts_the_connack_in_two() {
     assert!(notes(&out)
         .iter()
         .any(|n| n.contains("armed on aliyun/device2")));
-    let out = c.on_steps(
+    let out = c.shaped(
         vec![to_device("20 02 00 00")],
         Side::Upstream,
         now,
@@ -211,7 +238,7 @@ fn a_waiting_split_cuts_the_connack_in_two() {
         ["fault: CONNACK to aliyun/device2 split into 2 segments, 100ms apart"]
     );
     // Only the next packet.
-    let out = c.on_steps(
+    let out = c.shaped(
         vec![to_device("D0 00")],
         Side::Upstream,
         now,
@@ -236,7 +263,7 @@ fn a_delay_holds_the_next_count_packets_of_its_type_only() {
     );
     c.take_delivered(&board, now);
     let mut run = |text: &str| {
-        let out = c.on_steps(
+        let out = c.shaped(
             vec![to_device(text)],
             Side::Upstream,
             now,
@@ -266,7 +293,7 @@ fn a_downlink_black_hole_swallows_packets_until_it_ends() {
         },
     );
     c.take_delivered(&board, t0);
-    let out = c.on_steps(
+    let out = c.shaped(
         vec![to_device("D0 00")],
         Side::Upstream,
         t0 + ms(100),
@@ -278,7 +305,7 @@ fn a_downlink_black_hole_swallows_packets_until_it_ends() {
         notes(&out),
         ["fault: downlink black hole dropped the PINGRESP to aliyun/device2"]
     );
-    let out = c.on_steps(
+    let out = c.shaped(
         vec![to_device("D0 00")],
         Side::Upstream,
         t0 + ms(500),
@@ -302,7 +329,7 @@ fn an_uplink_black_hole_sees_the_packet_but_forwards_nothing() {
     );
     c.take_delivered(&board, t0);
     let ping = || vec![Step::FromDevice(Packet::Pingreq), post()];
-    let out = c.on_steps(ping(), Side::Device, t0 + ms(10), &board, &devices());
+    let out = c.shaped(ping(), Side::Device, t0 + ms(10), &board, &devices());
     assert!(matches!(
         &out[0],
         Action::Step(Step::FromDevice(Packet::Pingreq))
@@ -316,9 +343,9 @@ fn an_uplink_black_hole_sees_the_packet_but_forwards_nothing() {
         Step::FromDevice(Packet::Pingreq),
         to_device("90 03 00 0A 80"),
     ];
-    let out = c.on_steps(subscribe, Side::Device, t0 + ms(20), &board, &devices());
+    let out = c.shaped(subscribe, Side::Device, t0 + ms(20), &board, &devices());
     assert!(writes(&out).is_empty());
-    let out = c.on_steps(ping(), Side::Device, t0 + ms(600), &board, &devices());
+    let out = c.shaped(ping(), Side::Device, t0 + ms(600), &board, &devices());
     assert!(out
         .iter()
         .any(|a| matches!(a, Action::Step(Step::ToUpstream(_) | Step::ToCloud(_)))));
@@ -342,7 +369,7 @@ fn drop_after_next_packet_forwards_it_then_closes_and_ignores_the_rest() {
         Step::FromDevice(Packet::Disconnect),
         post(),
     ];
-    let out = c.on_steps(steps, Side::Device, t0, &board, &devices());
+    let out = c.shaped(steps, Side::Device, t0, &board, &devices());
     assert_eq!(
         out.iter()
             .filter(|a| matches!(a, Action::Step(Step::ToUpstream(_) | Step::ToCloud(_))))
@@ -390,7 +417,7 @@ fn clearing_the_board_disarms_what_a_connection_holds() {
     );
     c.take_delivered(&board, t0);
     board.clear();
-    let out = c.on_steps(
+    let out = c.shaped(
         vec![to_device("D0 00")],
         Side::Upstream,
         t0,
@@ -424,7 +451,7 @@ fn a_refusal_connack_by_the_policy_is_not_touched_by_a_waiting_split() {
         },
         Step::Close,
     ];
-    let out = c.on_steps(refused, Side::Device, Instant::now(), &board, &devices());
+    let out = c.shaped(refused, Side::Device, Instant::now(), &board, &devices());
     assert_eq!(writes(&out).len(), 1);
     assert_eq!(board.waiting(), 1);
 }

@@ -36,8 +36,7 @@ impl Write {
 /// What leaves the queue.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Out {
-    /// Boxed: a packet is large and the queue's closes should not pay for it.
-    Write(Box<Write>),
+    Write(Write),
     /// Close the link (every earlier write has been made).
     Close,
 }
@@ -109,12 +108,12 @@ mod tests {
     }
 
     fn piece(bytes: &[u8], hold: u64, gap: u64) -> Out {
-        Out::Write(Box::new(Write {
+        Out::Write(Write {
             bytes: bytes.to_vec(),
             packet: None,
             hold: ms(hold),
             gap: ms(gap),
-        }))
+        })
     }
 
     #[test]
@@ -122,7 +121,7 @@ mod tests {
         let t0 = Instant::now();
         let mut o = Outbox::default();
         o.push(
-            Out::Write(Box::new(Write::packet(vec![0xD0, 0x00], Packet::Pingresp))),
+            Out::Write(Write::packet(vec![0xD0, 0x00], Packet::Pingresp)),
             t0,
         );
         o.push(Out::Close, t0);
