@@ -2,7 +2,7 @@
 //! refusing (with [`EncodeError`]) anything a strict broker would reject, so a packet built by
 //! athil is never the reason a test fails.
 
-use crate::mqtt::packet::{Connect, Packet, PacketType, Publish, QoS};
+use crate::mqtt::packet::{Connect, Packet, PacketType, PublishRef, QoS};
 use crate::mqtt::remaining_length::{encode_remaining_length, MAX_REMAINING_LENGTH};
 use crate::mqtt::topic::{check_topic_filter, check_topic_name, TopicError};
 
@@ -63,7 +63,7 @@ pub fn encode(packet: &Packet) -> Result<Vec<u8>, EncodeError> {
 /// write buffer, with no allocation per packet). On an error `out` is left as it was.
 pub fn encode_into(packet: &Packet, out: &mut Vec<u8>) -> Result<(), EncodeError> {
     let start = out.len();
-    let encoded = encode_at(packet, out, start);
+    let encoded = encode_at(packet, out);
     if encoded.is_err() {
         out.truncate(start);
     }
@@ -90,83 +90,36 @@ fn size_hint(packet: &Packet) -> usize {
         }
 }
 
+/// Appends a PUBLISH from borrowed fields to `out`, as [`encode_into`] would the same
+/// [`Packet::Publish`]. On an error `out` is left as it was.
+pub fn encode_publish_into(p: PublishRef, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+    let start = out.len();
+    let encoded = framed(PacketType::Publish, out, |body| body.publish(p));
+    if encoded.is_err() {
+        out.truncate(start);
+    }
+    encoded
+}
+
+fn encode_at(packet: &Packet, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+    framed(packet.packet_type(), out, |body| body.packet(packet))
+}
+
 /// Writes the body after room for the header, then the header just before the body, and
-/// closes the gap the header did not use.
-fn encode_at(packet: &Packet, out: &mut Vec<u8>, start: usize) -> Result<(), EncodeError> {
-    let t = packet.packet_type();
+/// closes the gap the header did not use. `body` writes the body and says the first byte.
+fn framed(
+    t: PacketType,
+    out: &mut Vec<u8>,
+    body: impl FnOnce(&mut Body) -> Result<u8, EncodeError>,
+) -> Result<(), EncodeError> {
+    let start = out.len();
     out.extend_from_slice(&[0; HEADER_ROOM]);
     let body_at = out.len();
-    let mut body = Body {
+    let first = body(&mut Body {
         t,
         out,
         start: body_at,
-    };
-    let first: u8 = match packet {
-        Packet::Connect(c) => {
-            body.connect(c)?;
-            0x10
-        }
-        Packet::Connack(c) => {
-            if c.return_code > 5 {
-                return Err(EncodeError::ReservedConnackCode {
-                    code: c.return_code,
-                });
-            }
-            if c.session_present && c.return_code != 0 {
-                return Err(EncodeError::SessionPresentOnRefusal {
-                    code: c.return_code,
-                });
-            }
-            body.out
-                .extend([u8::from(c.session_present), c.return_code]);
-            0x20
-        }
-        Packet::Publish(p) => body.publish(p)?,
-        Packet::Puback { packet_id } => body.id_only(*packet_id, 0x40)?,
-        Packet::Pubrec { packet_id } => body.id_only(*packet_id, 0x50)?,
-        Packet::Pubrel { packet_id } => body.id_only(*packet_id, 0x62)?,
-        Packet::Pubcomp { packet_id } => body.id_only(*packet_id, 0x70)?,
-        Packet::Subscribe(s) => {
-            body.packet_id(s.packet_id)?;
-            if s.filters.is_empty() {
-                return Err(EncodeError::NoFilters { packet: t });
-            }
-            for f in &s.filters {
-                body.filter(&f.filter)?;
-                body.out.push(u8::from(f.qos));
-            }
-            0x82
-        }
-        Packet::Suback(s) => {
-            body.packet_id(s.packet_id)?;
-            if s.return_codes.is_empty() {
-                return Err(EncodeError::NoReturnCodes);
-            }
-            if let Some(&code) = s
-                .return_codes
-                .iter()
-                .find(|c| !matches!(c, 0x00 | 0x01 | 0x02 | 0x80))
-            {
-                return Err(EncodeError::InvalidSubackCode { code });
-            }
-            body.out.extend_from_slice(&s.return_codes);
-            0x90
-        }
-        Packet::Unsubscribe(u) => {
-            body.packet_id(u.packet_id)?;
-            if u.filters.is_empty() {
-                return Err(EncodeError::NoFilters { packet: t });
-            }
-            for f in &u.filters {
-                body.filter(f)?;
-            }
-            0xA2
-        }
-        Packet::Unsuback { packet_id } => body.id_only(*packet_id, 0xB0)?,
-        Packet::Pingreq => 0xC0,
-        Packet::Pingresp => 0xD0,
-        Packet::Disconnect => 0xE0,
-    };
+    })?;
     let len = out.len() - body_at;
     let rl = encode_remaining_length(len).map_err(|_| EncodeError::TooLong { packet: t, len })?;
     let header_at = body_at - 1 - rl.len();
@@ -174,6 +127,80 @@ fn encode_at(packet: &Packet, out: &mut Vec<u8>, start: usize) -> Result<(), Enc
     out[header_at + 1..body_at].copy_from_slice(&rl);
     out.drain(start..header_at);
     Ok(())
+}
+
+impl Body<'_> {
+    /// Any packet's body; its first byte.
+    fn packet(&mut self, packet: &Packet) -> Result<u8, EncodeError> {
+        let t = self.t;
+        let body = self;
+        Ok(match packet {
+            Packet::Connect(c) => {
+                body.connect(c)?;
+                0x10
+            }
+            Packet::Connack(c) => {
+                if c.return_code > 5 {
+                    return Err(EncodeError::ReservedConnackCode {
+                        code: c.return_code,
+                    });
+                }
+                if c.session_present && c.return_code != 0 {
+                    return Err(EncodeError::SessionPresentOnRefusal {
+                        code: c.return_code,
+                    });
+                }
+                body.out
+                    .extend([u8::from(c.session_present), c.return_code]);
+                0x20
+            }
+            Packet::Publish(p) => body.publish(p.borrowed())?,
+            Packet::Puback { packet_id } => body.id_only(*packet_id, 0x40)?,
+            Packet::Pubrec { packet_id } => body.id_only(*packet_id, 0x50)?,
+            Packet::Pubrel { packet_id } => body.id_only(*packet_id, 0x62)?,
+            Packet::Pubcomp { packet_id } => body.id_only(*packet_id, 0x70)?,
+            Packet::Subscribe(s) => {
+                body.packet_id(s.packet_id)?;
+                if s.filters.is_empty() {
+                    return Err(EncodeError::NoFilters { packet: t });
+                }
+                for f in &s.filters {
+                    body.filter(&f.filter)?;
+                    body.out.push(u8::from(f.qos));
+                }
+                0x82
+            }
+            Packet::Suback(s) => {
+                body.packet_id(s.packet_id)?;
+                if s.return_codes.is_empty() {
+                    return Err(EncodeError::NoReturnCodes);
+                }
+                if let Some(&code) = s
+                    .return_codes
+                    .iter()
+                    .find(|c| !matches!(c, 0x00 | 0x01 | 0x02 | 0x80))
+                {
+                    return Err(EncodeError::InvalidSubackCode { code });
+                }
+                body.out.extend_from_slice(&s.return_codes);
+                0x90
+            }
+            Packet::Unsubscribe(u) => {
+                body.packet_id(u.packet_id)?;
+                if u.filters.is_empty() {
+                    return Err(EncodeError::NoFilters { packet: t });
+                }
+                for f in &u.filters {
+                    body.filter(f)?;
+                }
+                0xA2
+            }
+            Packet::Unsuback { packet_id } => body.id_only(*packet_id, 0xB0)?,
+            Packet::Pingreq => 0xC0,
+            Packet::Pingresp => 0xD0,
+            Packet::Disconnect => 0xE0,
+        })
+    }
 }
 
 /// The variable header and payload under construction, for one packet type, appended to the
@@ -281,8 +308,8 @@ impl Body<'_> {
         Ok(())
     }
 
-    fn publish(&mut self, p: &Publish) -> Result<u8, EncodeError> {
-        self.topic("topic name", &p.topic)?;
+    fn publish(&mut self, p: PublishRef) -> Result<u8, EncodeError> {
+        self.topic("topic name", p.topic)?;
         match (p.qos, p.packet_id) {
             (QoS::AtMostOnce, Some(packet_id)) => {
                 return Err(EncodeError::UnexpectedPacketId { packet_id })
@@ -303,7 +330,7 @@ impl Body<'_> {
                 len,
             });
         }
-        self.out.extend_from_slice(&p.payload);
+        self.out.extend_from_slice(p.payload);
         Ok(0x30 | u8::from(p.dup) << 3 | u8::from(p.qos) << 1 | u8::from(p.retain))
     }
 }
@@ -312,8 +339,50 @@ impl Body<'_> {
 mod tests {
     use super::*;
     use crate::mqtt::hex::to_hex;
-    use crate::mqtt::packet::{Connack, Suback, Subscribe, SubscribeFilter, Unsubscribe, Will};
+    use crate::mqtt::packet::{
+        Connack, Publish, Suback, Subscribe, SubscribeFilter, Unsubscribe, Will,
+    };
     use rstest::rstest;
+
+    /// The borrowed PUBLISH the cloud side writes encodes exactly as the packet does, after
+    /// whatever is already in the buffer, and an invalid one leaves the buffer as it was.
+    #[rstest]
+    #[case::qos_0(QoS::AtMostOnce, None, false, "/a1/dev/user/get", 0)]
+    #[case::qos_1(
+        QoS::AtLeastOnce,
+        Some(7),
+        false,
+        "/sys/a1/dev/thing/service/property/set",
+        200
+    )]
+    #[case::two_length_bytes(QoS::AtLeastOnce, Some(65535), true, "t", 300)]
+    #[case::wildcard(QoS::AtMostOnce, None, false, "a/+", 1)]
+    #[case::missing_id(QoS::AtLeastOnce, None, false, "a", 1)]
+    fn a_borrowed_publish_encodes_as_the_packet(
+        #[case] qos: QoS,
+        #[case] packet_id: Option<u16>,
+        #[case] dup: bool,
+        #[case] topic: &str,
+        #[case] payload_len: usize,
+    ) {
+        let publish = Publish {
+            dup,
+            qos,
+            retain: true,
+            topic: topic.to_owned(),
+            packet_id,
+            payload: (0..payload_len).map(|i| i as u8).collect(),
+        };
+        let mut by_packet = vec![0xAB];
+        let mut borrowed = vec![0xAB];
+        let a = encode_into(&Packet::Publish(publish.clone()), &mut by_packet);
+        let b = encode_publish_into(publish.borrowed(), &mut borrowed);
+        assert_eq!(a, b);
+        assert_eq!(to_hex(&by_packet), to_hex(&borrowed));
+        if a.is_err() {
+            assert_eq!(borrowed, [0xAB]);
+        }
+    }
 
     fn aliyun(client_id: &str, username: &str, sign: &str) -> Packet {
         Packet::from(Connect {

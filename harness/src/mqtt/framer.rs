@@ -268,7 +268,7 @@ mod tests {
             for (i, len) in bodies.iter().enumerate() {
                 let at = stream.len();
                 let mut packet = vec![0x30];
-                packet.extend(crate::mqtt::remaining_length::encode_remaining_length(*len).unwrap());
+                packet.extend_from_slice(&crate::mqtt::remaining_length::encode_remaining_length(*len).unwrap());
                 packet.extend(std::iter::repeat(i as u8).take(*len));
                 stream.extend_from_slice(&packet);
                 want.push((at, packet));

@@ -17,12 +17,12 @@ pub use decode::{
     decode, dissect_packet, DecodeError, Diagnostic, Field, PacketDissection, Severity,
 };
 pub use dissect::{dissect, Dissection};
-pub use encode::{encode, encode_into, EncodeError};
+pub use encode::{encode, encode_into, encode_publish_into, EncodeError};
 pub use framer::{frame_len, FrameError, Framer};
 pub use hex::{parse_hex, to_hex, HexError, HexErrorKind};
 pub use packet::*;
 pub use remaining_length::{
-    decode_remaining_length, encode_remaining_length, RemainingLength, RemainingLengthError,
-    MAX_REMAINING_LENGTH,
+    decode_remaining_length, encode_remaining_length, EncodedLength, RemainingLength,
+    RemainingLengthError, MAX_REMAINING_LENGTH,
 };
 pub use topic::{check_topic_filter, check_topic_name, TopicError};

@@ -163,6 +163,33 @@ pub struct Publish {
     pub payload: Vec<u8>,
 }
 
+impl Publish {
+    /// Its fields, borrowed.
+    pub fn borrowed(&self) -> PublishRef<'_> {
+        PublishRef {
+            dup: self.dup,
+            qos: self.qos,
+            retain: self.retain,
+            topic: &self.topic,
+            packet_id: self.packet_id,
+            payload: &self.payload,
+        }
+    }
+}
+
+/// A PUBLISH's fields, borrowed: what the cloud side encodes for a message rumqttd holds, with
+/// no [`Publish`] (and its two allocations) built only to be encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PublishRef<'a> {
+    pub dup: bool,
+    pub qos: QoS,
+    pub retain: bool,
+    pub topic: &'a str,
+    /// Present exactly when `qos > 0`.
+    pub packet_id: Option<u16>,
+    pub payload: &'a [u8],
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SubscribeFilter {
     pub filter: String,

@@ -50,12 +50,30 @@ pub fn encoded_len(value: usize) -> usize {
     }
 }
 
+/// An encoded Remaining Length, 1 to 4 bytes, held inline: every packet a broker writes
+/// encodes one, and a Vec for each was an allocation per packet. Derefs to the bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EncodedLength {
+    bytes: [u8; 4],
+    len: u8,
+}
+
+impl std::ops::Deref for EncodedLength {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+}
+
 /// Encodes `value` in the fewest bytes: 112 → `70`, 154 → `9A 01`.
-pub fn encode_remaining_length(value: usize) -> Result<Vec<u8>, RemainingLengthError> {
+pub fn encode_remaining_length(value: usize) -> Result<EncodedLength, RemainingLengthError> {
     if value > MAX_REMAINING_LENGTH {
         return Err(RemainingLengthError::TooLarge { value });
     }
-    let mut out = Vec::with_capacity(4);
+    let mut out = EncodedLength {
+        bytes: [0; 4],
+        len: 0,
+    };
     let mut x = value;
     loop {
         let mut byte = (x % 128) as u8;
@@ -63,7 +81,8 @@ pub fn encode_remaining_length(value: usize) -> Result<Vec<u8>, RemainingLengthE
         if x > 0 {
             byte |= 0x80;
         }
-        out.push(byte);
+        out.bytes[usize::from(out.len)] = byte;
+        out.len += 1;
         if x == 0 {
             return Ok(out);
         }
@@ -138,7 +157,7 @@ mod tests {
     #[case(2_097_152, &[0x80, 0x80, 0x80, 0x01])]
     #[case(268_435_455, &[0xFF, 0xFF, 0xFF, 0x7F])]
     fn encodes_and_decodes_the_seed_examples(#[case] value: usize, #[case] bytes: &[u8]) {
-        assert_eq!(encode_remaining_length(value).unwrap(), bytes);
+        assert_eq!(&*encode_remaining_length(value).unwrap(), bytes);
         let got = decode_remaining_length(bytes).unwrap().unwrap();
         assert_eq!(got.value, value);
         assert_eq!(got.encoded_len, bytes.len());
@@ -152,7 +171,7 @@ mod tests {
         let got = decode_remaining_length(&[0x91, 0x01]).unwrap().unwrap();
         assert_eq!(got.value, 145);
         assert_eq!(explain(&[0x91, 0x01]), "91 01 → 17 + 1×128 = 145");
-        assert_eq!(encode_remaining_length(161).unwrap(), [0xA1, 0x01]);
+        assert_eq!(*encode_remaining_length(161).unwrap(), [0xA1, 0x01]);
     }
 
     #[test]
