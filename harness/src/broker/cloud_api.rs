@@ -29,9 +29,12 @@ use super::envelope::{Origin, Publisher, Sealed};
 use super::error::BrokerError;
 use super::gateway::{stopped, Shared};
 use super::profile::topics::covers;
-use super::rumqttd::{Downward, RouterLink, Upward};
+use super::rumqttd::{topic_text, Downward, RouterLink, Upward};
 use crate::mqtt::framer::Framer;
-use crate::mqtt::{decode, encode, encode_into, Connack, Connect, Packet, Publish, QoS, Suback};
+use crate::mqtt::{
+    decode, encode, encode_into, encode_publish_into, Connack, Connect, Packet, PublishRef, QoS,
+    Suback,
+};
 
 /// A client that sends no CONNECT within this is closed.
 const CONNECT_WITHIN: Duration = Duration::from_secs(10);
@@ -356,7 +359,7 @@ impl Client {
                     qos: p.qos,
                 };
                 let up = Upward::Publish {
-                    topic: ns.inside(&p.topic),
+                    topic: ns.inside(&p.topic).into(),
                     payload: Sealed::new(origin, &p.payload),
                     retain: false,
                 };
@@ -434,7 +437,8 @@ impl Client {
                 stamp,
                 ..
             } => {
-                let Some(topic) = self.shared.namespace.outside(&topic) else {
+                let ns = &self.shared.namespace;
+                let Some(topic) = topic_text(&topic).and_then(|t| ns.outside(t)) else {
                     return true;
                 };
                 let (matching, granted) = self
@@ -462,15 +466,15 @@ impl Client {
                     self.last_id = self.last_id.checked_add(1).unwrap_or(1);
                     self.last_id
                 });
-                let publish = Publish {
+                let publish = PublishRef {
                     dup: false,
                     qos,
                     retain: false,
-                    topic: topic.to_owned(),
+                    topic,
                     packet_id,
-                    payload: payload.to_vec(),
+                    payload: &payload,
                 };
-                self.queue(Packet::Publish(publish))
+                encode_publish_into(publish, &mut self.out).is_ok()
             }
         }
     }

@@ -20,13 +20,13 @@ use super::cloud::{self, CloudLink};
 use super::envelope::{Origin, Publisher, Sealed};
 use super::error::BrokerError;
 use super::fault::{Action, ConnFaults, FaultBoard, Out, Outbox, Side, Write};
-use super::namespace::Namespace;
+use super::namespace::{Namespace, RecentTopics};
 use super::observed::{Observed, SeenDirection, Sighting};
 use super::packet_budget::{Hidden, PacketBudget};
 use super::policy::CloudPolicy;
 use super::profile::timers::{Fired, Timers};
 use super::reach::Reach;
-use super::rumqttd::{Downward, RouterLink, Rumqttd, Upward};
+use super::rumqttd::{topic_text, Downward, RouterLink, Rumqttd, Upward};
 use super::session::{refusal, Context, Session, Step};
 use crate::events::{ConnId, EventSink, RunEvent, TcpDirection};
 use crate::mqtt::{encode, Packet, Publish};
@@ -242,6 +242,8 @@ struct Link {
     answers: Vec<cloud::Answer>,
     /// The downlink filters last told to [`Reach`].
     reached: Vec<String>,
+    /// The device's last uplink topics as rumqttd names them.
+    inside_topics: RecentTopics,
     /// Buffers each turn fills and empties, kept for their capacity: allocating them afresh
     /// every turn was about 5 % of the broker's CPU under a QoS 1 flood.
     scratch: Scratch,
@@ -296,6 +298,7 @@ async fn serve(
         sightings: Vec::new(),
         answers: Vec::new(),
         reached: Vec::new(),
+        inside_topics: RecentTopics::default(),
         scratch: Scratch::default(),
     };
     let end = link.pump(&mut device_r, &mut stop).await;
@@ -575,7 +578,9 @@ impl Link {
                         qos: publish.qos,
                     };
                     upward.push(Upward::Publish {
-                        topic: self.shared.namespace.inside(&publish.topic),
+                        topic: self
+                            .inside_topics
+                            .inside(&self.shared.namespace, &publish.topic),
                         payload: Sealed::new(origin, &publish.payload),
                         retain: publish.retain,
                     });
@@ -717,7 +722,7 @@ impl Link {
                 payload,
                 retain,
             } => Upward::Publish {
-                topic: ns.inside(&topic),
+                topic: ns.inside(&String::from_utf8_lossy(&topic)).into(),
                 payload,
                 retain,
             },
@@ -733,12 +738,9 @@ impl Link {
                 retain,
                 stamp,
             } => {
-                let mut topic = topic;
-                // In place: the forwarded topic was already copied once out of rumqttd.
-                let inside = topic.len() - self.shared.namespace.outside(&topic)?.len();
-                topic.drain(..inside);
+                let outside = self.shared.namespace.outside(topic_text(&topic)?)?.len();
                 Some(Downward::Message {
-                    topic,
+                    topic: topic.slice(topic.len() - outside..),
                     payload,
                     retain,
                     stamp,
@@ -760,11 +762,11 @@ impl Link {
                 qos: will.qos,
             };
             let topic = will.topic.clone();
-            let up = self.inside(Upward::Publish {
-                topic: will.topic.clone(),
+            let up = Upward::Publish {
+                topic: self.shared.namespace.inside(&will.topic).into(),
                 payload: Sealed::new(origin, &will.payload),
                 retain: will.retain,
-            });
+            };
             match link.send(up) {
                 Ok(()) => {
                     self.note(format!(

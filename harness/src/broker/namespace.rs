@@ -7,6 +7,8 @@
 //! device and the cloud side never see the prefix. Link client ids carry the scope too, so
 //! rumqttd's own bookkeeping never mixes two scopes.
 
+use bytes::Bytes;
+
 /// A scope's name inside rumqttd. The root scope is `s0`; scopes have short ASCII names that
 /// hold none of MQTT's special characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,9 +64,58 @@ impl Namespace {
     }
 }
 
+/// A device's last few uplink topics with their names inside rumqttd: a device publishes on
+/// a few topics over and over, and building the inside name for every message (an allocation,
+/// and another for rumqttd's copy) was a measurable share of a flood's CPU.
+#[derive(Debug, Default)]
+pub struct RecentTopics {
+    kept: Vec<(String, Bytes)>,
+}
+
+impl RecentTopics {
+    const KEPT: usize = 4;
+
+    /// `topic` as rumqttd names it in `ns`; the bytes are shared with earlier calls.
+    pub fn inside(&mut self, ns: &Namespace, topic: &str) -> Bytes {
+        if let Some((_, inside)) = self.kept.iter().find(|(t, _)| t == topic) {
+            return inside.clone();
+        }
+        let inside = Bytes::from(ns.inside(topic));
+        if self.kept.len() == Self::KEPT {
+            self.kept.remove(0);
+        }
+        self.kept.push((topic.to_owned(), inside.clone()));
+        inside
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn recent_topics_name_each_topic_as_inside_does_and_share_the_bytes() {
+        let ns = Namespace::new(5);
+        let mut recent = RecentTopics::default();
+        let topics: Vec<String> = (0..7).map(|i| format!("/a1/dev/user/t{i}")).collect();
+        // More topics than are kept, in an order that evicts and brings back.
+        for t in topics.iter().chain(topics.iter().rev()).chain(&topics[..2]) {
+            assert_eq!(recent.inside(&ns, t), ns.inside(t).as_bytes(), "{t}");
+        }
+        let first = recent.inside(&ns, &topics[1]);
+        let again = recent.inside(&ns, &topics[1]);
+        assert_eq!(
+            first.as_ptr(),
+            again.as_ptr(),
+            "a kept topic is shared, not rebuilt"
+        );
+        // Another scope never gets this one's names.
+        let other = Namespace::new(6);
+        assert_eq!(
+            RecentTopics::default().inside(&other, &topics[1]),
+            other.inside(&topics[1]).as_bytes()
+        );
+    }
 
     #[test]
     fn topics_round_trip_and_other_scopes_are_not_ours() {

@@ -45,7 +45,7 @@ use super::policy::{Admission, CloudPolicy, ConnectDecision, RefusalReason, Upli
 use super::profile::keepalive;
 use super::profile::timers::Fired;
 use super::profile::topics::covers;
-use super::rumqttd::{Downward, Upward};
+use super::rumqttd::{topic_text, Downward, Upward};
 
 /// Largest packet a device may send: rumqttd's own payload limit (1 MiB) plus room for the
 /// topic and headers. Longer announcements close the link before the bytes arrive; the
@@ -297,7 +297,13 @@ impl Session {
                 payload,
                 retain,
                 stamp,
-            } => self.downlink(topic, payload.to_vec(), retain, stamp, cx, steps),
+            } => {
+                // rumqttd's topics are the gateway's own text (see `topic_text`).
+                let Some(topic) = topic_text(&topic) else {
+                    return;
+                };
+                self.downlink(topic.to_owned(), payload.to_vec(), retain, stamp, cx, steps)
+            }
         }
     }
 

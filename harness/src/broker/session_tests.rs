@@ -5,6 +5,7 @@ use crate::broker::envelope::{self, Origin, Sealed};
 use crate::broker::profile::ProfileOverride;
 use crate::cloud::{Device, DeviceRegistry, DeviceSecret};
 use crate::mqtt::{parse_hex, Connect, SubscribeFilter};
+use bytes::Bytes;
 
 /// Seed 002's accepted CONNECT (device2, sign 5caeef5b…).
 const CONNECT: &str = "10 74 00 04 4D 51 54 54 04 C2 00 64 00 29 64 65 76 69 63 65 32 7C 73 65 63 \
@@ -91,7 +92,7 @@ fn message(publisher: Publisher, qos: QoS, topic: &str, payload: &[u8]) -> Downw
         panic!("a sealed payload opens");
     };
     Downward::Message {
-        topic: topic.into(),
+        topic: Bytes::copy_from_slice(topic.as_bytes()),
         payload,
         retain: false,
         stamp,
