@@ -28,6 +28,7 @@ use tokio::time::{timeout, Instant};
 use super::envelope::{Origin, Publisher, Sealed};
 use super::error::BrokerError;
 use super::gateway::{stopped, Shared};
+use super::namespace::RecentTopics;
 use super::profile::topics::covers;
 use super::rumqttd::{topic_text, Downward, RouterLink, Upward};
 use crate::mqtt::framer::Framer;
@@ -170,6 +171,8 @@ struct Client {
     out: Vec<u8>,
     /// What goes to rumqttd, handed over together at the same moment.
     upward: Vec<Upward>,
+    /// The topics this client last published on, as rumqttd names them.
+    recent: RecentTopics,
 }
 
 impl Client {
@@ -184,6 +187,7 @@ impl Client {
             last_id: 0,
             out: Vec::new(),
             upward: Vec::new(),
+            recent: RecentTopics::default(),
         }
     }
 
@@ -344,7 +348,10 @@ impl Client {
 
     /// One packet from the client; `false` ends the connection.
     fn on_client_packet(&mut self, packet: Packet) -> bool {
-        let ns = self.shared.namespace.clone();
+        // The Arc, not the namespace: a copy of its name for every packet (each PUBACK of a
+        // flood) was an allocation each.
+        let shared = self.shared.clone();
+        let ns = &shared.namespace;
         match packet {
             Packet::Publish(p) => {
                 if p.qos == QoS::ExactlyOnce {
@@ -359,7 +366,7 @@ impl Client {
                     qos: p.qos,
                 };
                 let up = Upward::Publish {
-                    topic: ns.inside(&p.topic).into(),
+                    topic: self.recent.inside(ns, &p.topic),
                     payload: Sealed::new(origin, &p.payload),
                     retain: false,
                 };
