@@ -146,6 +146,18 @@ impl Framer {
 
     /// Like [`Framer::next_packet`], with the stream offset where the packet started.
     pub fn next_packet_at(&mut self) -> Result<Option<(usize, Vec<u8>)>, FrameError> {
+        self.next_packet_ref()
+            .map(|p| p.map(|(at, bytes)| (at, bytes.to_vec())))
+    }
+
+    /// Like [`Framer::next_packet_at`], lending the packet's bytes instead of copying them: a
+    /// broker decoding a flood of small packets paid an allocation for each copy.
+    pub fn next_packet_ref(&mut self) -> Result<Option<(usize, &[u8])>, FrameError> {
+        if self.pos == self.buf.len() && self.pos > 0 {
+            // Everything was handed out (the last packet's bytes are no longer lent).
+            self.buf.clear();
+            self.pos = 0;
+        }
         let pending = &self.buf[self.pos..];
         let declared = header(pending).map_err(|e| e.shifted(self.start))?;
         let Some((header_len, remaining)) = declared else {
@@ -162,15 +174,11 @@ impl Framer {
         if pending.len() < total {
             return Ok(None);
         }
-        let packet = pending[..total].to_vec();
-        self.pos += total;
-        if self.pos == self.buf.len() {
-            self.buf.clear();
-            self.pos = 0;
-        }
         let at = self.start;
+        let from = self.pos;
+        self.pos += total;
         self.start += total;
-        Ok(Some((at, packet)))
+        Ok(Some((at, &self.buf[from..from + total])))
     }
 
     /// Bytes received but not yet handed out as a packet.
