@@ -256,8 +256,8 @@ impl Client {
         };
         loop {
             // What is already framed first, then whichever side speaks.
-            let flow = match framer.next_packet() {
-                Ok(Some(raw)) => match decode(&raw) {
+            let flow = match framer.next_packet_ref() {
+                Ok(Some((_, raw))) => match decode(raw) {
                     Ok((packet, _)) => self.on_client_packet(packet),
                     Err(e) => {
                         self.note(format!("a malformed packet ({e}); closing"));

@@ -254,10 +254,10 @@ impl Session {
         }
         self.from_device.push(bytes);
         while !self.is_closed() {
-            match self.from_device.next_packet_at() {
+            match self.from_device.next_packet_ref() {
                 Ok(None) => break,
                 Err(e) => self.malformed(steps, "uplink", e),
-                Ok(Some((at, raw))) => match decode(&raw) {
+                Ok(Some((at, raw))) => match decode(raw) {
                     Ok((packet, _)) => {
                         // Answered by reference, so the step that records it owns the only
                         // copy; the record of it goes before its answers.
@@ -265,18 +265,21 @@ impl Session {
                         self.on_device_packet(&packet, cx, steps);
                         steps.insert(answers_from, Step::FromDevice(packet));
                     }
-                    Err(_) if self.connect_of_another_protocol(&raw, cx, steps) => {}
-                    Err(e) => {
-                        let what = describe_raw(&raw);
-                        let problem_at = at + e.offset(raw.len());
-                        self.close_with(
-                            steps,
-                            format!(
-                                "the {what} at uplink offset {at} is malformed at offset \
+                    // A copy, rare: what follows needs the session while the framer lends.
+                    Err(e) => match raw.to_vec() {
+                        raw if self.connect_of_another_protocol(&raw, cx, steps) => {}
+                        raw => {
+                            let what = describe_raw(&raw);
+                            let problem_at = at + e.offset(raw.len());
+                            self.close_with(
+                                steps,
+                                format!(
+                                    "the {what} at uplink offset {at} is malformed at offset \
                                  {problem_at} ({e}); closing, as the cloud drops such a link"
-                            ),
-                        )
-                    }
+                                ),
+                            )
+                        }
+                    },
                 },
             }
         }
