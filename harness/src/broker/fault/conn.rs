@@ -285,25 +285,11 @@ impl ConnFaults {
             }));
             return;
         }
-        let shaped = self.shape(std::mem::take(steps), side, now, board, devices);
-        out.extend(shaped);
-    }
-
-    /// [`ConnFaults::on_steps`] when a fault is armed or a CONNECT passes.
-    fn shape(
-        &mut self,
-        steps: Vec<Step>,
-        side: Side,
-        now: Instant,
-        board: &FaultBoard,
-        devices: &DeviceRegistry,
-    ) -> Vec<Action> {
-        let mut out = Vec::new();
         // Whether the current device packet is being swallowed, and whether the link closes
         // once the current device packet's steps are done.
         let mut swallowing = false;
         let mut close_after: Option<String> = None;
-        let mut steps = steps.into_iter().peekable();
+        let mut steps = std::mem::take(steps).into_iter().peekable();
         while let Some(step) = steps.next() {
             match step {
                 Step::FromDevice(packet) => {
@@ -341,25 +327,23 @@ impl ConnFaults {
                     if swallowing => {}
                 // The packet went through, and the link drops before any answer to it.
                 Step::ToDevice { .. } if close_after.is_some() => {}
-                Step::ToDevice { bytes, packet } => self.downlink(bytes, packet, now, &mut out),
+                Step::ToDevice { bytes, packet } => self.downlink(bytes, packet, now, out),
                 // Every other step (upstream writes, notes, refusals, close, and any the
                 // session grows) passes unchanged: faults only touch what they name.
                 other => out.push(Action::Step(other)),
             }
         }
-        match close_after {
-            Some(what) => self.dropped_after(what, out),
-            None => out,
+        if let Some(what) = close_after {
+            self.dropped_after(what, out);
         }
     }
 
-    fn dropped_after(&self, what: String, mut out: Vec<Action>) -> Vec<Action> {
+    fn dropped_after(&self, what: String, out: &mut Vec<Action>) {
         out.push(note(format!(
             "fault: dropping the link to {} after its {what}",
             self.who()
         )));
         out.push(Action::Step(Step::Close));
-        out
     }
 
     /// A CONNECT the session answered: an accepted one names the device.

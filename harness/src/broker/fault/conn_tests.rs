@@ -10,31 +10,11 @@ use std::path::PathBuf;
 
 const DEVICE2: &str = "aliyun/device2";
 
-/// One call's actions, as the gateway takes them into its buffer.
-trait Shape {
-    fn shaped(
-        &mut self,
-        steps: Vec<Step>,
-        side: Side,
-        now: Instant,
-        board: &FaultBoard,
-        devices: &DeviceRegistry,
-    ) -> Vec<Action>;
-}
-
-impl Shape for ConnFaults {
-    fn shaped(
-        &mut self,
-        mut steps: Vec<Step>,
-        side: Side,
-        now: Instant,
-        board: &FaultBoard,
-        devices: &DeviceRegistry,
-    ) -> Vec<Action> {
-        let mut out = Vec::new();
-        self.on_steps(&mut steps, side, now, board, devices, &mut out);
-        out
-    }
+/// What one call appends, as a Vec (the gateway appends to a buffer it keeps).
+fn actions(call: impl FnOnce(&mut Vec<Action>)) -> Vec<Action> {
+    let mut out = Vec::new();
+    call(&mut out);
+    out
 }
 
 fn hex(s: &str) -> Vec<u8> {
@@ -115,7 +95,16 @@ fn closes(actions: &[Action]) -> bool {
 /// A connection on which device2's CONNECT was accepted.
 fn connected(board: &FaultBoard, now: Instant) -> (ConnFaults, Vec<Action>) {
     let mut c = ConnFaults::new(1, board);
-    let out = c.shaped(accepted_connect(), Side::Device, now, board, &devices());
+    let out = actions(|o| {
+        c.on_steps(
+            &mut accepted_connect(),
+            Side::Device,
+            now,
+            board,
+            &devices(),
+            o,
+        )
+    });
     (c, out)
 }
 
@@ -173,13 +162,16 @@ fn a_refusal_for_another_device_leaves_the_connect_to_the_session() {
     let mut c = ConnFaults::new(1, &board);
     assert_eq!(c.screen(&connect_bytes(), &board, &devices()), None);
     assert_eq!(board.waiting(), 1);
-    let out = c.shaped(
-        accepted_connect(),
-        Side::Device,
-        Instant::now(),
-        &board,
-        &devices(),
-    );
+    let out = actions(|o| {
+        c.on_steps(
+            &mut accepted_connect(),
+            Side::Device,
+            Instant::now(),
+            &board,
+            &devices(),
+            o,
+        )
+    });
     assert!(out
         .iter()
         .any(|a| matches!(a, Action::Step(Step::OpenUpstream { .. }))));
@@ -217,13 +209,16 @@ fn a_waiting_split_cuts_the_connack_in_two() {
     assert!(notes(&out)
         .iter()
         .any(|n| n.contains("armed on aliyun/device2")));
-    let out = c.shaped(
-        vec![to_device("20 02 00 00")],
-        Side::Upstream,
-        now,
-        &board,
-        &devices(),
-    );
+    let out = actions(|o| {
+        c.on_steps(
+            &mut vec![to_device("20 02 00 00")],
+            Side::Upstream,
+            now,
+            &board,
+            &devices(),
+            o,
+        )
+    });
     let w = writes(&out);
     assert_eq!(w.len(), 2);
     assert_eq!(
@@ -238,13 +233,16 @@ fn a_waiting_split_cuts_the_connack_in_two() {
         ["fault: CONNACK to aliyun/device2 split into 2 segments, 100ms apart"]
     );
     // Only the next packet.
-    let out = c.shaped(
-        vec![to_device("D0 00")],
-        Side::Upstream,
-        now,
-        &board,
-        &devices(),
-    );
+    let out = actions(|o| {
+        c.on_steps(
+            &mut vec![to_device("D0 00")],
+            Side::Upstream,
+            now,
+            &board,
+            &devices(),
+            o,
+        )
+    });
     assert_eq!(writes(&out).len(), 1);
 }
 
@@ -263,13 +261,16 @@ fn a_delay_holds_the_next_count_packets_of_its_type_only() {
     );
     c.take_delivered(&board, now);
     let mut run = |text: &str| {
-        let out = c.shaped(
-            vec![to_device(text)],
-            Side::Upstream,
-            now,
-            &board,
-            &devices(),
-        );
+        let out = actions(|o| {
+            c.on_steps(
+                &mut vec![to_device(text)],
+                Side::Upstream,
+                now,
+                &board,
+                &devices(),
+                o,
+            )
+        });
         (writes(&out)[0].hold, notes(&out).join("|"))
     };
     assert_eq!(run("D0 00").0, Duration::ZERO);
@@ -293,25 +294,31 @@ fn a_downlink_black_hole_swallows_packets_until_it_ends() {
         },
     );
     c.take_delivered(&board, t0);
-    let out = c.shaped(
-        vec![to_device("D0 00")],
-        Side::Upstream,
-        t0 + ms(100),
-        &board,
-        &devices(),
-    );
+    let out = actions(|o| {
+        c.on_steps(
+            &mut vec![to_device("D0 00")],
+            Side::Upstream,
+            t0 + ms(100),
+            &board,
+            &devices(),
+            o,
+        )
+    });
     assert!(writes(&out).is_empty());
     assert_eq!(
         notes(&out),
         ["fault: downlink black hole dropped the PINGRESP to aliyun/device2"]
     );
-    let out = c.shaped(
-        vec![to_device("D0 00")],
-        Side::Upstream,
-        t0 + ms(500),
-        &board,
-        &devices(),
-    );
+    let out = actions(|o| {
+        c.on_steps(
+            &mut vec![to_device("D0 00")],
+            Side::Upstream,
+            t0 + ms(500),
+            &board,
+            &devices(),
+            o,
+        )
+    });
     assert_eq!(writes(&out)[0].bytes, hex("D0 00"));
 }
 
@@ -329,7 +336,16 @@ fn an_uplink_black_hole_sees_the_packet_but_forwards_nothing() {
     );
     c.take_delivered(&board, t0);
     let ping = || vec![Step::FromDevice(Packet::Pingreq), post()];
-    let out = c.shaped(ping(), Side::Device, t0 + ms(10), &board, &devices());
+    let out = actions(|o| {
+        c.on_steps(
+            &mut ping(),
+            Side::Device,
+            t0 + ms(10),
+            &board,
+            &devices(),
+            o,
+        )
+    });
     assert!(matches!(
         &out[0],
         Action::Step(Step::FromDevice(Packet::Pingreq))
@@ -339,13 +355,31 @@ fn an_uplink_black_hole_sees_the_packet_but_forwards_nothing() {
         .any(|a| matches!(a, Action::Step(Step::ToUpstream(_) | Step::ToCloud(_)))));
     assert!(notes(&out)[0].contains("uplink black hole dropped the PINGREQ"));
     // Nor does the gateway answer for the cloud (a SUBACK it would have written itself).
-    let subscribe = vec![
+    let mut subscribe = vec![
         Step::FromDevice(Packet::Pingreq),
         to_device("90 03 00 0A 80"),
     ];
-    let out = c.shaped(subscribe, Side::Device, t0 + ms(20), &board, &devices());
+    let out = actions(|o| {
+        c.on_steps(
+            &mut subscribe,
+            Side::Device,
+            t0 + ms(20),
+            &board,
+            &devices(),
+            o,
+        )
+    });
     assert!(writes(&out).is_empty());
-    let out = c.shaped(ping(), Side::Device, t0 + ms(600), &board, &devices());
+    let out = actions(|o| {
+        c.on_steps(
+            &mut ping(),
+            Side::Device,
+            t0 + ms(600),
+            &board,
+            &devices(),
+            o,
+        )
+    });
     assert!(out
         .iter()
         .any(|a| matches!(a, Action::Step(Step::ToUpstream(_) | Step::ToCloud(_)))));
@@ -363,13 +397,13 @@ fn drop_after_next_packet_forwards_it_then_closes_and_ignores_the_rest() {
         },
     );
     assert!(!closes(&c.take_delivered(&board, t0)));
-    let steps = vec![
+    let mut steps = vec![
         Step::FromDevice(Packet::Pingreq),
         post(),
         Step::FromDevice(Packet::Disconnect),
         post(),
     ];
-    let out = c.shaped(steps, Side::Device, t0, &board, &devices());
+    let out = actions(|o| c.on_steps(&mut steps, Side::Device, t0, &board, &devices(), o));
     assert_eq!(
         out.iter()
             .filter(|a| matches!(a, Action::Step(Step::ToUpstream(_) | Step::ToCloud(_))))
@@ -417,13 +451,16 @@ fn clearing_the_board_disarms_what_a_connection_holds() {
     );
     c.take_delivered(&board, t0);
     board.clear();
-    let out = c.shaped(
-        vec![to_device("D0 00")],
-        Side::Upstream,
-        t0,
-        &board,
-        &devices(),
-    );
+    let out = actions(|o| {
+        c.on_steps(
+            &mut vec![to_device("D0 00")],
+            Side::Upstream,
+            t0,
+            &board,
+            &devices(),
+            o,
+        )
+    });
     assert_eq!(writes(&out)[0].hold, Duration::ZERO);
     assert!(notes(&out)[0].contains("cleared the faults armed on aliyun/device2"));
 }
@@ -440,7 +477,7 @@ fn a_refusal_connack_by_the_policy_is_not_touched_by_a_waiting_split() {
         },
     );
     let mut c = ConnFaults::new(1, &board);
-    let refused = vec![
+    let mut refused = vec![
         Step::FromDevice(Packet::from(connect_002())),
         Step::ToDevice {
             bytes: hex("20 02 00 04"),
@@ -451,7 +488,16 @@ fn a_refusal_connack_by_the_policy_is_not_touched_by_a_waiting_split() {
         },
         Step::Close,
     ];
-    let out = c.shaped(refused, Side::Device, Instant::now(), &board, &devices());
+    let out = actions(|o| {
+        c.on_steps(
+            &mut refused,
+            Side::Device,
+            Instant::now(),
+            &board,
+            &devices(),
+            o,
+        )
+    });
     assert_eq!(writes(&out).len(), 1);
     assert_eq!(board.waiting(), 1);
 }
