@@ -14,7 +14,8 @@ pub mod render;
 pub mod topic;
 
 pub use decode::{
-    decode, dissect_packet, DecodeError, Diagnostic, Field, PacketDissection, Severity,
+    decode, decode_publish_ref, dissect_packet, DecodeError, Diagnostic, Field, PacketDissection,
+    Severity,
 };
 pub use dissect::{dissect, Dissection};
 pub use encode::{encode, encode_into, encode_publish_into, EncodeError};

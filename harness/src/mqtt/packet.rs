@@ -177,6 +177,20 @@ impl Publish {
     }
 }
 
+impl PublishRef<'_> {
+    /// An owned copy.
+    pub fn to_publish(&self) -> Publish {
+        Publish {
+            dup: self.dup,
+            qos: self.qos,
+            retain: self.retain,
+            topic: self.topic.to_owned(),
+            packet_id: self.packet_id,
+            payload: self.payload.to_vec(),
+        }
+    }
+}
+
 /// A PUBLISH's fields, borrowed: what the cloud side encodes for a message rumqttd holds, with
 /// no [`Publish`] (and its two allocations) built only to be encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

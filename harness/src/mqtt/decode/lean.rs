@@ -8,7 +8,7 @@
 //! `None` and goes the annotating way, which says precisely what is wrong.
 
 use crate::mqtt::framer::header;
-use crate::mqtt::packet::{Packet, Publish, QoS};
+use crate::mqtt::packet::{Packet, PublishRef, QoS};
 
 /// The packet at the front of `buf` and its length, when it is one of the simple kinds.
 pub(super) fn decode(buf: &[u8]) -> Option<(Packet, usize)> {
@@ -16,7 +16,7 @@ pub(super) fn decode(buf: &[u8]) -> Option<(Packet, usize)> {
     let len = header_len + remaining;
     let body = buf.get(header_len..len)?;
     let packet = match buf[0] {
-        0x30..=0x3F => publish(buf[0] & 0x0F, body)?,
+        0x30..=0x3F => Packet::Publish(publish(buf[0] & 0x0F, body)?.to_publish()),
         0x40 if body.len() == 2 => Packet::Puback {
             packet_id: nonzero_id(body)?,
         },
@@ -26,7 +26,17 @@ pub(super) fn decode(buf: &[u8]) -> Option<(Packet, usize)> {
     Some((packet, len))
 }
 
-fn publish(flags: u8, body: &[u8]) -> Option<Packet> {
+/// The PUBLISH at the front of `buf`, its fields borrowed from it, when it is a simple one.
+pub(super) fn publish_ref(buf: &[u8]) -> Option<PublishRef<'_>> {
+    let (header_len, remaining) = header(buf).ok()??;
+    let body = buf.get(header_len..header_len + remaining)?;
+    match buf[0] {
+        0x30..=0x3F => publish(buf[0] & 0x0F, body),
+        _ => None,
+    }
+}
+
+fn publish(flags: u8, body: &[u8]) -> Option<PublishRef<'_>> {
     let dup = flags & 0x08 != 0;
     let retain = flags & 0x01 != 0;
     let qos = match (flags >> 1) & 0x03 {
@@ -54,14 +64,14 @@ fn publish(flags: u8, body: &[u8]) -> Option<Packet> {
             Some(id)
         }
     };
-    Some(Packet::Publish(Publish {
+    Some(PublishRef {
         dup,
         qos,
         retain,
-        topic: String::from_utf8(topic.to_vec()).ok()?,
+        topic: std::str::from_utf8(topic).ok()?,
         packet_id,
-        payload: rest.to_vec(),
-    }))
+        payload: rest,
+    })
 }
 
 fn nonzero_id(two: &[u8]) -> Option<u16> {

@@ -39,6 +39,13 @@ impl DecodeError {
     }
 }
 
+/// The PUBLISH at the front of `buf` with its fields borrowed, when it takes the fast path
+/// (see [`decode`]); `None` says nothing about validity: [`decode`] it then. For a broker
+/// that only passes the message on, building a [`Packet`] was two allocations thrown away.
+pub fn decode_publish_ref(buf: &[u8]) -> Option<crate::mqtt::PublishRef<'_>> {
+    lean::publish_ref(buf)
+}
+
 /// Strictly decodes the packet at the front of `buf`: the packet and how many bytes it took.
 /// Bytes after it are left alone. Warnings (such as a padded remaining length) do not fail.
 /// The common simple packets take a fast path that builds no annotations (`lean.rs`).

@@ -472,6 +472,15 @@ mod lean_agrees {
         if let Some(fast) = lean::decode(buf) {
             assert_eq!(Ok(fast), annotating(buf), "{buf:02X?}");
         }
+        // The borrowed PUBLISH the cloud side forwards holds what the packet would.
+        if let Some(borrowed) = decode_publish_ref(buf) {
+            let packet = annotating(buf).map(|(p, _)| p);
+            assert_eq!(
+                packet,
+                Ok(Packet::Publish(borrowed.to_publish())),
+                "{buf:02X?}"
+            );
+        }
     }
 
     proptest! {
