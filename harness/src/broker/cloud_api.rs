@@ -33,8 +33,8 @@ use super::profile::topics::covers;
 use super::rumqttd::{topic_text, Downward, RouterLink, Upward};
 use crate::mqtt::framer::Framer;
 use crate::mqtt::{
-    decode, encode, encode_into, encode_publish_into, Connack, Connect, Packet, PublishRef, QoS,
-    Suback,
+    decode, decode_publish_ref, encode, encode_into, encode_publish_into, Connack, Connect, Packet,
+    PublishRef, QoS, Suback,
 };
 
 /// A client that sends no CONNECT within this is closed.
@@ -257,12 +257,16 @@ impl Client {
         loop {
             // What is already framed first, then whichever side speaks.
             let flow = match framer.next_packet_ref() {
-                Ok(Some((_, raw))) => match decode(raw) {
-                    Ok((packet, _)) => self.on_client_packet(packet),
-                    Err(e) => {
-                        self.note(format!("a malformed packet ({e}); closing"));
-                        false
-                    }
+                // A plain PUBLISH is passed on from the read buffer, with no Packet built.
+                Ok(Some((_, raw))) => match decode_publish_ref(raw) {
+                    Some(publish) => self.on_client_publish(publish),
+                    None => match decode(raw) {
+                        Ok((packet, _)) => self.on_client_packet(packet),
+                        Err(e) => {
+                            self.note(format!("a malformed packet ({e}); closing"));
+                            false
+                        }
+                    },
                 },
                 Err(e) => {
                     self.note(format!("cannot frame its bytes ({e}); closing"));
@@ -353,31 +357,7 @@ impl Client {
         let shared = self.shared.clone();
         let ns = &shared.namespace;
         match packet {
-            Packet::Publish(p) => {
-                if p.qos == QoS::ExactlyOnce {
-                    self.note(format!(
-                        "a QoS 2 PUBLISH to {}; the cloud has none, closing",
-                        p.topic
-                    ));
-                    return false;
-                }
-                let origin = Origin {
-                    publisher: Publisher::Cloud,
-                    qos: p.qos,
-                };
-                let up = Upward::Publish {
-                    topic: self.recent.inside(ns, &p.topic),
-                    payload: Sealed::new(origin, &p.payload),
-                    retain: false,
-                };
-                self.upward.push(up);
-                match p.packet_id {
-                    Some(id) if p.qos == QoS::AtLeastOnce => {
-                        self.queue(Packet::Puback { packet_id: id })
-                    }
-                    _ => true,
-                }
-            }
+            Packet::Publish(p) => self.on_client_publish(p.borrowed()),
             Packet::Subscribe(s) => {
                 let granted: Vec<u8> = s.filters.iter().map(|f| (f.qos as u8).min(1)).collect();
                 for (f, g) in s.filters.iter().zip(&granted) {
@@ -414,6 +394,31 @@ impl Client {
                 ));
                 false
             }
+        }
+    }
+
+    /// A PUBLISH from the client: into rumqttd as the cloud's, acknowledged at QoS 1.
+    fn on_client_publish(&mut self, p: PublishRef) -> bool {
+        if p.qos == QoS::ExactlyOnce {
+            self.note(format!(
+                "a QoS 2 PUBLISH to {}; the cloud has none, closing",
+                p.topic
+            ));
+            return false;
+        }
+        let origin = Origin {
+            publisher: Publisher::Cloud,
+            qos: p.qos,
+        };
+        let up = Upward::Publish {
+            topic: self.recent.inside(&self.shared.namespace, p.topic),
+            payload: Sealed::new(origin, p.payload),
+            retain: false,
+        };
+        self.upward.push(up);
+        match p.packet_id {
+            Some(id) if p.qos == QoS::AtLeastOnce => self.queue(Packet::Puback { packet_id: id }),
+            _ => true,
         }
     }
 
