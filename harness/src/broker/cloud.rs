@@ -84,7 +84,7 @@ impl CloudLink {
             .as_mut()
             .ok_or_else(|| fail("the cloud link is closed".to_owned()))?;
         tx.send(Upward::Publish {
-            topic: self.namespace.inside(topic).into(),
+            topic: self.namespace.inside_topic(topic.as_bytes()),
             payload: Sealed::new(
                 Origin {
                     publisher: Publisher::Cloud,

@@ -722,7 +722,7 @@ impl Link {
                 payload,
                 retain,
             } => Upward::Publish {
-                topic: ns.inside(&String::from_utf8_lossy(&topic)).into(),
+                topic: ns.inside_topic(&topic),
                 payload,
                 retain,
             },
@@ -763,7 +763,7 @@ impl Link {
             };
             let topic = will.topic.clone();
             let up = Upward::Publish {
-                topic: self.shared.namespace.inside(&will.topic).into(),
+                topic: self.shared.namespace.inside_topic(will.topic.as_bytes()),
                 payload: Sealed::new(origin, &will.payload),
                 retain: will.retain,
             };

@@ -45,6 +45,15 @@ impl Namespace {
         t
     }
 
+    /// A topic to publish on as rumqttd sees it, as the bytes rumqttd takes.
+    pub fn inside_topic(&self, topic: &[u8]) -> Bytes {
+        let mut t = Vec::with_capacity(self.prefix.len() + 1 + topic.len());
+        t.extend_from_slice(self.prefix.as_bytes());
+        t.push(b'/');
+        t.extend_from_slice(topic);
+        t.into()
+    }
+
     /// The topic rumqttd forwarded, as the device and the cloud know it; `None` for a topic of
     /// another scope.
     pub fn outside<'a>(&self, topic: &'a str) -> Option<&'a str> {
@@ -80,7 +89,7 @@ impl RecentTopics {
         if let Some((_, inside)) = self.kept.iter().find(|(t, _)| t == topic) {
             return inside.clone();
         }
-        let inside = Bytes::from(ns.inside(topic));
+        let inside = ns.inside_topic(topic.as_bytes());
         if self.kept.len() == Self::KEPT {
             self.kept.remove(0);
         }
@@ -131,6 +140,8 @@ mod tests {
         // `s3` must not claim `s31`'s topics.
         assert_eq!(ns.outside(&Namespace::new(31).inside(topic)), None);
         assert_eq!(ns.inside("#"), "s3/#");
+        // A topic to publish on is named the same way, as bytes.
+        assert_eq!(ns.inside_topic(topic.as_bytes()), inside.as_bytes());
         assert_eq!(ns.outside("s3/$sys/1/2/thing"), Some("$sys/1/2/thing"));
     }
 

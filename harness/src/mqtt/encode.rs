@@ -129,14 +129,21 @@ fn framed(
     Ok(())
 }
 
+/// The variable header and payload under construction, for one packet type, appended to the
+/// output.
+struct Body<'a> {
+    t: PacketType,
+    out: &'a mut Vec<u8>,
+    /// Where this packet's body starts in `out`.
+    start: usize,
+}
+
 impl Body<'_> {
     /// Any packet's body; its first byte.
     fn packet(&mut self, packet: &Packet) -> Result<u8, EncodeError> {
-        let t = self.t;
-        let body = self;
         Ok(match packet {
             Packet::Connect(c) => {
-                body.connect(c)?;
+                self.connect(c)?;
                 0x10
             }
             Packet::Connack(c) => {
@@ -150,28 +157,28 @@ impl Body<'_> {
                         code: c.return_code,
                     });
                 }
-                body.out
+                self.out
                     .extend([u8::from(c.session_present), c.return_code]);
                 0x20
             }
-            Packet::Publish(p) => body.publish(p.borrowed())?,
-            Packet::Puback { packet_id } => body.id_only(*packet_id, 0x40)?,
-            Packet::Pubrec { packet_id } => body.id_only(*packet_id, 0x50)?,
-            Packet::Pubrel { packet_id } => body.id_only(*packet_id, 0x62)?,
-            Packet::Pubcomp { packet_id } => body.id_only(*packet_id, 0x70)?,
+            Packet::Publish(p) => self.publish(p.borrowed())?,
+            Packet::Puback { packet_id } => self.id_only(*packet_id, 0x40)?,
+            Packet::Pubrec { packet_id } => self.id_only(*packet_id, 0x50)?,
+            Packet::Pubrel { packet_id } => self.id_only(*packet_id, 0x62)?,
+            Packet::Pubcomp { packet_id } => self.id_only(*packet_id, 0x70)?,
             Packet::Subscribe(s) => {
-                body.packet_id(s.packet_id)?;
+                self.packet_id(s.packet_id)?;
                 if s.filters.is_empty() {
-                    return Err(EncodeError::NoFilters { packet: t });
+                    return Err(EncodeError::NoFilters { packet: self.t });
                 }
                 for f in &s.filters {
-                    body.filter(&f.filter)?;
-                    body.out.push(u8::from(f.qos));
+                    self.filter(&f.filter)?;
+                    self.out.push(u8::from(f.qos));
                 }
                 0x82
             }
             Packet::Suback(s) => {
-                body.packet_id(s.packet_id)?;
+                self.packet_id(s.packet_id)?;
                 if s.return_codes.is_empty() {
                     return Err(EncodeError::NoReturnCodes);
                 }
@@ -182,37 +189,26 @@ impl Body<'_> {
                 {
                     return Err(EncodeError::InvalidSubackCode { code });
                 }
-                body.out.extend_from_slice(&s.return_codes);
+                self.out.extend_from_slice(&s.return_codes);
                 0x90
             }
             Packet::Unsubscribe(u) => {
-                body.packet_id(u.packet_id)?;
+                self.packet_id(u.packet_id)?;
                 if u.filters.is_empty() {
-                    return Err(EncodeError::NoFilters { packet: t });
+                    return Err(EncodeError::NoFilters { packet: self.t });
                 }
                 for f in &u.filters {
-                    body.filter(f)?;
+                    self.filter(f)?;
                 }
                 0xA2
             }
-            Packet::Unsuback { packet_id } => body.id_only(*packet_id, 0xB0)?,
+            Packet::Unsuback { packet_id } => self.id_only(*packet_id, 0xB0)?,
             Packet::Pingreq => 0xC0,
             Packet::Pingresp => 0xD0,
             Packet::Disconnect => 0xE0,
         })
     }
-}
 
-/// The variable header and payload under construction, for one packet type, appended to the
-/// output.
-struct Body<'a> {
-    t: PacketType,
-    out: &'a mut Vec<u8>,
-    /// Where this packet's body starts in `out`.
-    start: usize,
-}
-
-impl Body<'_> {
     fn bytes(&mut self, field: &'static str, b: &[u8]) -> Result<(), EncodeError> {
         let len = u16::try_from(b.len()).map_err(|_| EncodeError::StringTooLong {
             packet: self.t,
