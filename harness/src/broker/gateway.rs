@@ -340,7 +340,11 @@ impl Link {
         // The profile's CONNECT deadline, idle timer and one-login-per-device kick.
         let mut timers = Timers::start(&self.shared.policy, self.conn);
         let mut dbuf = vec![0u8; READ_CHUNK];
-        let mut faults_changed = self.shared.faults.subscribe();
+        // The waits that outlive a turn are made once: a fresh wait on a watch each turn took
+        // its lock twice (register, unregister), a measurable share of a flood's CPU.
+        let shutdown = stopped(stop);
+        tokio::pin!(shutdown);
+        let mut faults_changed = Box::pin(next_change(self.shared.faults.subscribe()));
         loop {
             let due = self.outbox.next_due().map(Instant::from_std);
             let hidden_due = self
@@ -349,15 +353,17 @@ impl Link {
                 .and_then(PacketBudget::due)
                 .map(Instant::from_std);
             let turn = tokio::select! {
-                _ = stopped(stop) => Turn::Shutdown,
+                _ = &mut shutdown => Turn::Shutdown,
                 read = device_r.read(&mut dbuf) => match read {
                     Ok(0) => Turn::DeviceGone(None),
                     Ok(n) => Turn::DeviceBytes(n),
                     Err(e) => Turn::DeviceGone(Some(e)),
                 },
                 down = read_upstream(&mut self.upstream) => Turn::Router(down),
-                // The board outlives every link (it is in `shared`), so this never errors.
-                _ = faults_changed.changed() => Turn::FaultsChanged,
+                board = &mut faults_changed => {
+                    faults_changed.set(next_change(board));
+                    Turn::FaultsChanged
+                }
                 _ = sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => Turn::OutboxDue,
                 // A flood that stopped: what its last second hid is told now.
                 _ = sleep_until(hidden_due.unwrap_or_else(Instant::now)), if hidden_due.is_some() => {
@@ -406,7 +412,7 @@ impl Link {
                         .extend(steps.into_iter().map(Action::Step));
                 }
             };
-            timers.update(&mut self.session);
+            timers.update(&mut self.session, self.now);
             self.tell_reach();
             if let Flow::Close = self.execute().await {
                 return End::Broker;
@@ -888,6 +894,15 @@ impl Link {
 /// returns is dropped here, so callers can await other things afterwards.
 pub(crate) async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
+}
+
+/// Completes at the fault board's next change, handing its receiver back for the wait after.
+/// The board outlives every link (it is in `shared`); were it gone, this never completes.
+async fn next_change(mut board: watch::Receiver<u64>) -> watch::Receiver<u64> {
+    if board.changed().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+    board
 }
 
 /// What rumqttd hands the link once it exists; until then, never completes.

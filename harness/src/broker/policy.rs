@@ -212,18 +212,12 @@ impl CloudPolicy {
     /// profile keeps one connection per device.
     pub fn login(&self, device: &str, conn: ConnId) -> Option<ConnId> {
         let kicked = self.logins.login(device, conn);
-        kicked.filter(|_| self.profile().login.one_connection_per_device)
+        kicked.filter(|_| self.one_connection_per_device())
     }
 
-    /// Completes when a newer login of `conn`'s device replaces it (one connection per
-    /// device); never completes when the profile lets a device hold several.
-    pub async fn replaced(&self, conn: ConnId) -> ConnId {
-        let newer = self.logins.replaced(conn).await;
-        if self.profile().login.one_connection_per_device {
-            newer
-        } else {
-            std::future::pending().await
-        }
+    /// Whether a newer login of a device kicks its older connection (the profile in force).
+    pub fn one_connection_per_device(&self) -> bool {
+        self.profile().login.one_connection_per_device
     }
 
     /// The login table, for a connection task to log out of when it ends.
