@@ -168,6 +168,8 @@ fn keepalive_above_1200_is_capped_with_a_note_and_a_will_is_ignored() {
 fn uplink_verdicts_follow_the_profile() {
     let p = policy();
     let a = accepted(&p, &sdk_connect());
+    // One memo for the link, as the session keeps it.
+    let mut m = TopicMemo::default();
     let publish = |topic: &str, qos: QoS, retain: bool| Publish {
         dup: false,
         qos,
@@ -179,38 +181,73 @@ fn uplink_verdicts_follow_the_profile() {
     let own = "/sys/a1TestPK001/probe-dev-01/thing/event/property/post";
     let foreign = "/sys/a1ndPQHcX7f/device2/thing/event/property/post";
     assert!(matches!(
-        p.uplink(&a, &publish(own, QoS::AtLeastOnce, false)),
+        p.uplink(&a, &publish(own, QoS::AtLeastOnce, false), &mut m),
         UplinkVerdict::Forward { note: None, .. }
     ));
     assert!(matches!(
-        p.uplink(&a, &publish(foreign, QoS::AtLeastOnce, false)),
+        p.uplink(&a, &publish(foreign, QoS::AtLeastOnce, false), &mut m),
         UplinkVerdict::Drop(why) if why.contains("9236")
     ));
     assert!(matches!(
-        p.uplink(&a, &publish(own, QoS::ExactlyOnce, false)),
+        p.uplink(&a, &publish(own, QoS::ExactlyOnce, false), &mut m),
         UplinkVerdict::Disconnect(_)
     ));
     let UplinkVerdict::Forward {
         publish: sent,
         note,
-    } = p.uplink(&a, &publish(own, QoS::AtMostOnce, true))
+    } = p.uplink(&a, &publish(own, QoS::AtMostOnce, true), &mut m)
     else {
         panic!("a retained publish was not forwarded")
     };
     assert!(!sent.retain && note.is_some());
     let mut big = publish(own, QoS::AtMostOnce, false);
     big.payload = vec![b'x'; 256 * 1024 + 1];
-    assert!(matches!(p.uplink(&a, &big), UplinkVerdict::Disconnect(_)));
+    assert!(matches!(
+        p.uplink(&a, &big, &mut m),
+        UplinkVerdict::Disconnect(_)
+    ));
     let o: ProfileOverride = serde_yaml::from_str(
         "topics: { unpermitted_publish: disconnect }\nlimits: { oversize_payload: drop }",
     )
     .unwrap();
     p.set_override(Some(&o));
     assert!(matches!(
-        p.uplink(&a, &publish(foreign, QoS::AtMostOnce, false)),
+        p.uplink(&a, &publish(foreign, QoS::AtMostOnce, false), &mut m),
         UplinkVerdict::Disconnect(_)
     ));
-    assert!(matches!(p.uplink(&a, &big), UplinkVerdict::Drop(_)));
+    assert!(matches!(p.uplink(&a, &big, &mut m), UplinkVerdict::Drop(_)));
+}
+
+#[test]
+fn a_topic_remembered_as_allowed_is_checked_again_under_an_override() {
+    let p = policy();
+    let a = accepted(&p, &sdk_connect());
+    let mut m = TopicMemo::default();
+    let publish = Publish {
+        dup: false,
+        qos: QoS::AtMostOnce,
+        retain: false,
+        topic: "/a1TestPK001/probe-dev-01/user/update".to_owned(),
+        packet_id: None,
+        payload: b"{}".to_vec(),
+    };
+    for _ in 0..2 {
+        assert!(matches!(
+            p.uplink(&a, &publish, &mut m),
+            UplinkVerdict::Forward { note: None, .. }
+        ));
+    }
+    let subscribe_only: ProfileOverride = serde_yaml::from_str("topics: { custom: sub }").unwrap();
+    p.set_override(Some(&subscribe_only));
+    assert!(matches!(
+        p.uplink(&a, &publish, &mut m),
+        UplinkVerdict::Drop(why) if why.contains("9236")
+    ));
+    p.set_override(None);
+    assert!(matches!(
+        p.uplink(&a, &publish, &mut m),
+        UplinkVerdict::Forward { note: None, .. }
+    ));
 }
 
 #[test]

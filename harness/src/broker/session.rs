@@ -41,7 +41,9 @@ use crate::mqtt::{
 
 use super::envelope::{Publisher, Stamp};
 use super::platform::SubscribeVerdict;
-use super::policy::{Admission, CloudPolicy, ConnectDecision, RefusalReason, UplinkVerdict};
+use super::policy::{
+    Admission, CloudPolicy, ConnectDecision, RefusalReason, TopicMemo, UplinkVerdict,
+};
 use super::profile::keepalive;
 use super::profile::timers::Fired;
 use super::profile::topics::covers;
@@ -146,6 +148,7 @@ impl Downlinks {
 #[derive(Debug)]
 struct Proxy {
     admission: Admission,
+    topic_memo: TopicMemo,
     subs: Subscriptions,
     downlinks: Downlinks,
 }
@@ -389,7 +392,7 @@ impl Session {
 
     fn uplink(&mut self, publish: &Publish, cx: &Context, steps: &mut Vec<Step>) {
         let Some(p) = self.proxy() else { return };
-        match cx.policy.uplink(&p.admission, publish) {
+        match cx.policy.uplink(&p.admission, publish, &mut p.topic_memo) {
             UplinkVerdict::Forward {
                 publish: forwarded,
                 note,

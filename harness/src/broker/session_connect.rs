@@ -61,6 +61,7 @@ impl Session {
         let implicit = admission.implicit_filters.clone();
         self.state = State::Proxying(Box::new(Proxy {
             admission,
+            topic_memo: TopicMemo::default(),
             subs: Subscriptions::default(),
             downlinks: Downlinks::default(),
         }));

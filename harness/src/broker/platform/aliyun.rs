@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::{CloudPlatform, PostReply, SubscribeVerdict};
 use crate::broker::policy::{
-    refuse, violation, Admission, ConnectDecision, RefusalKind, UplinkVerdict,
+    refuse, violation, Admission, ConnectDecision, RefusalKind, TopicMemo, UplinkVerdict,
 };
 use crate::broker::profile::config::{Implicit, RetainRule, WillRule};
 use crate::broker::profile::keepalive::{self, Verdict};
@@ -118,7 +118,12 @@ impl CloudPlatform for Aliyun {
     }
 
     /// §2.5, §2.6, §2.7.
-    fn uplink(&self, admission: &Admission, publish: &Publish) -> UplinkVerdict {
+    fn uplink(
+        &self,
+        admission: &Admission,
+        publish: &Publish,
+        memo: &mut TopicMemo,
+    ) -> UplinkVerdict {
         let profile = &self.profile;
         if publish.qos == QoS::ExactlyOnce {
             return violation(
@@ -134,16 +139,21 @@ impl CloudPlatform for Aliyun {
         {
             return violation(profile.limits.oversize_payload, why);
         }
-        if let Err(why) = limits::check_topic(&profile.limits, &publish.topic) {
-            return violation(profile.topics.unpermitted_publish, why);
-        }
-        let permissions = Permissions::new(
-            &profile.topics,
-            &admission.product_key,
-            &admission.device_name,
-        );
-        if let Err(why) = permissions.may_publish(&publish.topic) {
-            return violation(profile.topics.unpermitted_publish, why);
+        // The topic's form and the device's right to it depend only on the topic, the link
+        // and the profile.
+        if !memo.allows(profile, &publish.topic) {
+            if let Err(why) = limits::check_topic(&profile.limits, &publish.topic) {
+                return violation(profile.topics.unpermitted_publish, why);
+            }
+            let permissions = Permissions::new(
+                &profile.topics,
+                &admission.product_key,
+                &admission.device_name,
+            );
+            if let Err(why) = permissions.may_publish(&publish.topic) {
+                return violation(profile.topics.unpermitted_publish, why);
+            }
+            memo.remember(profile, &publish.topic);
         }
         if publish.retain && profile.protocol.retain == RetainRule::Clear {
             return UplinkVerdict::Forward {

@@ -13,7 +13,7 @@ mod onenet_topics;
 pub use aliyun::Aliyun;
 pub use onenet::OneNet;
 
-use super::policy::{Admission, ConnectDecision, UplinkVerdict};
+use super::policy::{Admission, ConnectDecision, TopicMemo, UplinkVerdict};
 use crate::cloud::{DeviceRegistry, Platform};
 use crate::mqtt::{Connect, Publish, QoS};
 
@@ -63,8 +63,14 @@ pub trait CloudPlatform {
         }
     }
 
-    /// What becomes of a device's PUBLISH.
-    fn uplink(&self, admission: &Admission, publish: &Publish) -> UplinkVerdict;
+    /// What becomes of a device's PUBLISH. A platform may skip the topic checks `memo` says
+    /// passed already for this link under the same profile, and records those that pass.
+    fn uplink(
+        &self,
+        admission: &Admission,
+        publish: &Publish,
+        memo: &mut TopicMemo,
+    ) -> UplinkVerdict;
 
     /// What becomes of one filter of a device's SUBSCRIBE.
     fn subscription(&self, admission: &Admission, filter: &str) -> SubscribeVerdict;

@@ -18,7 +18,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::onenet_topics;
 use super::{CloudPlatform, PostReply, SubscribeVerdict};
-use crate::broker::policy::{refuse, Admission, ConnectDecision, RefusalKind, UplinkVerdict};
+use crate::broker::policy::{
+    refuse, Admission, ConnectDecision, RefusalKind, TopicMemo, UplinkVerdict,
+};
 use crate::broker::profile::OneNetProfile;
 use crate::cloud::{verify_onenet_connect, DeviceRegistry, OneNetAuth, OneNetRefusal, Platform};
 use crate::mqtt::{Connect, Publish, QoS};
@@ -112,7 +114,13 @@ impl CloudPlatform for OneNet {
         })
     }
 
-    fn uplink(&self, admission: &Admission, publish: &Publish) -> UplinkVerdict {
+    /// OneNET's topic rules are cheap and some look at the payload: no memo.
+    fn uplink(
+        &self,
+        admission: &Admission,
+        publish: &Publish,
+        _memo: &mut TopicMemo,
+    ) -> UplinkVerdict {
         onenet_topics::uplink(&self.profile, admission, publish)
     }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::super::super::policy::{Admission, CloudPolicy, ConnectDecision, RefusalKind};
 use super::super::super::profile::OneNetProfile;
 use super::super::SubscribeVerdict;
-use crate::broker::policy::UplinkVerdict;
+use crate::broker::policy::{TopicMemo, UplinkVerdict};
 use crate::cloud::{
     Device, DeviceRegistry, DeviceSecret, DeviceStatus, OneNetAuth, OneNetCredentials, Platform,
     SignMethod,
@@ -195,7 +195,11 @@ fn token_topic_rights() {
     let a = admit(&p, &token_connect(4_000_000_000, SignMethod::HmacSha1));
     let own = format!("$sys/{TOKEN_PID}/{TOKEN_DN}/thing/property/post");
     assert!(matches!(
-        p.uplink(&a, &publish(&own, QoS::AtLeastOnce)),
+        p.uplink(
+            &a,
+            &publish(&own, QoS::AtLeastOnce),
+            &mut TopicMemo::default()
+        ),
         UplinkVerdict::Forward { .. }
     ));
     for foreign in [
@@ -203,18 +207,26 @@ fn token_topic_rights() {
         "/custom/topic".to_owned(),
     ] {
         assert!(matches!(
-            p.uplink(&a, &publish(&foreign, QoS::AtMostOnce)),
+            p.uplink(
+                &a,
+                &publish(&foreign, QoS::AtMostOnce),
+                &mut TopicMemo::default()
+            ),
             UplinkVerdict::Disconnect(_)
         ));
     }
     let mut retained = publish(&own, QoS::AtMostOnce);
     retained.retain = true;
     assert!(matches!(
-        p.uplink(&a, &retained),
+        p.uplink(&a, &retained, &mut TopicMemo::default()),
         UplinkVerdict::Disconnect(_)
     ));
     assert!(matches!(
-        p.uplink(&a, &publish(&own, QoS::ExactlyOnce)),
+        p.uplink(
+            &a,
+            &publish(&own, QoS::ExactlyOnce),
+            &mut TopicMemo::default()
+        ),
         UplinkVerdict::Disconnect(_)
     ));
     let set = format!("$sys/{TOKEN_PID}/{TOKEN_DN}/thing/property/set");
@@ -236,14 +248,19 @@ fn legacy_topic_rights() {
     let a = admit(&p, &seed_004());
     for fine in ["$dp", "$crsp/abc", "/657077/datastream"] {
         assert!(matches!(
-            p.uplink(&a, &publish(fine, QoS::AtLeastOnce)),
+            p.uplink(
+                &a,
+                &publish(fine, QoS::AtLeastOnce),
+                &mut TopicMemo::default()
+            ),
             UplinkVerdict::Forward { .. }
         ));
     }
     assert!(matches!(
         p.uplink(
             &a,
-            &publish("$sys/20190156/1/thing/property/post", QoS::AtMostOnce)
+            &publish("$sys/20190156/1/thing/property/post", QoS::AtMostOnce),
+            &mut TopicMemo::default()
         ),
         UplinkVerdict::Disconnect(_)
     ));
