@@ -250,7 +250,8 @@ impl Body<'_> {
             topic: topic.to_string(),
             reason,
         })?;
-        self.string(field, topic)
+        // The check above has refused U+0000 already.
+        self.bytes(field, topic.as_bytes())
     }
 
     fn filter(&mut self, filter: &str) -> Result<(), EncodeError> {

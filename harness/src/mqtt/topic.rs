@@ -46,14 +46,21 @@ pub fn check_topic_name(topic: &str) -> Result<(), TopicError> {
     if topic.is_empty() {
         return Err(TopicError::Empty);
     }
-    for (index, c) in topic.chars().enumerate() {
-        match c {
-            '+' | '#' => return Err(TopicError::WildcardInName { index, wildcard: c }),
-            '\0' => return Err(TopicError::Nul { index }),
-            _ => {}
-        }
+    // `+`, `#` and U+0000 are ASCII, never part of a longer UTF-8 sequence, so a byte scan
+    // finds the first of them; characters are counted only for the error. Every PUBLISH is
+    // checked when it is read and again when it is written, and decoding characters for it
+    // was a measurable share of a flood's CPU.
+    let Some(at) = topic.bytes().position(|b| matches!(b, b'+' | b'#' | 0)) else {
+        return Ok(());
+    };
+    let index = topic[..at].chars().count();
+    match topic.as_bytes()[at] {
+        0 => Err(TopicError::Nul { index }),
+        b => Err(TopicError::WildcardInName {
+            index,
+            wildcard: char::from(b),
+        }),
     }
-    Ok(())
 }
 
 /// A topic filter a SUBSCRIBE or UNSUBSCRIBE may carry: `+` fills a level, `#` is the last.
@@ -98,6 +105,9 @@ mod tests {
     #[case("a/+/b", TopicError::WildcardInName { index: 2, wildcard: '+' })]
     #[case("a/#", TopicError::WildcardInName { index: 2, wildcard: '#' })]
     #[case("a\0", TopicError::Nul { index: 1 })]
+    // The index counts characters, not bytes.
+    #[case("温度/+", TopicError::WildcardInName { index: 3, wildcard: '+' })]
+    #[case("é\0", TopicError::Nul { index: 1 })]
     fn invalid_names(#[case] t: &str, #[case] e: TopicError) {
         assert_eq!(check_topic_name(t), Err(e));
     }

@@ -25,6 +25,23 @@ pub fn check_template(template: &str) -> Result<(), String> {
 /// Whether every topic `inner` matches is matched by `outer` (MQTT 3.1.1 §4.7). With `inner`
 /// a topic name this is plain matching: `covers("/a/+/c", "/a/b/c")`.
 pub fn covers(outer: &str, inner: &str) -> bool {
+    // The common filters answered without walking levels: every message the cloud side
+    // forwards is matched against its filters, and the walk was a measurable share of it.
+    // Any filter covers itself; a filter with no wildcard covers only itself; `P/#` with no
+    // wildcard in `P` covers `P` and everything under it.
+    if outer == inner {
+        return true;
+    }
+    let wild = |s: &str| s.bytes().any(|b| b == b'+' || b == b'#');
+    if let Some(parent) = outer.strip_suffix("/#") {
+        if !wild(parent) {
+            return inner == parent
+                || (inner.starts_with(parent)
+                    && inner.as_bytes().get(parent.len()) == Some(&b'/'));
+        }
+    } else if !wild(outer) {
+        return false;
+    }
     covers_with(outer, inner, |ol, il| ol == il)
 }
 
@@ -200,6 +217,16 @@ mod tests {
             let levels: Vec<&str> = Levels(Some(&topic)).collect();
             let split: Vec<&str> = topic.split('/').collect();
             proptest::prop_assert_eq!(levels, split);
+        }
+
+        /// The shortcuts of `covers` answer as the level walk does, filters and names alike.
+        #[test]
+        fn covers_agrees_with_the_level_walk(
+            outer in "[ab/+#]{0,7}",
+            inner in "[ab/+#]{0,7}",
+        ) {
+            let walk = covers_with(&outer, &inner, |ol, il| ol == il);
+            proptest::prop_assert_eq!(covers(&outer, &inner), walk, "{} covers {}", outer, inner);
         }
     }
 
