@@ -493,8 +493,11 @@ impl Link {
     /// still shows as its segments.
     async fn flush(&mut self) -> Flow {
         let mut flow = Flow::Continue;
-        // The clock read afresh: a gap a fault puts between writes counts from the last write.
-        while let Some(out) = self.outbox.pop_due(std::time::Instant::now()) {
+        // The clock is read again after every write that waited: a gap a fault puts between
+        // writes counts from the last write. Whole packets only gather into the batch, so
+        // one reading serves them all.
+        let mut now = std::time::Instant::now();
+        while let Some(out) = self.outbox.pop_due(now) {
             let Out::Write(w) = out else {
                 flow = Flow::Close;
                 break;
@@ -517,6 +520,7 @@ impl Link {
                     if let Flow::Close = self.send_to_device(&bytes, packet.into_iter()).await {
                         return Flow::Close;
                     }
+                    now = std::time::Instant::now();
                 }
             }
         }

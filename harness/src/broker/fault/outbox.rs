@@ -52,10 +52,13 @@ struct Queued {
 pub struct Outbox {
     queue: VecDeque<Queued>,
     last_write: Option<Instant>,
+    /// Closes queued: counted, since the gateway asks before every action.
+    closes: usize,
 }
 
 impl Outbox {
     pub fn push(&mut self, out: Out, now: Instant) {
+        self.closes += usize::from(matches!(out, Out::Close));
         self.queue.push_back(Queued {
             queued_at: now,
             out,
@@ -68,7 +71,7 @@ impl Outbox {
 
     /// Whether a close is queued (nothing more should be queued behind it).
     pub fn closing(&self) -> bool {
-        self.queue.iter().any(|q| matches!(q.out, Out::Close))
+        self.closes > 0
     }
 
     /// When the head of the queue may go, if there is one.
@@ -92,8 +95,9 @@ impl Outbox {
             return None;
         }
         let out = self.queue.pop_front()?.out;
-        if let Out::Write(_) = out {
-            self.last_write = Some(now);
+        match out {
+            Out::Write(_) => self.last_write = Some(now),
+            Out::Close => self.closes -= 1,
         }
         Some(out)
     }
@@ -124,10 +128,14 @@ mod tests {
             Out::Write(Write::packet(vec![0xD0, 0x00], Packet::Pingresp)),
             t0,
         );
+        assert!(!o.closing());
         o.push(Out::Close, t0);
+        assert!(o.closing());
         assert_eq!(o.next_due(), Some(t0));
         assert!(matches!(o.pop_due(t0), Some(Out::Write(w)) if w.bytes == [0xD0, 0x00]));
+        assert!(o.closing(), "the close is still queued");
         assert_eq!(o.pop_due(t0), Some(Out::Close));
+        assert!(!o.closing());
         assert!(o.is_empty());
         assert_eq!(o.next_due(), None);
     }
