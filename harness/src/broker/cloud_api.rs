@@ -25,7 +25,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::{timeout, Instant};
 
-use super::envelope::{Origin, Publisher, Sealed};
+use super::envelope::{Origin, Publisher, Sealer};
 use super::error::BrokerError;
 use super::gateway::{stopped, Shared};
 use super::namespace::RecentTopics;
@@ -173,6 +173,8 @@ struct Client {
     upward: Vec<Upward>,
     /// The topics this client last published on, as rumqttd names them.
     recent: RecentTopics,
+    /// Seals the client's publishes for rumqttd.
+    sealer: Sealer,
 }
 
 impl Client {
@@ -188,6 +190,7 @@ impl Client {
             out: Vec::new(),
             upward: Vec::new(),
             recent: RecentTopics::default(),
+            sealer: Sealer::default(),
         }
     }
 
@@ -412,7 +415,7 @@ impl Client {
         };
         let up = Upward::Publish {
             topic: self.recent.inside(&self.shared.namespace, p.topic),
-            payload: Sealed::new(origin, p.payload),
+            payload: self.sealer.seal(origin, p.payload),
             retain: false,
         };
         self.upward.push(up);
