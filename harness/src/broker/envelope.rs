@@ -16,7 +16,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 
 use crate::events::ConnId;
 use crate::mqtt::QoS;
@@ -76,12 +76,17 @@ fn put(b: &mut BytesMut, origin: Origin, payload: &[u8]) {
         Publisher::Cloud => (CLOUD, 0),
         Publisher::Device { conn } => (DEVICE, conn),
     };
-    b.put_u8(MARK);
-    b.put_u8(origin.qos as u8);
-    b.put_u8(kind);
-    b.put_u64(conn);
-    b.put_u64(message);
-    b.put_slice(payload);
+    // The header assembled whole, then one copy each: a put per field was a capacity check
+    // and an advance each, for every message.
+    let mut header = [0u8; HEADER];
+    header[0] = MARK;
+    header[1] = origin.qos as u8;
+    header[2] = kind;
+    header[3..11].copy_from_slice(&conn.to_be_bytes());
+    header[11..19].copy_from_slice(&message.to_be_bytes());
+    b.reserve(HEADER + payload.len());
+    b.extend_from_slice(&header);
+    b.extend_from_slice(payload);
 }
 
 /// One link's sealing: small messages go into slices of a shared slab, so a flood costs no
