@@ -257,6 +257,9 @@ impl Client {
         let Some(mut link) = self.login(&connect, &credential, &mut w).await else {
             return;
         };
+        // Made once: a fresh wait on the stop watch every turn took its lock twice.
+        let shutdown = stopped(&mut stop);
+        tokio::pin!(shutdown);
         loop {
             // What is already framed first, then whichever side speaks.
             let flow = match framer.next_packet_ref() {
@@ -277,7 +280,7 @@ impl Client {
                 }
                 Ok(None) if self.has_output() => self.hand_over(&mut link, &mut w).await,
                 Ok(None) => tokio::select! {
-                    _ = stopped(&mut stop) => false,
+                    _ = &mut shutdown => false,
                     read = r.read(&mut buf) => match read {
                         Ok(0) | Err(_) => false,
                         Ok(n) => { framer.push(&buf[..n]); true }
