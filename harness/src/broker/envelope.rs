@@ -96,17 +96,18 @@ fn put(b: &mut BytesMut, origin: Origin, payload: &[u8]) {
 ///
 /// Memory stays bounded: a slab is freed once rumqttd has let go of every message in it, and
 /// a link holds one slab at a time. The slab is small, so the worst case (every link's last
-/// message kept alive in rumqttd's log) costs a few KB per link, and a large payload is
-/// sealed into a buffer of its own rather than pinning a slab.
+/// message kept alive in rumqttd's log) costs about 1 KB per link that published, 10 MB for
+/// 10,000 devices; a payload above a quarter of a slab gets a buffer of its own rather than
+/// pinning one.
 #[derive(Debug, Default)]
 pub struct Sealer {
     slab: BytesMut,
 }
 
 impl Sealer {
-    const SLAB: usize = 4096;
+    const SLAB: usize = 1024;
     /// Payloads above this get a buffer of their own.
-    const SHARED_UP_TO: usize = 1024;
+    const SHARED_UP_TO: usize = 256;
 
     /// Seals `payload` (one copy) under a new message number.
     pub fn seal(&mut self, origin: Origin, payload: &[u8]) -> Sealed {
