@@ -11,9 +11,17 @@ use std::path::PathBuf;
 const DEVICE2: &str = "aliyun/device2";
 
 /// What one call appends, as a Vec (the gateway appends to a buffer it keeps).
-fn actions(call: impl FnOnce(&mut Vec<Action>)) -> Vec<Action> {
+/// What `c` makes of one turn's `steps` from `side` at `now` (the registry is always
+/// [`devices`]).
+fn feed(
+    c: &mut ConnFaults,
+    mut steps: Vec<Step>,
+    side: Side,
+    now: Instant,
+    board: &FaultBoard,
+) -> Vec<Action> {
     let mut out = Vec::new();
-    call(&mut out);
+    c.on_steps(&mut steps, side, now, board, &devices(), &mut out);
     out
 }
 
@@ -95,16 +103,7 @@ fn closes(actions: &[Action]) -> bool {
 /// A connection on which device2's CONNECT was accepted.
 fn connected(board: &FaultBoard, now: Instant) -> (ConnFaults, Vec<Action>) {
     let mut c = ConnFaults::new(1, board);
-    let out = actions(|o| {
-        c.on_steps(
-            &mut accepted_connect(),
-            Side::Device,
-            now,
-            board,
-            &devices(),
-            o,
-        )
-    });
+    let out = feed(&mut c, accepted_connect(), Side::Device, now, board);
     (c, out)
 }
 
@@ -162,16 +161,13 @@ fn a_refusal_for_another_device_leaves_the_connect_to_the_session() {
     let mut c = ConnFaults::new(1, &board);
     assert_eq!(c.screen(&connect_bytes(), &board, &devices()), None);
     assert_eq!(board.waiting(), 1);
-    let out = actions(|o| {
-        c.on_steps(
-            &mut accepted_connect(),
-            Side::Device,
-            Instant::now(),
-            &board,
-            &devices(),
-            o,
-        )
-    });
+    let out = feed(
+        &mut c,
+        accepted_connect(),
+        Side::Device,
+        Instant::now(),
+        &board,
+    );
     assert!(out
         .iter()
         .any(|a| matches!(a, Action::Step(Step::OpenUpstream { .. }))));
@@ -209,16 +205,13 @@ fn a_waiting_split_cuts_the_connack_in_two() {
     assert!(notes(&out)
         .iter()
         .any(|n| n.contains("armed on aliyun/device2")));
-    let out = actions(|o| {
-        c.on_steps(
-            &mut vec![to_device("20 02 00 00")],
-            Side::Upstream,
-            now,
-            &board,
-            &devices(),
-            o,
-        )
-    });
+    let out = feed(
+        &mut c,
+        vec![to_device("20 02 00 00")],
+        Side::Upstream,
+        now,
+        &board,
+    );
     let w = writes(&out);
     assert_eq!(w.len(), 2);
     assert_eq!(
@@ -233,16 +226,13 @@ fn a_waiting_split_cuts_the_connack_in_two() {
         ["fault: CONNACK to aliyun/device2 split into 2 segments, 100ms apart"]
     );
     // Only the next packet.
-    let out = actions(|o| {
-        c.on_steps(
-            &mut vec![to_device("D0 00")],
-            Side::Upstream,
-            now,
-            &board,
-            &devices(),
-            o,
-        )
-    });
+    let out = feed(
+        &mut c,
+        vec![to_device("D0 00")],
+        Side::Upstream,
+        now,
+        &board,
+    );
     assert_eq!(writes(&out).len(), 1);
 }
 
@@ -261,16 +251,7 @@ fn a_delay_holds_the_next_count_packets_of_its_type_only() {
     );
     c.take_delivered(&board, now);
     let mut run = |text: &str| {
-        let out = actions(|o| {
-            c.on_steps(
-                &mut vec![to_device(text)],
-                Side::Upstream,
-                now,
-                &board,
-                &devices(),
-                o,
-            )
-        });
+        let out = feed(&mut c, vec![to_device(text)], Side::Upstream, now, &board);
         (writes(&out)[0].hold, notes(&out).join("|"))
     };
     assert_eq!(run("D0 00").0, Duration::ZERO);
@@ -294,31 +275,25 @@ fn a_downlink_black_hole_swallows_packets_until_it_ends() {
         },
     );
     c.take_delivered(&board, t0);
-    let out = actions(|o| {
-        c.on_steps(
-            &mut vec![to_device("D0 00")],
-            Side::Upstream,
-            t0 + ms(100),
-            &board,
-            &devices(),
-            o,
-        )
-    });
+    let out = feed(
+        &mut c,
+        vec![to_device("D0 00")],
+        Side::Upstream,
+        t0 + ms(100),
+        &board,
+    );
     assert!(writes(&out).is_empty());
     assert_eq!(
         notes(&out),
         ["fault: downlink black hole dropped the PINGRESP to aliyun/device2"]
     );
-    let out = actions(|o| {
-        c.on_steps(
-            &mut vec![to_device("D0 00")],
-            Side::Upstream,
-            t0 + ms(500),
-            &board,
-            &devices(),
-            o,
-        )
-    });
+    let out = feed(
+        &mut c,
+        vec![to_device("D0 00")],
+        Side::Upstream,
+        t0 + ms(500),
+        &board,
+    );
     assert_eq!(writes(&out)[0].bytes, hex("D0 00"));
 }
 
@@ -336,16 +311,7 @@ fn an_uplink_black_hole_sees_the_packet_but_forwards_nothing() {
     );
     c.take_delivered(&board, t0);
     let ping = || vec![Step::FromDevice(Packet::Pingreq), post()];
-    let out = actions(|o| {
-        c.on_steps(
-            &mut ping(),
-            Side::Device,
-            t0 + ms(10),
-            &board,
-            &devices(),
-            o,
-        )
-    });
+    let out = feed(&mut c, ping(), Side::Device, t0 + ms(10), &board);
     assert!(matches!(
         &out[0],
         Action::Step(Step::FromDevice(Packet::Pingreq))
@@ -355,31 +321,13 @@ fn an_uplink_black_hole_sees_the_packet_but_forwards_nothing() {
         .any(|a| matches!(a, Action::Step(Step::ToUpstream(_) | Step::ToCloud(_)))));
     assert!(notes(&out)[0].contains("uplink black hole dropped the PINGREQ"));
     // Nor does the gateway answer for the cloud (a SUBACK it would have written itself).
-    let mut subscribe = vec![
+    let subscribe = vec![
         Step::FromDevice(Packet::Pingreq),
         to_device("90 03 00 0A 80"),
     ];
-    let out = actions(|o| {
-        c.on_steps(
-            &mut subscribe,
-            Side::Device,
-            t0 + ms(20),
-            &board,
-            &devices(),
-            o,
-        )
-    });
+    let out = feed(&mut c, subscribe, Side::Device, t0 + ms(20), &board);
     assert!(writes(&out).is_empty());
-    let out = actions(|o| {
-        c.on_steps(
-            &mut ping(),
-            Side::Device,
-            t0 + ms(600),
-            &board,
-            &devices(),
-            o,
-        )
-    });
+    let out = feed(&mut c, ping(), Side::Device, t0 + ms(600), &board);
     assert!(out
         .iter()
         .any(|a| matches!(a, Action::Step(Step::ToUpstream(_) | Step::ToCloud(_)))));
@@ -397,13 +345,13 @@ fn drop_after_next_packet_forwards_it_then_closes_and_ignores_the_rest() {
         },
     );
     assert!(!closes(&c.take_delivered(&board, t0)));
-    let mut steps = vec![
+    let steps = vec![
         Step::FromDevice(Packet::Pingreq),
         post(),
         Step::FromDevice(Packet::Disconnect),
         post(),
     ];
-    let out = actions(|o| c.on_steps(&mut steps, Side::Device, t0, &board, &devices(), o));
+    let out = feed(&mut c, steps, Side::Device, t0, &board);
     assert_eq!(
         out.iter()
             .filter(|a| matches!(a, Action::Step(Step::ToUpstream(_) | Step::ToCloud(_))))
@@ -451,16 +399,7 @@ fn clearing_the_board_disarms_what_a_connection_holds() {
     );
     c.take_delivered(&board, t0);
     board.clear();
-    let out = actions(|o| {
-        c.on_steps(
-            &mut vec![to_device("D0 00")],
-            Side::Upstream,
-            t0,
-            &board,
-            &devices(),
-            o,
-        )
-    });
+    let out = feed(&mut c, vec![to_device("D0 00")], Side::Upstream, t0, &board);
     assert_eq!(writes(&out)[0].hold, Duration::ZERO);
     assert!(notes(&out)[0].contains("cleared the faults armed on aliyun/device2"));
 }
@@ -477,7 +416,7 @@ fn a_refusal_connack_by_the_policy_is_not_touched_by_a_waiting_split() {
         },
     );
     let mut c = ConnFaults::new(1, &board);
-    let mut refused = vec![
+    let refused = vec![
         Step::FromDevice(Packet::from(connect_002())),
         Step::ToDevice {
             bytes: hex("20 02 00 04"),
@@ -488,16 +427,7 @@ fn a_refusal_connack_by_the_policy_is_not_touched_by_a_waiting_split() {
         },
         Step::Close,
     ];
-    let out = actions(|o| {
-        c.on_steps(
-            &mut refused,
-            Side::Device,
-            Instant::now(),
-            &board,
-            &devices(),
-            o,
-        )
-    });
+    let out = feed(&mut c, refused, Side::Device, Instant::now(), &board);
     assert_eq!(writes(&out).len(), 1);
     assert_eq!(board.waiting(), 1);
 }
