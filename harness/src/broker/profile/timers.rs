@@ -55,17 +55,6 @@ pub struct Timers {
     newer: Option<ConnId>,
 }
 
-impl std::fmt::Debug for Timers {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Timers")
-            .field("conn", &self.conn)
-            .field("connect_deadline", &self.connect_deadline)
-            .field("idle", &self.idle)
-            .field("newer", &self.newer)
-            .finish_non_exhaustive()
-    }
-}
-
 impl Timers {
     /// Starts the CONNECT deadline, from the profile in force now.
     pub fn start(policy: &CloudPolicy, conn: ConnId) -> Timers {
