@@ -33,8 +33,8 @@ use super::profile::topics::covers;
 use super::rumqttd::{topic_text, Downward, RouterLink, Upward};
 use crate::mqtt::framer::Framer;
 use crate::mqtt::{
-    decode, decode_publish_ref, encode, encode_into, encode_publish_into, Connack, Connect, Packet,
-    PublishRef, QoS, Suback,
+    decode, decode_publish_ref, encode, encode_into, encode_publish_into, Connack, Connect,
+    EncodeError, Packet, PublishRef, QoS, Suback,
 };
 
 /// A client that sends no CONNECT within this is closed.
@@ -211,7 +211,20 @@ impl Client {
     /// Adds a packet to what the client gets at the end of this turn; `false` if it cannot
     /// be encoded (the connection ends).
     fn queue(&mut self, packet: Packet) -> bool {
-        encode_into(&packet, &mut self.out).is_ok()
+        let encoded = encode_into(&packet, &mut self.out);
+        self.encoded(encoded)
+    }
+
+    /// Whether a packet for the client went into the write buffer; one that cannot be encoded
+    /// closes the client, with why.
+    fn encoded(&self, result: Result<(), EncodeError>) -> bool {
+        match result {
+            Ok(()) => true,
+            Err(e) => {
+                self.note(format!("failed to encode a packet for it ({e}); closing"));
+                false
+            }
+        }
     }
 
     fn note(&self, text: impl std::fmt::Display) {
@@ -492,7 +505,8 @@ impl Client {
                     packet_id,
                     payload: &payload,
                 };
-                encode_publish_into(publish, &mut self.out).is_ok()
+                let encoded = encode_publish_into(publish, &mut self.out);
+                self.encoded(encoded)
             }
         }
     }
